@@ -1,0 +1,73 @@
+# ringlb top-level Makefile. See README for the two commands that matter:
+# `make run` and `make check`.
+
+BUILD ?= $(CURDIR)/build
+KDIR ?= /lib/modules/$(shell uname -r)/build
+KERNELS ?= 6.1 6.12
+export BUILD
+
+KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
+
+.PHONY: all userspace selftests modules deps check vmcheck run bench \
+	install clean asan vm-payload
+
+all: userspace selftests modules-if-possible
+
+deps:
+	@scripts/deps.sh
+
+$(KSFT_HDRS):
+	@scripts/kselftest-headers.sh $(BUILD)/kselftest
+
+userspace:
+	$(MAKE) -C userspace
+
+# Userspace built again with AddressSanitizer and UBSan, into $(BUILD)/asan.
+asan:
+	$(MAKE) -C userspace SAN=1 OUT=$(BUILD)/asan
+
+selftests: $(KSFT_HDRS) userspace
+	$(MAKE) -C selftests/ringlb
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+# `make` builds the module only where a kernel build tree exists, and says
+# so otherwise (the development hosts run a kernel without modules).
+.PHONY: modules-if-possible
+modules-if-possible:
+	@if [ -d "$(KDIR)" ]; then $(MAKE) modules; \
+	else echo "make: no kernel build tree at $(KDIR): not building kmod/uringstat.ko (use make modules KDIR=DIR)"; fi
+
+# Static binaries (ringlb + its selftests) for the VM initramfs.
+vm-payload: $(KSFT_HDRS)
+	$(MAKE) -C userspace STATIC=1 OUT=$(BUILD)/static
+	$(MAKE) -C selftests/ringlb STATIC=1 OUT=$(BUILD)/static/selftests RINGLB_OUT=$(BUILD)/static
+
+vmcheck: deps $(KSFT_HDRS)
+	selftests/vm/vmcheck.sh $(KERNELS)
+
+check: deps
+	$(MAKE) $(KSFT_HDRS)
+	$(MAKE) CFLAGS_EXTRA=-Werror userspace selftests asan
+	$(MAKE) -C selftests/ringlb OUT=$(BUILD)/asan/selftests RINGLB_OUT=$(BUILD)/asan SAN=1
+	scripts/check.sh \
+		"unit=$(MAKE) -s -C userspace test" \
+		"unit-asan=$(MAKE) -s -C userspace SAN=1 OUT=$(BUILD)/asan test" \
+		"ringlb=selftests/ringlb/run.sh $(CURDIR)/userspace $(BUILD)/selftests/ringlb" \
+		"ringlb-asan=selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
+		"vm=selftests/vm/vmcheck.sh $(KERNELS)"
+
+run: deps userspace
+	scripts/run-demo.sh
+
+bench: deps userspace
+	bench/bench.sh
+
+install: userspace
+	$(MAKE) -C userspace install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+
+clean:
+	$(MAKE) -C userspace clean
+	rm -rf $(BUILD)
+	-[ -d "$(KDIR)" ] && $(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install every Debian package the build, the tests and the demo need.
+# Idempotent and quiet when everything is already there, so `make check`
+# can call it on every run; a fresh machine has empty package lists, hence
+# the `apt-get update` before the first install.
+set -e
+PKGS="build-essential pkg-config liburing-dev libinih-dev libsystemd-dev
+      linux-source-6.1 linux-headers-amd64 linux-image-amd64
+      qemu-system-x86 busybox-static debootstrap cpio xz-utils zstd
+      libelf-dev iperf3 socat python3 iproute2 kmod procps"
+[ -n "$EXTRA_PKGS" ] && PKGS="$PKGS $EXTRA_PKGS"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing (run as root to install)" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A proxied connection: a client socket, a server socket, and two
+ * directions of bytes between them. Both engines share this struct; the
+ * engine-specific parts are small and live in the per-direction state.
+ *
+ * Lifecycle (see Documentation/design.rst):
+ *   CONN_CONNECTING  client accepted, backend connect in flight
+ *   CONN_FORWARDING  both directions move bytes; each ends on EOF with a
+ *                    shutdown(SHUT_WR) of its destination
+ *   CONN_CLOSING     both sockets closed or closing; the slot is freed
+ *                    when the last SQE that names it has completed
+ *   CONN_FREE        on the worker's free list
+ */
+#ifndef RINGLB_CONN_H
+#define RINGLB_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "balance.h"
+
+enum conn_state {
+	CONN_FREE,
+	CONN_CONNECTING,
+	CONN_FORWARDING,
+	CONN_CLOSING,
+};
+
+/* Sides of a connection, and the two directions between them. */
+enum { SIDE_CLIENT = 0, SIDE_SERVER = 1 };
+enum { DIR_UP = 0, DIR_DOWN = 1 };	/* UP: client -> server */
+
+static inline int dir_src(int d) { return d == DIR_UP ? SIDE_CLIENT : SIDE_SERVER; }
+static inline int dir_dst(int d) { return d == DIR_UP ? SIDE_SERVER : SIDE_CLIENT; }
+
+/* struct dir.flags */
+#define DIR_EOF		0x01	/* the source sent EOF (or failed) */
+#define DIR_DONE	0x02	/* destination shut down: direction over */
+#define DIR_RECV_ARMED	0x04	/* uring buffers: multishot recv pending */
+#define DIR_SEND_BUSY	0x08	/* a send/splice-out is in flight */
+#define DIR_IN_BUSY	0x10	/* a poll-in/splice-in is in flight */
+#define DIR_STARVED	0x20	/* uring buffers: recv hit -ENOBUFS */
+#define DIR_CANCELING	0x40	/* uring buffers: recv cancel in flight */
+
+struct pipe_pair;
+
+struct dir {
+	uint64_t bytes;
+	uint32_t flags;
+	/* splice: a pipe from the worker's pool while bytes are in it */
+	struct pipe_pair *pipe;
+	uint32_t pipe_bytes;
+	/* uring buffers: chunks received and not yet sent, by buffer id */
+	int32_t qhead, qtail;
+	uint32_t qlen;
+	uint32_t zc_pending;	/* zero-copy notifications outstanding */
+	/* epoll buffers: one pooled buffer while bytes are in it */
+	char *buf;
+	uint32_t buf_len, buf_off;
+	struct dir *starved_next;	/* uring buffers: waiting for buffers */
+	uint8_t d;			/* DIR_UP or DIR_DOWN: index in conn */
+};
+
+struct conn {
+	uint32_t idx;
+	uint16_t gen;
+	uint8_t state;
+	uint8_t closing_fds;
+	int fd[2];		/* by side; -1 once closed */
+	bool fixed[2];		/* io_uring direct descriptor */
+	uint32_t inflight;	/* SQEs in flight that name this conn */
+	uint32_t ev[2];		/* epoll: registered event masks by side */
+	struct dir dir[2];
+
+	unsigned int listener;
+	int server;		/* index in the backend, -1 before a pick */
+	struct server_set tried;
+	struct sockaddr_storage client;
+	socklen_t client_len;
+	const char *end;	/* why it ended, for the access line */
+
+	uint64_t t_start, t_last;	/* ms, worker clock */
+	struct conn *lru_prev, *lru_next;
+	struct conn *free_next;
+};
+
+static inline struct conn *dir_conn(struct dir *dir)
+{
+	return (struct conn *)((char *)(dir - dir->d) -
+			       __builtin_offsetof(struct conn, dir));
+}
+
+#endif

@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The epoll engine: the fallback where io_uring is unavailable, and the
+ * A/B baseline. Same connection model and behaviour as the uring engine;
+ * sockets are edge-triggered and each side remembers whether it is
+ * readable/writable, so a direction is pumped only when it can move.
+ * Data moves with splice(2) through pooled pipes or with recv/send
+ * through pooled buffers; idle connections hold neither.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "worker.h"
+
+#define EV_LISTENER	(1ULL << 63)
+#define EV_WAKE		(1ULL << 62)
+#define BUF_POOL_KEEP	256
+
+struct epoll_worker {
+	int epfd;
+	struct worker *w;
+	bool *listening;	/* listener registered (not paused) */
+	uint64_t accept_pause_until;
+	char **free_bufs;
+	unsigned int nfree_bufs;
+	/* per side readiness, kept in conn->ev[side] */
+};
+
+#define RDY_IN	0x1
+#define RDY_OUT	0x2
+
+static uint64_t ev_pack(struct conn *c, int side)
+{
+	return (uint64_t)c->idx | (uint64_t)side << 24 |
+	       (uint64_t)c->gen << 32;
+}
+
+static void *buf_get(struct epoll_worker *e)
+{
+	if (e->nfree_bufs)
+		return e->free_bufs[--e->nfree_bufs];
+	return malloc(e->w->cfg->buf_size);
+}
+
+static void buf_put(struct epoll_worker *e, char *b)
+{
+	if (e->nfree_bufs < BUF_POOL_KEEP)
+		e->free_bufs[e->nfree_bufs++] = b;
+	else
+		free(b);
+}
+
+static void release_dir(struct epoll_worker *e, struct dir *dir)
+{
+	if (dir->pipe) {
+		if (dir->pipe_bytes) {
+			close(dir->pipe->rd);
+			close(dir->pipe->wr);
+			free(dir->pipe);
+		} else {
+			pipe_put(e->w, dir->pipe);
+		}
+		dir->pipe = NULL;
+		dir->pipe_bytes = 0;
+	}
+	if (dir->buf) {
+		buf_put(e, dir->buf);
+		dir->buf = NULL;
+		dir->buf_len = dir->buf_off = 0;
+	}
+}
+
+static void resume_listeners(struct epoll_worker *e);
+
+static void conn_end(struct epoll_worker *e, struct conn *c, const char *why)
+{
+	struct worker *w = e->w;
+	int side;
+
+	if (why)
+		conn_set_end(c, why);
+	for (side = 0; side < 2; side++) {
+		if (c->fd[side] >= 0)
+			close(c->fd[side]);
+		c->fd[side] = -1;
+	}
+	release_dir(e, &c->dir[0]);
+	release_dir(e, &c->dir[1]);
+	conn_log_access(w, c);
+	conn_server_released(w, c);
+	conn_free(w, c);
+	resume_listeners(e);
+}
+
+static int watch(struct epoll_worker *e, struct conn *c, int side)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.u64 = ev_pack(c, side),
+	};
+
+	c->ev[side] = 0;
+	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, c->fd[side], &ev))
+		return -errno;
+	return 0;
+}
+
+/* ---- connect ----------------------------------------------------------- */
+
+static void start_connect(struct epoll_worker *e, struct conn *c)
+{
+	struct worker *w = e->w;
+	struct server *srv;
+	int fd, ret;
+
+	for (;;) {
+		if (conn_pick_server(w, c) < 0) {
+			STAT_INC(w, no_server);
+			conn_end(e, c, "no-server");
+			return;
+		}
+		srv = &conn_backend(w, c)->servers[c->server];
+		fd = conn_server_socket(w, c, true);
+		if (fd < 0) {
+			pr_warn("socket for %s: %s", srv->addr_str,
+				strerror(-fd));
+			conn_server_released(w, c);
+			c->server = -1;
+			conn_end(e, c, "no-fd");
+			return;
+		}
+		c->fd[SIDE_SERVER] = fd;
+		c->state = CONN_CONNECTING;
+		conn_touch(w, c);
+		ret = connect(fd, (const struct sockaddr *)&srv->addr.ss,
+			      srv->addr.len);
+		if ((ret == 0 || errno == EINPROGRESS) &&
+		    !watch(e, c, SIDE_SERVER))
+			return;
+		/* refused at once (unix socket gone, no route): next one */
+		STAT_INC(w, connect_errors);
+		atomic_fetch_add_explicit(&srv->connect_errors, 1,
+					  memory_order_relaxed);
+		pr_warn("connect to %s: %s", srv->addr_str, strerror(errno));
+		close(fd);
+		c->fd[SIDE_SERVER] = -1;
+		conn_server_released(w, c);
+		c->server = -1;
+	}
+}
+
+static void connect_failed(struct epoll_worker *e, struct conn *c, int err)
+{
+	struct worker *w = e->w;
+	struct server *srv = &conn_backend(w, c)->servers[c->server];
+
+	STAT_INC(w, connect_errors);
+	if (err == ETIMEDOUT)
+		STAT_INC(w, connect_timeouts);
+	atomic_fetch_add_explicit(&srv->connect_errors, 1,
+				  memory_order_relaxed);
+	pr_warn("connect to %s: %s", srv->addr_str,
+		err == ETIMEDOUT ? "timed out" : strerror(err));
+	close(c->fd[SIDE_SERVER]);	/* also leaves the epoll set */
+	c->fd[SIDE_SERVER] = -1;
+	conn_server_released(w, c);
+	c->server = -1;
+	start_connect(e, c);
+}
+
+static void pump(struct epoll_worker *e, struct conn *c, int d);
+
+static void connected(struct epoll_worker *e, struct conn *c)
+{
+	struct worker *w = e->w;
+	struct server *srv = &conn_backend(w, c)->servers[c->server];
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	getsockopt(c->fd[SIDE_SERVER], SOL_SOCKET, SO_ERROR, &err, &len);
+	if (err) {
+		connect_failed(e, c, err);
+		return;
+	}
+	STAT_INC(w, conns_established);
+	atomic_fetch_add_explicit(&srv->conns_total, 1, memory_order_relaxed);
+	c->state = CONN_FORWARDING;
+	conn_touch(w, c);
+	/* the client may have sent its request already */
+	c->ev[SIDE_CLIENT] |= RDY_IN | RDY_OUT;
+	c->ev[SIDE_SERVER] |= RDY_OUT;
+	pump(e, c, DIR_UP);
+	if (c->state == CONN_FORWARDING)
+		pump(e, c, DIR_DOWN);
+}
+
+/* ---- forwarding ---------------------------------------------------------- */
+
+static void dir_finish(struct epoll_worker *e, struct conn *c, int d)
+{
+	struct dir *dir = &c->dir[d];
+
+	dir->flags |= DIR_DONE | DIR_EOF;
+	release_dir(e, dir);
+	if (c->dir[!d].flags & DIR_DONE) {
+		conn_end(e, c, NULL);
+		return;
+	}
+	shutdown(c->fd[dir_dst(d)], SHUT_WR);
+}
+
+static void count(struct worker *w, struct dir *dir, int d, ssize_t n)
+{
+	dir->bytes += n;
+	if (d == DIR_UP)
+		STAT_ADD(w, bytes_up, n);
+	else
+		STAT_ADD(w, bytes_down, n);
+}
+
+static const char *io_error(int err, int side)
+{
+	if (err == ECONNRESET || err == EPIPE)
+		return conn_reset_reason(side);
+	return "error";
+}
+
+/* returns true when the connection ended */
+static bool pump_splice(struct epoll_worker *e, struct conn *c, int d)
+{
+	struct worker *w = e->w;
+	struct dir *dir = &c->dir[d];
+	int src = dir_src(d), dst = dir_dst(d);
+	ssize_t n;
+
+	for (;;) {
+		while (dir->pipe_bytes) {
+			if (!(c->ev[dst] & RDY_OUT))
+				return false;
+			STAT_INC(w, syscalls_io);
+			n = splice(dir->pipe->rd, NULL, c->fd[dst], NULL,
+				   dir->pipe_bytes,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR) {
+					c->ev[dst] &= ~RDY_OUT;
+					return false;
+				}
+				conn_end(e, c, io_error(errno, dst));
+				return true;
+			}
+			dir->pipe_bytes -= n;
+			count(w, dir, d, n);
+		}
+		if (dir->flags & DIR_EOF) {
+			dir_finish(e, c, d);
+			return c->state == CONN_FREE;
+		}
+		if (!(c->ev[src] & RDY_IN)) {
+			release_dir(e, dir);
+			return false;
+		}
+		if (!dir->pipe) {
+			dir->pipe = pipe_get(w);
+			if (!dir->pipe) {
+				conn_end(e, c, "no-fd");
+				return true;
+			}
+		}
+		STAT_INC(w, syscalls_io);
+		n = splice(c->fd[src], NULL, dir->pipe->wr, NULL,
+			   w->cfg->pipe_size, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n > 0) {
+			dir->pipe_bytes = n;
+			conn_touch(w, c);
+		} else if (n == 0) {
+			dir->flags |= DIR_EOF;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			c->ev[src] &= ~RDY_IN;
+		} else {
+			conn_end(e, c, io_error(errno, src));
+			return true;
+		}
+	}
+}
+
+static bool pump_buffers(struct epoll_worker *e, struct conn *c, int d)
+{
+	struct worker *w = e->w;
+	struct dir *dir = &c->dir[d];
+	int src = dir_src(d), dst = dir_dst(d);
+	ssize_t n;
+
+	for (;;) {
+		while (dir->buf_off < dir->buf_len) {
+			if (!(c->ev[dst] & RDY_OUT))
+				return false;
+			STAT_INC(w, syscalls_io);
+			n = send(c->fd[dst], dir->buf + dir->buf_off,
+				 dir->buf_len - dir->buf_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR) {
+					c->ev[dst] &= ~RDY_OUT;
+					return false;
+				}
+				conn_end(e, c, io_error(errno, dst));
+				return true;
+			}
+			dir->buf_off += n;
+			count(w, dir, d, n);
+		}
+		if (dir->flags & DIR_EOF) {
+			dir_finish(e, c, d);
+			return c->state == CONN_FREE;
+		}
+		if (!(c->ev[src] & RDY_IN)) {
+			release_dir(e, dir);
+			return false;
+		}
+		if (!dir->buf) {
+			dir->buf = buf_get(e);
+			if (!dir->buf) {
+				conn_end(e, c, "no-memory");
+				return true;
+			}
+		}
+		STAT_INC(w, syscalls_io);
+		n = recv(c->fd[src], dir->buf, w->cfg->buf_size, MSG_DONTWAIT);
+		if (n > 0) {
+			dir->buf_len = n;
+			dir->buf_off = 0;
+			conn_touch(w, c);
+		} else if (n == 0) {
+			dir->flags |= DIR_EOF;
+			dir->buf_len = dir->buf_off = 0;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			c->ev[src] &= ~RDY_IN;
+			dir->buf_len = dir->buf_off = 0;
+		} else {
+			conn_end(e, c, io_error(errno, src));
+			return true;
+		}
+	}
+}
+
+static void pump(struct epoll_worker *e, struct conn *c, int d)
+{
+	if (c->dir[d].flags & DIR_DONE)
+		return;
+	if (e->w->forward == FORWARD_SPLICE)
+		pump_splice(e, c, d);
+	else
+		pump_buffers(e, c, d);
+}
+
+static void on_conn_event(struct epoll_worker *e, uint64_t data,
+			  uint32_t events)
+{
+	struct conn *c = conn_lookup(e->w, data & 0xffffff);
+	int side = (data >> 24) & 1;
+
+	if (!c || c->gen != (uint16_t)(data >> 32) || c->state == CONN_FREE)
+		return;	/* stale event for a connection already ended */
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->ev[side] |= RDY_IN;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		c->ev[side] |= RDY_OUT;
+
+	if (c->state == CONN_CONNECTING) {
+		if (side == SIDE_SERVER && (c->ev[side] & RDY_OUT))
+			connected(e, c);
+		return;
+	}
+	/* readable side feeds its direction; writable side drains the other */
+	pump(e, c, side == SIDE_CLIENT ? DIR_UP : DIR_DOWN);
+	if (c->state == CONN_FORWARDING)
+		pump(e, c, side == SIDE_CLIENT ? DIR_DOWN : DIR_UP);
+}
+
+/* ---- accept ---------------------------------------------------------------- */
+
+static void listener_set(struct epoll_worker *e, unsigned int l, bool on)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN,
+		.data.u64 = EV_LISTENER | l,
+	};
+
+	if (e->listening[l] == on || e->w->lfd[l] < 0)
+		return;
+	epoll_ctl(e->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, e->w->lfd[l],
+		  &ev);
+	e->listening[l] = on;
+}
+
+static void resume_listeners(struct epoll_worker *e)
+{
+	unsigned int l;
+
+	if (!worker_can_accept(e->w) || e->w->now_ms < e->accept_pause_until)
+		return;
+	for (l = 0; l < e->w->cfg->nlisteners; l++)
+		listener_set(e, l, true);
+}
+
+static void pause_listeners(struct epoll_worker *e)
+{
+	unsigned int l;
+
+	for (l = 0; l < e->w->cfg->nlisteners; l++)
+		listener_set(e, l, false);
+}
+
+static void on_accept(struct epoll_worker *e, unsigned int l)
+{
+	struct worker *w = e->w;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct conn *c;
+	int fd;
+
+	while (worker_can_accept(w)) {
+		len = sizeof(ss);
+		fd = accept4(w->lfd[l], (struct sockaddr *)&ss, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			STAT_INC(w, accept_errors);
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				if (e->accept_pause_until <= w->now_ms)
+					pr_warn("accept on %s: %s: pausing accepts",
+						w->cfg->listeners[l].addr_str,
+						strerror(errno));
+				e->accept_pause_until = w->now_ms + 100;
+				pause_listeners(e);
+			}
+			return;
+		}
+		c = conn_alloc(w);
+		if (!c) {
+			close(fd);
+			return;
+		}
+		c->fd[SIDE_CLIENT] = fd;
+		c->listener = l;
+		memcpy(&c->client, &ss, sizeof(ss));
+		c->client_len = len;
+		if (watch(e, c, SIDE_CLIENT)) {
+			conn_end(e, c, "error");
+			continue;
+		}
+		start_connect(e, c);
+	}
+	/* at capacity: leave newcomers in the backlog until a slot frees */
+	pause_listeners(e);
+}
+
+/* ---- timers ------------------------------------------------------------------ */
+
+static void on_tick(struct epoll_worker *e)
+{
+	struct worker *w = e->w;
+	const struct config *cfg = w->cfg;
+	unsigned int horizon = cfg->connect_timeout_ms;
+	struct conn *c, *next;
+
+	if (cfg->idle_timeout_ms && cfg->idle_timeout_ms < horizon)
+		horizon = cfg->idle_timeout_ms;
+	/* LRU order: everything past the first fresh entry is fresher */
+	for (c = w->lru.lru_next; c != &w->lru; c = next) {
+		uint64_t age = w->now_ms - c->t_last;
+
+		next = c->lru_next;
+		if (age < horizon)
+			break;
+		if (c->state == CONN_CONNECTING &&
+		    age >= cfg->connect_timeout_ms) {
+			/* move it to the tail first: start_connect touches */
+			connect_failed(e, c, ETIMEDOUT);
+		} else if (c->state == CONN_FORWARDING && cfg->idle_timeout_ms &&
+			   age >= cfg->idle_timeout_ms) {
+			STAT_INC(w, idle_timeouts);
+			conn_end(e, c, "idle-timeout");
+		}
+	}
+	if (w->draining && w->now_ms >= w->drain_deadline && w->active) {
+		pr_warn("worker %u: drain grace over, closing %u connections",
+			w->id, w->active);
+		for (c = w->lru.lru_next; c != &w->lru; c = next) {
+			next = c->lru_next;
+			conn_end(e, c, "drain");
+		}
+	}
+	resume_listeners(e);
+}
+
+static void start_drain(struct epoll_worker *e)
+{
+	struct worker *w = e->w;
+
+	if (w->draining)
+		return;
+	pause_listeners(e);
+	w->draining = true;
+	w->drain_deadline = w->now_ms + w->cfg->drain_timeout_ms;
+	worker_close_listeners(w);
+	if (w->active)
+		pr_info("worker %u: draining %u connections", w->id, w->active);
+}
+
+/* ---- loop ------------------------------------------------------------------------ */
+
+static int epoll_run(struct worker *w)
+{
+	struct epoll_worker e = { .w = w };
+	struct epoll_event evs[256], ev;
+	uint64_t next_tick;
+	int ret = 0, n, i, tick_ms = 100;
+
+	if (w->cfg->connect_timeout_ms / 4 < (unsigned int)tick_ms)
+		tick_ms = w->cfg->connect_timeout_ms / 4 ? : 1;
+	if (w->cfg->idle_timeout_ms &&
+	    w->cfg->idle_timeout_ms / 4 < (unsigned int)tick_ms)
+		tick_ms = w->cfg->idle_timeout_ms / 4 ? : 1;
+
+	e.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (e.epfd < 0)
+		return -errno;
+	e.listening = calloc(w->cfg->nlisteners, sizeof(*e.listening));
+	e.free_bufs = calloc(BUF_POOL_KEEP, sizeof(*e.free_bufs));
+	if (!e.listening || !e.free_bufs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ev.events = EPOLLIN;
+	ev.data.u64 = EV_WAKE;
+	epoll_ctl(e.epfd, EPOLL_CTL_ADD, w->wake_fd, &ev);
+	w->now_ms = clock_ms();
+	resume_listeners(&e);
+	next_tick = w->now_ms + tick_ms;
+	if (atomic_load(&w->stop))
+		start_drain(&e);
+
+	while (!(w->draining && !w->active)) {
+		int timeout = next_tick > w->now_ms ?
+			      (int)(next_tick - w->now_ms) : 0;
+
+		n = epoll_wait(e.epfd, evs, 256, timeout);
+		STAT_INC(w, epoll_waits);
+		w->now_ms = clock_ms();
+		if (n < 0 && errno != EINTR) {
+			ret = -errno;
+			pr_err("worker %u: epoll_wait: %s", w->id,
+			       strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			uint64_t data = evs[i].data.u64;
+
+			if (data == EV_WAKE) {
+				uint64_t v;
+
+				if (read(w->wake_fd, &v, sizeof(v)) < 0)
+					v = 0;
+				if (atomic_load(&w->stop))
+					start_drain(&e);
+			} else if (data & EV_LISTENER) {
+				on_accept(&e, data & 0xffff);
+			} else {
+				on_conn_event(&e, data, evs[i].events);
+			}
+		}
+		if (w->now_ms >= next_tick) {
+			on_tick(&e);
+			next_tick = w->now_ms + tick_ms;
+		}
+	}
+out:
+	while (e.nfree_bufs)
+		free(e.free_bufs[--e.nfree_bufs]);
+	free(e.free_bufs);
+	free(e.listening);
+	close(e.epfd);
+	return ret;
+}
+
+const struct engine engine_epoll = {
+	.name = "epoll",
+	.run = epoll_run,
+};

@@ -1,0 +1,641 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The io_uring engine: one ring per worker thread, created by that thread
+ * (SINGLE_ISSUER), one io_uring_enter per loop iteration that both
+ * submits everything the previous batch of CQEs produced and waits for
+ * the next batch.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "uring.h"
+
+int uring_ring_init(struct io_uring *ring, unsigned int entries,
+		    unsigned int flags_mask);
+
+/*
+ * An SQE, submitting what is queued when the SQ is full. @need > 1 asks
+ * for that many adjacent free entries, so a linked pair (connect + link
+ * timeout) is never split across two submissions.
+ */
+struct io_uring_sqe *uring_sqe(struct uring_worker *u, unsigned int need)
+{
+	struct io_uring_sqe *sqe;
+
+	if (io_uring_sq_space_left(&u->ring) < need) {
+		int n = io_uring_submit(&u->ring);
+
+		STAT_INC(u->w, uring_sq_full);
+		STAT_INC(u->w, uring_enter);
+		if (n > 0)
+			STAT_ADD(u->w, uring_sqes, n);
+	}
+	sqe = io_uring_get_sqe(&u->ring);
+	/* the SQ was just flushed: an empty SQ always has room */
+	assert(sqe);
+	return sqe;
+}
+
+void uring_sqe_ud(struct io_uring_sqe *sqe, struct conn *c, enum ud_op op,
+		  int d, uint16_t aux)
+{
+	io_uring_sqe_set_data64(sqe, ud_pack(op, d, c->idx, aux, c->gen));
+	c->inflight++;
+}
+
+/* Mark the SQE's fd as a direct descriptor where it is one. */
+void uring_sqe_fd(struct uring_worker *u, struct io_uring_sqe *sqe,
+		  struct conn *c, int side)
+{
+	(void)u;
+	if (c->fixed[side])
+		sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+/* ---- accept ------------------------------------------------------------ */
+
+static void arm_accepts(struct uring_worker *u)
+{
+	struct worker *w = u->w;
+	unsigned int l, s;
+
+	if (w->now_ms < u->accept_pause_until)
+		return;
+	for (l = 0; l < w->cfg->nlisteners; l++) {
+		if (w->lfd[l] < 0)
+			continue;
+		for (s = 0; s < ACCEPT_BATCH && worker_can_accept(w); s++) {
+			struct accept_slot *slot = &u->acc[l][s];
+			struct io_uring_sqe *sqe;
+
+			if (slot->busy)
+				continue;
+			slot->busy = true;
+			slot->len = sizeof(slot->ss);
+			sqe = uring_sqe(u, 1);
+			/*
+			 * One single-shot accept per slot rather than one
+			 * multishot accept: a multishot accept writes every
+			 * peer address into the same buffer, so a batch of
+			 * CQEs would all show the last client's address.
+			 * ACCEPT_BATCH slots per listener give the same
+			 * batching with an address per connection.
+			 */
+			if (u->fixed_files)
+				io_uring_prep_accept_direct(sqe, w->lfd[l],
+					(struct sockaddr *)&slot->ss,
+					&slot->len, SOCK_NONBLOCK,
+					/* liburing 2.3 adds 1 to the index */
+					IORING_FILE_INDEX_ALLOC - 1);
+			else
+				io_uring_prep_accept(sqe, w->lfd[l],
+					(struct sockaddr *)&slot->ss,
+					&slot->len,
+					SOCK_NONBLOCK | SOCK_CLOEXEC);
+			io_uring_sqe_set_data64(sqe,
+				ud_pack(UD_ACCEPT, 0, l, s, 0));
+			u->acc_armed[l]++;
+			w->accepting++;
+		}
+	}
+}
+
+static void cancel_accepts(struct uring_worker *u)
+{
+	struct worker *w = u->w;
+	unsigned int l, s;
+
+	for (l = 0; l < w->cfg->nlisteners; l++) {
+		for (s = 0; s < ACCEPT_BATCH; s++) {
+			struct io_uring_sqe *sqe;
+
+			if (!u->acc[l][s].busy)
+				continue;
+			sqe = uring_sqe(u, 1);
+			io_uring_prep_cancel64(sqe,
+				ud_pack(UD_ACCEPT, 0, l, s, 0), 0);
+			io_uring_sqe_set_data64(sqe, ud_pack(UD_NONE, 0, 0, 0, 0));
+		}
+	}
+}
+
+static void start_connect(struct uring_worker *u, struct conn *c);
+
+static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
+{
+	struct worker *w = u->w;
+	unsigned int l = ud_idx(cqe->user_data), s = ud_aux(cqe->user_data);
+	struct accept_slot *slot = &u->acc[l][s];
+	struct conn *c;
+	int res = cqe->res;
+
+	slot->busy = false;
+	u->acc_armed[l]--;
+	w->accepting--;
+
+	if (res < 0) {
+		if (res == -ECANCELED || res == -EINVAL || res == -EBADF)
+			return;	/* listener going away */
+		STAT_INC(w, accept_errors);
+		if (res == -EMFILE || res == -ENFILE || res == -ENOMEM ||
+		    res == -ENOBUFS) {
+			/* out of descriptors: pause rather than spin */
+			if (u->accept_pause_until <= w->now_ms)
+				pr_warn("accept on %s: %s: pausing accepts",
+					w->cfg->listeners[l].addr_str,
+					strerror(-res));
+			u->accept_pause_until = w->now_ms + 100;
+		}
+		return;
+	}
+
+	c = conn_alloc(w);
+	if (!c) {
+		/* table full: should not happen under capacity; shed */
+		if (u->fixed_files) {
+			struct io_uring_sqe *sqe = uring_sqe(u, 1);
+
+			io_uring_prep_close_direct(sqe, res);
+			io_uring_sqe_set_data64(sqe, ud_pack(UD_NONE, 0, 0, 0, 0));
+		} else {
+			close(res);
+		}
+		return;
+	}
+	c->fd[SIDE_CLIENT] = res;
+	c->fixed[SIDE_CLIENT] = u->fixed_files;
+	c->listener = l;
+	memcpy(&c->client, &slot->ss, sizeof(c->client));
+	c->client_len = slot->len;
+	start_connect(u, c);
+}
+
+/* ---- connect ----------------------------------------------------------- */
+
+static void close_server_fd(struct uring_worker *u, struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->fd[SIDE_SERVER] < 0)
+		return;
+	sqe = uring_sqe(u, 1);
+	io_uring_prep_close(sqe, c->fd[SIDE_SERVER]);
+	uring_sqe_ud(sqe, c, UD_CLOSE, 0, 0);
+	c->fd[SIDE_SERVER] = -1;
+	conn_server_released(u->w, c);
+	c->server = -1;
+}
+
+static void start_connect(struct uring_worker *u, struct conn *c)
+{
+	struct worker *w = u->w;
+	struct io_uring_sqe *sqe;
+	struct server *srv;
+	int fd;
+
+	for (;;) {
+		if (conn_pick_server(w, c) < 0) {
+			STAT_INC(w, no_server);
+			uring_conn_close(u, c, "no-server");
+			return;
+		}
+		srv = &conn_backend(w, c)->servers[c->server];
+		fd = conn_server_socket(w, c, true);
+		if (fd >= 0)
+			break;
+		pr_warn("socket for %s: %s", srv->addr_str, strerror(-fd));
+		conn_server_released(w, c);
+		c->server = -1;
+		if (fd == -EMFILE || fd == -ENFILE) {
+			uring_conn_close(u, c, "no-fd");
+			return;
+		}
+	}
+	c->fd[SIDE_SERVER] = fd;
+	c->fixed[SIDE_SERVER] = false;
+	c->state = CONN_CONNECTING;
+
+	sqe = uring_sqe(u, 2);
+	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&srv->addr.ss,
+			      srv->addr.len);
+	sqe->flags |= IOSQE_IO_LINK;
+	uring_sqe_ud(sqe, c, UD_CONNECT, 0, 0);
+	sqe = io_uring_get_sqe(&u->ring);
+	io_uring_prep_link_timeout(sqe, &u->connect_ts, 0);
+	uring_sqe_ud(sqe, c, UD_LINK_TIMEOUT, 0, 0);
+}
+
+static void on_connect(struct uring_worker *u, struct conn *c, int res)
+{
+	struct worker *w = u->w;
+	struct server *srv = &conn_backend(w, c)->servers[c->server];
+	int d;
+
+	if (c->state != CONN_CONNECTING)
+		return;
+	if (res < 0) {
+		bool timeout = res == -ECANCELED;
+
+		STAT_INC(w, connect_errors);
+		if (timeout)
+			STAT_INC(w, connect_timeouts);
+		atomic_fetch_add_explicit(&srv->connect_errors, 1,
+					  memory_order_relaxed);
+		pr_warn("connect to %s: %s", srv->addr_str,
+			timeout ? "timed out" : strerror(-res));
+		close_server_fd(u, c);
+		start_connect(u, c);
+		return;
+	}
+	STAT_INC(w, conns_established);
+	atomic_fetch_add_explicit(&srv->conns_total, 1, memory_order_relaxed);
+	c->state = CONN_FORWARDING;
+	conn_touch(w, c);
+	for (d = 0; d < 2; d++) {
+		if (w->forward == FORWARD_SPLICE)
+			splice_start(u, c, d);
+		else
+			buffers_start(u, c, d);
+	}
+}
+
+/* ---- ending ------------------------------------------------------------ */
+
+/* EOF went through: shut the destination's write side (half-close). */
+void uring_dir_finish(struct uring_worker *u, struct conn *c, int d)
+{
+	struct dir *dir = &c->dir[d];
+	int dst = dir_dst(d);
+	struct io_uring_sqe *sqe;
+
+	if (dir->flags & DIR_DONE)
+		return;
+	dir->flags |= DIR_DONE | DIR_EOF;
+	if (c->dir[!d].flags & DIR_DONE) {
+		uring_conn_close(u, c, NULL);
+		return;
+	}
+	if (uring_caps.shutdown) {
+		sqe = uring_sqe(u, 1);
+		io_uring_prep_shutdown(sqe, c->fd[dst], SHUT_WR);
+		uring_sqe_fd(u, sqe, c, dst);
+		uring_sqe_ud(sqe, c, UD_SHUTDOWN, d, 0);
+	} else if (!c->fixed[dst]) {
+		shutdown(c->fd[dst], SHUT_WR);
+	}
+}
+
+/*
+ * End a connection: cancel whatever is still in flight on its sockets.
+ * The sockets themselves are closed only once nothing refers to them any
+ * more (conn_reap), because a queued splice resolves its input fd late
+ * and must never find a reused descriptor number.
+ */
+void uring_conn_close(struct uring_worker *u, struct conn *c, const char *why)
+{
+	int side;
+
+	if (c->state == CONN_CLOSING)
+		return;
+	if (why)
+		conn_set_end(c, why);
+	c->state = CONN_CLOSING;
+	for (side = 0; side < 2; side++) {
+		struct io_uring_sqe *sqe;
+
+		if (c->fd[side] < 0)
+			continue;
+		if (uring_caps.cancel_fd) {
+			sqe = uring_sqe(u, 1);
+			io_uring_prep_cancel_fd(sqe, c->fd[side],
+				IORING_ASYNC_CANCEL_ALL |
+				(c->fixed[side] ?
+				 IORING_ASYNC_CANCEL_FD_FIXED : 0));
+			uring_sqe_ud(sqe, c, UD_CANCEL, 0, 0);
+		} else if (!c->fixed[side]) {
+			/* wakes every request pending on the socket */
+			shutdown(c->fd[side], SHUT_RDWR);
+		}
+	}
+}
+
+/* Nothing in flight names @c any more: close its fds, then free it. */
+static void conn_reap(struct uring_worker *u, struct conn *c)
+{
+	struct worker *w = u->w;
+	int side;
+
+	if (!c->closing_fds) {
+		c->closing_fds = 1;
+		splice_release(u, c);
+		if (u->bufs)
+			buffers_release(u, c);
+		for (side = 0; side < 2; side++) {
+			struct io_uring_sqe *sqe;
+
+			if (c->fd[side] < 0)
+				continue;
+			sqe = uring_sqe(u, 1);
+			if (c->fixed[side])
+				io_uring_prep_close_direct(sqe, c->fd[side]);
+			else
+				io_uring_prep_close(sqe, c->fd[side]);
+			uring_sqe_ud(sqe, c, UD_CLOSE, 0, 0);
+			c->fd[side] = -1;
+		}
+		if (c->inflight)
+			return;
+	}
+	conn_log_access(w, c);
+	conn_server_released(w, c);
+	STAT_ADD(w, bytes_up, 0);
+	conn_free(w, c);
+}
+
+/* ---- timers and wake-ups ------------------------------------------------ */
+
+static void arm_tick(struct uring_worker *u)
+{
+	struct io_uring_sqe *sqe = uring_sqe(u, 1);
+
+	io_uring_prep_timeout(sqe, &u->tick_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(UD_TICK, 0, 0, 0, 0));
+}
+
+static void arm_wake(struct uring_worker *u)
+{
+	struct io_uring_sqe *sqe = uring_sqe(u, 1);
+
+	io_uring_prep_read(sqe, u->w->wake_fd, &u->wake_val,
+			   sizeof(u->wake_val), 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(UD_WAKE, 0, 0, 0, 0));
+}
+
+static void close_all(struct uring_worker *u, const char *why)
+{
+	struct worker *w = u->w;
+	struct conn *c, *next;
+
+	for (c = w->lru.lru_next; c != &w->lru; c = next) {
+		next = c->lru_next;
+		uring_conn_close(u, c, why);
+		if (!c->inflight)
+			conn_reap(u, c);
+	}
+}
+
+static void on_tick(struct uring_worker *u)
+{
+	struct worker *w = u->w;
+	unsigned int idle = w->cfg->idle_timeout_ms;
+	struct conn *c, *next;
+
+	if (idle) {
+		/* the LRU's head is the idlest: stop at the first live one */
+		for (c = w->lru.lru_next; c != &w->lru; c = next) {
+			next = c->lru_next;
+			if (w->now_ms - c->t_last < idle)
+				break;
+			if (c->state != CONN_FORWARDING)
+				continue;
+			STAT_INC(w, idle_timeouts);
+			uring_conn_close(u, c, "idle-timeout");
+		}
+	}
+	if (w->draining && w->now_ms >= w->drain_deadline && w->active) {
+		pr_warn("worker %u: drain grace over, closing %u connections",
+			w->id, w->active);
+		close_all(u, "drain");
+	}
+	arm_tick(u);
+}
+
+static void start_drain(struct uring_worker *u)
+{
+	struct worker *w = u->w;
+
+	if (w->draining)
+		return;
+	w->draining = true;
+	w->drain_deadline = w->now_ms + w->cfg->drain_timeout_ms;
+	cancel_accepts(u);
+	worker_close_listeners(w);
+	if (w->active)
+		pr_info("worker %u: draining %u connections", w->id, w->active);
+}
+
+static void on_wake(struct uring_worker *u, int res)
+{
+	(void)res;
+	if (atomic_load(&u->w->stop))
+		start_drain(u);
+	arm_wake(u);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static void handle_cqe(struct uring_worker *u, struct io_uring_cqe *cqe)
+{
+	struct worker *w = u->w;
+	uint64_t ud = cqe->user_data;
+	enum ud_op op = ud_op(ud);
+	struct conn *c;
+
+	switch (op) {
+	case UD_NONE:
+		return;
+	case UD_ACCEPT:
+		on_accept(u, cqe);
+		return;
+	case UD_TICK:
+		on_tick(u);
+		return;
+	case UD_WAKE:
+		on_wake(u, cqe->res);
+		return;
+	default:
+		break;
+	}
+
+	c = conn_lookup(w, ud_idx(ud));
+	assert(c && c->gen == ud_gen(ud) && c->state != CONN_FREE);
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		assert(c->inflight > 0);
+		c->inflight--;
+	}
+
+	switch (op) {
+	case UD_CONNECT:
+		on_connect(u, c, cqe->res);
+		break;
+	case UD_POLL_IN:
+	case UD_POLL_OUT:
+	case UD_SPLICE_IN:
+	case UD_SPLICE_OUT:
+		splice_cqe(u, c, op, ud_dir(ud), cqe);
+		break;
+	case UD_RECV:
+	case UD_SEND:
+		buffers_cqe(u, c, op, ud_dir(ud), cqe);
+		break;
+	case UD_SHUTDOWN:
+		/* the peer may already be gone; the other direction decides */
+		break;
+	case UD_LINK_TIMEOUT:
+	case UD_CLOSE:
+	case UD_CANCEL:
+	default:
+		break;
+	}
+
+	if (c->state == CONN_CLOSING && !c->inflight)
+		conn_reap(u, c);
+}
+
+/* ---- setup and loop ------------------------------------------------------ */
+
+static int uring_worker_init(struct uring_worker *u, struct worker *w)
+{
+	const struct config *cfg = w->cfg;
+	struct rlimit rl;
+	unsigned int l;
+	int ret;
+
+	memset(u, 0, sizeof(*u));
+	u->w = w;
+	ret = uring_ring_init(&u->ring, cfg->ring_entries, ~0u);
+	if (ret) {
+		pr_err("worker %u: io_uring setup: %s", w->id, strerror(-ret));
+		return ret;
+	}
+	/* saves the fd lookup on every io_uring_enter */
+	if (uring_caps.ring_fd)
+		io_uring_register_ring_fd(&u->ring);
+
+	/*
+	 * Direct descriptors for clients: no fd table entry, no fget/fput
+	 * per request. The table is sized like the fd limit it replaces.
+	 */
+	if (uring_caps.accept_direct_alloc) {
+		getrlimit(RLIMIT_NOFILE, &rl);
+		u->nfiles = rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
+		if (w->capacity && w->capacity + 64 < u->nfiles)
+			u->nfiles = w->capacity + 64;
+		ret = io_uring_register_files_sparse(&u->ring, u->nfiles);
+		if (!ret)
+			u->fixed_files = true;
+		else
+			pr_warn("worker %u: no direct descriptors: %s",
+				w->id, strerror(-ret));
+	}
+
+	/* splice never blocks with SPLICE_F_NONBLOCK, but cap io-wq anyway */
+	{
+		unsigned int vals[2] = { 0, 16 };
+
+		io_uring_register_iowq_max_workers(&u->ring, vals);
+	}
+
+	if (w->forward == FORWARD_BUFFERS) {
+		ret = bufring_setup(u);
+		if (ret) {
+			pr_err("worker %u: provided buffer ring: %s",
+			       w->id, strerror(-ret));
+			goto out_exit;
+		}
+		u->bufs = true;
+	}
+
+	u->acc = calloc(cfg->nlisteners, sizeof(*u->acc));
+	u->acc_armed = calloc(cfg->nlisteners, sizeof(*u->acc_armed));
+	if (!u->acc || !u->acc_armed) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	(void)l;
+
+	u->connect_ts.tv_sec = cfg->connect_timeout_ms / 1000;
+	u->connect_ts.tv_nsec = (cfg->connect_timeout_ms % 1000) * 1000000L;
+	u->tick_ms = 250;
+	if (cfg->idle_timeout_ms && cfg->idle_timeout_ms / 4 < u->tick_ms)
+		u->tick_ms = cfg->idle_timeout_ms / 4 ? : 1;
+	u->tick_ts.tv_sec = u->tick_ms / 1000;
+	u->tick_ts.tv_nsec = (u->tick_ms % 1000) * 1000000L;
+	return 0;
+
+out_free:
+	free(u->acc);
+	free(u->acc_armed);
+	bufring_teardown(u);
+out_exit:
+	io_uring_queue_exit(&u->ring);
+	return ret;
+}
+
+static void uring_worker_fini(struct uring_worker *u)
+{
+	bufring_teardown(u);
+	io_uring_queue_exit(&u->ring);
+	free(u->acc);
+	free(u->acc_armed);
+}
+
+static int uring_run(struct worker *w)
+{
+	struct uring_worker u;
+	int ret;
+
+	ret = uring_worker_init(&u, w);
+	if (ret)
+		return ret;
+	w->priv = &u;
+	arm_wake(&u);
+	arm_tick(&u);
+	if (atomic_load(&w->stop))
+		start_drain(&u);
+
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		unsigned int head, n = 0;
+
+		w->now_ms = clock_ms();
+		if (u.bufs)
+			buffers_feed_starved(&u);
+		arm_accepts(&u);
+		if (w->draining && !w->active && !w->accepting)
+			break;
+
+		ret = io_uring_submit_and_wait(&u.ring, 1);
+		STAT_INC(w, uring_enter);
+		if (ret < 0 && ret != -EINTR && ret != -ETIME &&
+		    ret != -EBUSY && ret != -EAGAIN) {
+			pr_err("worker %u: io_uring_enter: %s", w->id,
+			       strerror(-ret));
+			break;
+		}
+		if (ret > 0)
+			STAT_ADD(w, uring_sqes, ret);
+
+		w->now_ms = clock_ms();
+		io_uring_for_each_cqe(&u.ring, head, cqe) {
+			handle_cqe(&u, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&u.ring, n);
+		STAT_ADD(w, uring_cqes, n);
+	}
+	w->priv = NULL;
+	uring_worker_fini(&u);
+	return ret < 0 && ret != -EINTR ? ret : 0;
+}
+
+const struct engine engine_uring = {
+	.name = "uring",
+	.run = uring_run,
+};

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the running kernel's io_uring offers, probed once at start-up,
+ * and the per-worker ring state of the uring engine.
+ */
+#ifndef RINGLB_URING_H
+#define RINGLB_URING_H
+
+#include <liburing.h>
+#include <stdbool.h>
+
+#include "userdata.h"
+#include "worker.h"
+
+struct uring_caps {
+	unsigned int setup_flags;	/* flags a test ring accepted */
+	unsigned int features;		/* params.features */
+	bool splice, send_zc, shutdown, cancel_fd, socket;
+	bool buf_ring;			/* IORING_REGISTER_PBUF_RING, 5.19 */
+	bool recv_multishot;		/* 6.0 */
+	bool accept_direct_alloc;	/* IORING_FILE_INDEX_ALLOC, 5.19 */
+	bool ring_fd;			/* registered ring fd, 5.18 */
+	unsigned int kver;		/* KVER(major, minor) */
+};
+
+#define KVER(a, b)	((a) << 8 | (b))
+
+extern struct uring_caps uring_caps;
+
+/* 0 when io_uring works here, else -errno (ENOSYS, EPERM, ...) */
+int uring_probe(void);
+void uring_log_caps(void);
+
+/* A chunk of received bytes, one per provided buffer id. */
+struct chunk {
+	uint32_t len, off;
+	int32_t next;
+	uint16_t zc_refs;	/* zero-copy notifications outstanding */
+	uint8_t queued;		/* still on a direction's queue */
+};
+
+struct accept_slot {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	bool busy;
+};
+
+#define ACCEPT_BATCH	8	/* accepts in flight per listener */
+
+struct uring_worker {
+	struct io_uring ring;
+	struct worker *w;
+	bool fixed_files;
+	unsigned int nfiles;
+
+	struct accept_slot (*acc)[ACCEPT_BATCH];
+	unsigned int *acc_armed;
+	uint64_t accept_pause_until;
+
+	struct __kernel_timespec connect_ts, tick_ts;
+	unsigned int tick_ms;
+	uint64_t wake_val;
+
+	/* buffers data path */
+	bool bufs;
+	struct io_uring_buf_ring *br;
+	size_t br_size;
+	char *slab;
+	size_t slab_size;
+	bool slab_registered;		/* fixed buffer 0, for send_zc */
+	unsigned int nbufs, buf_size, bufs_free;
+	struct chunk *chunks;
+	struct dir *starved;
+
+	bool stopping;
+};
+
+struct io_uring_sqe *uring_sqe(struct uring_worker *u, unsigned int need);
+int bufring_setup(struct uring_worker *u);
+void bufring_teardown(struct uring_worker *u);
+void bufring_recycle(struct uring_worker *u, unsigned int bid);
+
+/* engine_uring.c: shared by the two data paths */
+void uring_conn_close(struct uring_worker *u, struct conn *c, const char *why);
+void uring_dir_finish(struct uring_worker *u, struct conn *c, int d);
+void uring_sqe_fd(struct uring_worker *u, struct io_uring_sqe *sqe,
+		  struct conn *c, int side);
+void uring_sqe_ud(struct io_uring_sqe *sqe, struct conn *c, enum ud_op op,
+		  int d, uint16_t aux);
+
+/* forward_splice.c */
+void splice_start(struct uring_worker *u, struct conn *c, int d);
+void splice_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,
+		int d, struct io_uring_cqe *cqe);
+void splice_release(struct uring_worker *u, struct conn *c);
+
+/* forward_buffers.c */
+void buffers_start(struct uring_worker *u, struct conn *c, int d);
+void buffers_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,
+		 int d, struct io_uring_cqe *cqe);
+void buffers_release(struct uring_worker *u, struct conn *c);
+void buffers_feed_starved(struct uring_worker *u);
+
+#endif

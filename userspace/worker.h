@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A worker: one thread, one engine instance (one io_uring ring or one
+ * epoll set, never shared), its own SO_REUSEPORT listening sockets, its
+ * own connection table, pipe pool and balancer state. Workers share only
+ * the configuration and the per-server atomics.
+ */
+#ifndef RINGLB_WORKER_H
+#define RINGLB_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "balance.h"
+#include "config.h"
+#include "conn.h"
+#include "stats.h"
+
+struct worker;
+
+/* The engine interface: uring and epoll fill one each. */
+struct engine {
+	const char *name;
+	int (*run)(struct worker *w);	/* until stopped; 0 or -errno */
+};
+
+extern const struct engine engine_uring;
+extern const struct engine engine_epoll;
+
+struct pipe_pair {
+	int rd, wr;
+	struct pipe_pair *next;
+};
+
+#define CONN_CHUNK	1024	/* connections allocated at a time */
+
+struct worker {
+	unsigned int id;
+	pthread_t thread;
+	const struct config *cfg;
+	const struct engine *engine;
+	enum forward_kind forward;	/* resolved: splice or buffers */
+
+	int wake_fd;			/* eventfd: main -> worker */
+	atomic_int stop;		/* 1: drain requested */
+	bool draining;
+	uint64_t drain_deadline;
+
+	int *lfd;			/* listening socket per listener */
+	unsigned int capacity;		/* max conns for this worker */
+	unsigned int active;		/* conns not CONN_FREE */
+	unsigned int accepting;		/* accepts in flight (uring) */
+
+	struct balancer *bal;		/* one per backend */
+
+	struct conn **chunks;		/* connection table */
+	unsigned int nchunks, max_chunks;
+	struct conn *free_conns;
+	struct conn lru;		/* sentinel: least recently active first */
+
+	struct pipe_pair *free_pipes;
+	unsigned int nfree_pipes;
+
+	uint64_t now_ms;
+	struct worker_stats stats;
+	int exit_status;
+	void *priv;			/* engine state */
+};
+
+uint64_t clock_ms(void);
+
+int worker_setup(struct worker *w);
+void worker_teardown(struct worker *w);
+
+struct conn *conn_alloc(struct worker *w);
+void conn_free(struct worker *w, struct conn *c);
+struct conn *conn_lookup(struct worker *w, uint32_t idx);
+void conn_touch(struct worker *w, struct conn *c);
+void conn_set_end(struct conn *c, const char *why);
+void conn_log_access(struct worker *w, struct conn *c);
+const char *conn_reset_reason(int side);
+int conn_pick_server(struct worker *w, struct conn *c);
+void conn_server_released(struct worker *w, struct conn *c);
+int conn_server_socket(struct worker *w, struct conn *c, bool nonblock);
+struct backend *conn_backend(struct worker *w, struct conn *c);
+
+struct pipe_pair *pipe_get(struct worker *w);
+void pipe_put(struct worker *w, struct pipe_pair *p);
+void pipe_pool_drain(struct worker *w);
+
+int worker_listen(struct worker *w);
+void worker_close_listeners(struct worker *w);
+bool worker_can_accept(struct worker *w);
+
+/* classify a negative result: true when the request should just retry */
+static inline bool err_is_transient(int err)
+{
+	return err == -EAGAIN || err == -EINTR || err == -ENOBUFS;
+}
+
+#endif
