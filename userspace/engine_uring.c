@@ -522,7 +522,8 @@ static int uring_worker_init(struct uring_worker *u, struct worker *w)
 	 * Direct descriptors for clients: no fd table entry, no fget/fput
 	 * per request. The table is sized like the fd limit it replaces.
 	 */
-	if (uring_caps.accept_direct_alloc) {
+	/* fixed fds need fd-based cancel to end a connection cleanly */
+	if (uring_caps.accept_direct_alloc && uring_caps.cancel_fd) {
 		getrlimit(RLIMIT_NOFILE, &rl);
 		u->nfiles = rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
 		if (w->capacity && w->capacity + 64 < u->nfiles)
