@@ -310,7 +310,9 @@ static int flow_send(struct flow *f)
 		f->tx_off += n;
 		f->tx_sent += n;
 	}
-	if (flow_tx_payload_done(f) && !f->no_shut && !f->tx_shut) {
+	/* a held payload (even an empty one) is not done before the EOF */
+	if (flow_tx_payload_done(f) && !f->no_shut && !f->tx_shut &&
+	    (!f->tx_after_eof || f->rx_eof)) {
 		if (shutdown(f->fd, SHUT_WR))
 			return -errno;
 		f->tx_shut = true;
