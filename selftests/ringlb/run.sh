@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# run.sh BINDIR TESTDIR: run every ringlb selftest binary in TESTDIR
+# against BINDIR/ringlb and print their KTAP on stdout, one stream after
+# the other. Exit 0 when every test passed or skipped, 1 otherwise.
+#
+# POSIX sh on purpose: it also runs under busybox ash inside the QEMU
+# initramfs, where RINGLB_TEST_QUICK=1 keeps payloads small.
+bindir=${1:?usage: run.sh BINDIR TESTDIR}
+testdir=${2:?usage: run.sh BINDIR TESTDIR}
+
+RINGLB=$bindir/ringlb
+export RINGLB
+: "${TMPDIR:=/tmp}"
+mkdir -p "$TMPDIR" 2>/dev/null
+export TMPDIR
+
+if [ ! -x "$RINGLB" ]; then
+	echo "not ok 1 selftests: ringlb: no executable $RINGLB"
+	exit 1
+fi
+
+rc=0
+found=0
+for t in "$testdir"/ringlb_*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	found=$((found + 1))
+	name=${t##*/}
+	echo "# selftests: ringlb: $name"
+	# the harness writes its diagnostics to stderr, as KTAP comments
+	"$t" 2>&1
+	st=$?
+	case $st in
+	0|4)	;;		# passed, or everything skipped
+	1)	rc=1 ;;		# the harness printed its "not ok" lines
+	*)
+		# killed or crashed: make sure the failure is counted
+		echo "not ok - selftests: ringlb: $name exited with status $st"
+		rc=1
+		;;
+	esac
+done
+if [ "$found" -eq 0 ]; then
+	echo "not ok 1 selftests: ringlb: no test binaries in $testdir"
+	exit 1
+fi
+exit $rc
