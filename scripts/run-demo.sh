@@ -96,8 +96,23 @@ pids+=($!)
 mkdir -p "$work/www"
 python3 -c 'import sys; sys.stdout.write("hello from the ringlb demo backend\n" * 30)' \
 	>"$work/www/hello.txt"
-python3 -m http.server --bind 127.0.0.1 --directory "$work/www" "$p_http" \
-	>"$work/http-server.log" 2>&1 &
+# python3 -m http.server, but with a listen backlog of 1024 instead of
+# socketserver's 5: with 16 clients the default overflows and the lost
+# SYNs would be blamed on the proxy
+python3 - "$p_http" "$work/www" >"$work/http-server.log" 2>&1 <<'EOF' &
+import functools, http.server, sys
+
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024
+    daemon_threads = True
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+h = functools.partial(Handler, directory=sys.argv[2])
+Server(("127.0.0.1", int(sys.argv[1])), h).serve_forever()
+EOF
 pids+=($!)
 
 wait_port "$p_iperf" || die "iperf3 -s did not start"
