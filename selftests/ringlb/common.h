@@ -97,8 +97,8 @@ static inline uint64_t flow_seed(struct rl_env *e, uint32_t id, int dir)
 	return e->seed * 1000003ULL + id * 2ULL + dir;
 }
 
-static inline void env_setup(struct __test_metadata *_metadata, struct rl_env *e,
-		      const struct rl_variant *v)
+static inline void env_setup(struct __test_metadata *_metadata,
+			     struct rl_env *e, const struct rl_variant *v)
 {
 	struct rlimit rl;
 	int ret;
@@ -142,8 +142,8 @@ static inline void env_setup(struct __test_metadata *_metadata, struct rl_env *e
 			 strerror(-ret));
 }
 
-static inline void env_backends(struct __test_metadata *_metadata, struct rl_env *e,
-			 int n)
+static inline void env_backends(struct __test_metadata *_metadata,
+				struct rl_env *e, int n)
 {
 	int i;
 
@@ -166,7 +166,8 @@ static inline const char *env_num(struct rl_env *e, int slot, int v)
 	return e->nums[slot];
 }
 
-static inline void env_dump_log(struct __test_metadata *_metadata, struct rl_env *e)
+static inline void env_dump_log(struct __test_metadata *_metadata,
+				struct rl_env *e)
 {
 	char *log, *line, *save = NULL;
 	int n = 0, skip;
@@ -189,8 +190,8 @@ static inline void env_dump_log(struct __test_metadata *_metadata, struct rl_env
 }
 
 /* start ringlb in front of o->servers; waits for the listener */
-static inline void env_spawn(struct __test_metadata *_metadata, struct rl_env *e,
-		      const struct rl_opts *o)
+static inline void env_spawn(struct __test_metadata *_metadata,
+			     struct rl_env *e, const struct rl_opts *o)
 {
 	const char **a = e->argv;
 	int n = 1, i, ret;
@@ -250,7 +251,8 @@ static inline void env_spawn(struct __test_metadata *_metadata, struct rl_env *e
  * Wait until the readiness probes went through the daemon and left: a
  * test counting slots or picks must not see them.
  */
-static inline void env_settle(struct __test_metadata *_metadata, struct rl_env *e)
+static inline void env_settle(struct __test_metadata *_metadata,
+			      struct rl_env *e)
 {
 	int ret = rl_log_wait(&e->rl, "ringlb: info: access ", e->probes,
 			      5000 + slack_ms());
@@ -262,7 +264,7 @@ static inline void env_settle(struct __test_metadata *_metadata, struct rl_env *
 
 /* n client flows, connected, non-blocking, freed in teardown */
 static inline struct flow *env_flows(struct __test_metadata *_metadata,
-			      struct rl_env *e, int n)
+				     struct rl_env *e, int n)
 {
 	ASSERT_EQ(NULL, e->flows);
 	e->flows = calloc(n, sizeof(*e->flows));
@@ -273,7 +275,8 @@ static inline struct flow *env_flows(struct __test_metadata *_metadata,
 	return e->flows;
 }
 
-static inline int env_connect(struct __test_metadata *_metadata, struct rl_env *e)
+static inline int env_connect(struct __test_metadata *_metadata,
+			      struct rl_env *e)
 {
 	int fd = tcp_connect(e->v.family, e->lport);
 
@@ -284,9 +287,9 @@ static inline int env_connect(struct __test_metadata *_metadata, struct rl_env *
 }
 
 /* connect flow @f as client @id; seeds come from the test's seed */
-static inline void env_client(struct __test_metadata *_metadata, struct rl_env *e,
-		       struct flow *f, uint32_t id, enum be_mode mode,
-		       uint64_t up, uint64_t dn)
+static inline void env_client(struct __test_metadata *_metadata,
+			      struct rl_env *e, struct flow *f, uint32_t id,
+			      enum be_mode mode, uint64_t up, uint64_t dn)
 {
 	int fd = env_connect(_metadata, e);
 
@@ -299,8 +302,9 @@ static inline void env_client(struct __test_metadata *_metadata, struct rl_env *
  * Both directions of client @id arrived whole: the client got the down
  * stream, the backend the up stream. Returns the backend that served it.
  */
-static inline int env_check(struct __test_metadata *_metadata, struct rl_env *e,
-		     struct flow *f, uint32_t id, uint64_t up, uint64_t dn)
+static inline int env_check(struct __test_metadata *_metadata,
+			    struct rl_env *e, struct flow *f, uint32_t id,
+			    uint64_t up, uint64_t dn)
 {
 	struct be_result r;
 	int ret;
@@ -322,8 +326,9 @@ static inline int env_check(struct __test_metadata *_metadata, struct rl_env *e,
 }
 
 /* one small request/response through the proxy; returns the server */
-static inline int env_roundtrip(struct __test_metadata *_metadata, struct rl_env *e,
-			 uint32_t id, uint64_t len, int timeout_ms)
+static inline int env_roundtrip(struct __test_metadata *_metadata,
+				struct rl_env *e, uint32_t id, uint64_t len,
+				int timeout_ms)
 {
 	struct flow f, *fp = &f;
 	int ret, srv;
@@ -340,7 +345,8 @@ static inline int env_roundtrip(struct __test_metadata *_metadata, struct rl_env
 	return srv;
 }
 
-static inline void env_teardown(struct __test_metadata *_metadata, struct rl_env *e)
+static inline void env_teardown(struct __test_metadata *_metadata,
+				struct rl_env *e)
 {
 	char *bad;
 	int i, ret;

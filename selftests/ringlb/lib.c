@@ -516,7 +516,8 @@ static void backend_accept(struct backend *be, int ep, struct sconn **head)
 		act = atomic_fetch_add(&be->active, 1) + 1;
 		max = atomic_load(&be->max_active);
 		while (act > max &&
-		       !atomic_compare_exchange_weak(&be->max_active, &max, act))
+		       !atomic_compare_exchange_weak(&be->max_active, &max,
+						     act))
 			;
 		ev.data.ptr = c;
 		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
@@ -888,7 +889,8 @@ static int nft_drop_syn(uint16_t port)
 	const char *tmp = getenv("TMPDIR");
 	int fd, ret;
 
-	snprintf(path, sizeof(path), "%s/ringlb-nft-XXXXXX", tmp ? tmp : "/tmp");
+	snprintf(path, sizeof(path), "%s/ringlb-nft-XXXXXX",
+		 tmp ? tmp : "/tmp");
 	fd = mkstemp(path);
 	if (fd < 0)
 		return -errno;
@@ -920,8 +922,11 @@ int blackhole_port(int family, uint16_t *port, const char **how, int fds[2])
 	int lfd, cfd, ret;
 
 	fds[0] = fds[1] = -1;
-	/* never touch the host's firewall: nft only in our own namespace */
-	if (own_netns) {
+	/*
+	 * Never touch the host's firewall: nft only in our own namespace.
+	 * RINGLB_TEST_NO_NFT=1 forces the fallback, to test it.
+	 */
+	if (own_netns && !getenv("RINGLB_TEST_NO_NFT")) {
 		lfd = reserve_port(family, port);
 		if (lfd < 0)
 			return lfd;
@@ -997,7 +1002,8 @@ static void install_no_uring(void)
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, nr)),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K,
+			 SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = {

@@ -52,7 +52,8 @@ TEST_F_TIMEOUT(data, stream_64m, 240)
 	env_client(_metadata, e, f, 1, BE_DUPLEX, len, len);
 	cport = local_port(f->fd);
 	ret = flows_run(&f, 1, 120000, NULL, NULL);
-	ASSERT_EQ(0, ret) TH_LOG("stream: %s after up %llu down %llu", strerror(-ret),
+	ASSERT_EQ(0, ret) TH_LOG("stream: %s after up %llu down %llu",
+				 strerror(-ret),
 				 (unsigned long long)f->tx_sent,
 				 (unsigned long long)f->rx_bytes);
 	ASSERT_EQ(0, env_check(_metadata, e, f, 1, len, len));

@@ -6,8 +6,10 @@
 #
 # POSIX sh on purpose: it also runs under busybox ash inside the QEMU
 # initramfs, where RINGLB_TEST_QUICK=1 keeps payloads small.
-bindir=${1:?usage: run.sh BINDIR TESTDIR}
-testdir=${2:?usage: run.sh BINDIR TESTDIR}
+# Both default to the directory of this script, as installed by kselftest.
+here=$(dirname "$0")
+bindir=${1:-$here}
+testdir=${2:-$here}
 
 RINGLB=$bindir/ringlb
 export RINGLB
