@@ -7,7 +7,8 @@ set -e
 PKGS="build-essential pkg-config liburing-dev libinih-dev libsystemd-dev
       linux-source-6.1 linux-headers-amd64 linux-image-amd64
       qemu-system-x86 busybox-static debootstrap cpio xz-utils zstd
-      libelf-dev iperf3 socat python3 iproute2 kmod procps nftables"
+      libelf-dev iperf3 socat python3 iproute2 kmod procps nftables
+      haproxy nginx libnginx-mod-stream wrk gnuplot-nox linux-perf"
 [ -n "$EXTRA_PKGS" ] && PKGS="$PKGS $EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

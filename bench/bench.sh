@@ -1,0 +1,664 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# `make bench`: ringlb against a direct baseline, HAProxy, nginx stream and
+# socat, on loopback, in front of the same backends (iperf3 -s and an nginx
+# HTTP server), in one bounded run.
+#
+#   bulk1, bulk8   iperf3 with 1 and 8 streams: Gbit/s, proxy CPU
+#   keepalive      wrk -c50 keep-alive: req/s, p50/p99 latency, proxy CPU
+#   close          wrk -c50 with "Connection: close": conn/s, latency, CPU
+#   syscalls       perf stat -e raw_syscalls:sys_enter on the proxy during
+#                  a fixed-length wrk run of each kind: syscalls per request
+#   memory         PSS of the proxy's processes with IDLE_CONNS idle
+#                  keep-alive connections open, minus before: KiB per conn
+#
+# Contenders are interleaved (each round runs every contender once per
+# workload, in a rotated order) and the report takes medians over ROUNDS.
+# Where ringlb misses a target against HAProxy, a perf profile of both is
+# recorded for that workload and goes into the report.
+#
+# Output: the table on stdout; raw results under $BUILD/bench/ (CSV, JSON,
+# logs, profiles, plots); Documentation/benchmarks.rst and its PNGs
+# regenerated from this run (DOC=0 leaves them alone; QUICK=1 implies it).
+#
+# Environment (defaults in brackets):
+#   ROUNDS [3]  DURATION [4] seconds per measurement  THREADS [1] proxy
+#   threads/workers  WRK_THREADS [1]  WRK_CONNS [50]  SYSDUR [2] seconds
+#   per syscall run  IDLE_CONNS [4000]  PROF_DUR [3]  PROFILE [missed]
+#   (missed | all | none)  BODY_BYTES [128] HTTP response body
+#   CONTENDERS [all eight]  WORKLOADS [bulk1 bulk8 keepalive close]
+#   QUICK [0]: 1 = smoke run in about a minute (1 round of 1 s, 500 idle
+#   connections, no documentation)  DOC [1]  DOC_OUT
+#   [Documentation/benchmarks.rst]  RINGLB [userspace/ringlb]  BUILD [build]
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+BUILD=${BUILD:-$top/build}
+OUT=$BUILD/bench
+RINGLB=${RINGLB:-$top/userspace/ringlb}
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	ROUNDS=${ROUNDS:-1}
+	DURATION=${DURATION:-1}
+	SYSDUR=${SYSDUR:-1}
+	IDLE_CONNS=${IDLE_CONNS:-500}
+	PROF_DUR=${PROF_DUR:-1}
+	DOC=${DOC:-0}
+fi
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-4}
+THREADS=${THREADS:-1}
+WRK_THREADS=${WRK_THREADS:-1}
+WRK_CONNS=${WRK_CONNS:-50}
+SYSDUR=${SYSDUR:-2}
+IDLE_CONNS=${IDLE_CONNS:-4000}
+PROF_DUR=${PROF_DUR:-3}
+PROFILE=${PROFILE:-missed}
+BODY_BYTES=${BODY_BYTES:-128}
+DOC=${DOC:-1}
+DOC_OUT=${DOC_OUT:-$top/Documentation/benchmarks.rst}
+RINGLB_MODES="uring-splice uring-buffers epoll-splice epoll-buffers"
+ALL_CONTENDERS="direct"
+for m in $RINGLB_MODES; do ALL_CONTENDERS="$ALL_CONTENDERS ringlb-$m"; done
+ALL_CONTENDERS="$ALL_CONTENDERS haproxy nginx socat"
+CONTENDERS=${CONTENDERS:-$ALL_CONTENDERS}
+WORKLOADS=${WORKLOADS:-bulk1 bulk8 keepalive close}
+
+T_START=$(date +%s)
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "FAILED: $*"; exit 1; }
+
+# ---- preconditions ----------------------------------------------------
+for cmd in iperf3 wrk haproxy nginx socat python3 perf gnuplot ss; do
+	command -v "$cmd" >/dev/null || die "$cmd not installed (make deps)"
+done
+[ -x "$RINGLB" ] || die "no $RINGLB (make userspace)"
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] ||
+	die "nginx stream module missing (libnginx-mod-stream)"
+# 4,000 idle connections are 8,000 descriptors in the proxy
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+[ "$(ulimit -n)" -ge $((2 * IDLE_CONNS + 200)) ] 2>/dev/null ||
+	say "warning: fd limit $(ulimit -n) is low for $IDLE_CONNS idle connections"
+# perf's syscall tracepoints need tracefs
+if [ ! -d /sys/kernel/tracing/events ]; then
+	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null ||
+		say "warning: cannot mount tracefs: no syscall counts"
+fi
+
+mkdir -p "$OUT" || die "cannot create $OUT"
+rm -rf "$OUT/logs" "$OUT/profiles" "$OUT/smaps"
+mkdir -p "$OUT/logs" "$OUT/profiles" "$OUT/smaps"
+RES=$OUT/results.csv	# round,workload,contender,metric,value
+echo "round,workload,contender,metric,value" >"$RES"
+work=$(mktemp -d "${TMPDIR:-/tmp}/ringlb-bench.XXXXXX")
+
+declare -A PIDS PORT_BULK PORT_HTTP BROKEN
+bg_pids=()	# everything started, for the cleanup
+
+cleanup()
+{
+	local p n
+	trap - EXIT INT TERM
+	for p in "${bg_pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${bg_pids[@]}"; do
+		for ((n = 0; n < 30; n++)); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	cp "$work"/*.log "$work"/*.conf "$work"/*.ini "$OUT/logs/" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+record() { echo "$1,$2,$3,$4,$5" >>"$RES"; }
+
+# ---- ports, processes, accounting -------------------------------------
+# free ports, all held at once so they differ
+free_ports()
+{
+	python3 - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+# is something listening on 127.0.0.1:$1 (without connecting to it)
+listening() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
+
+wait_listen()
+{
+	local n
+	for ((n = 0; n < 100; n++)); do
+		listening "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# the pids of the process trees rooted at "$@"
+tree_pids()
+{
+	ps -e -o pid= -o ppid= | awk -v roots="$*" '
+		BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
+		{ pp[$1] = $2; pids[NR] = $1 }
+		END {
+			do {
+				changed = 0
+				for (i in pids) {
+					p = pids[i]
+					if (!(p in keep) && (pp[p] in keep)) { keep[p] = 1; changed = 1 }
+				}
+			} while (changed)
+			for (p in keep) print p
+		}'
+}
+
+# CPU ticks (user+sys, threads and reaped children included) of the trees
+cpu_ticks()
+{
+	local p t=0 f
+	for p in $(tree_pids "$@"); do
+		f=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		f=${f##*) }
+		# fields after "(comm) ": state=1 ... utime=12 stime=13 cutime=14 cstime=15
+		set -- $f
+		t=$((t + ${12} + ${13} + ${14} + ${15}))
+	done
+	echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+
+# "Rss Pss" in KiB, summed over the trees
+mem_kib()
+{
+	local p rss=0 pss=0 r s
+	for p in $(tree_pids "$@"); do
+		r=$(awk '/^Rss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null)
+		s=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null)
+		rss=$((rss + ${r:-0}))
+		pss=$((pss + ${s:-0}))
+	done
+	echo "$rss $pss"
+}
+
+# ---- backends ----------------------------------------------------------
+read -r P_IPERF P_HTTP < <(free_ports 2)
+[ -n "${P_HTTP:-}" ] || die "cannot pick free ports"
+
+start_iperf_server()
+{
+	iperf3 -s -B 127.0.0.1 -p "$P_IPERF" >>"$work/iperf3-server.log" 2>&1 &
+	IPERF_PID=$!
+	bg_pids+=("$IPERF_PID")
+	wait_listen "$P_IPERF" || die "iperf3 -s did not start"
+}
+
+restart_iperf_server()
+{
+	kill -TERM "$IPERF_PID" 2>/dev/null
+	wait "$IPERF_PID" 2>/dev/null
+	start_iperf_server
+}
+
+body=$(head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x')
+mkdir -p "$work/backend"
+cat >"$work/backend.conf" <<EOF
+# HTTP backend: a fixed ${BODY_BYTES}-byte body, long keep-alive
+daemon off;
+master_process on;
+worker_processes 1;
+pid $work/backend.pid;
+error_log $work/backend-error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 16000; }
+http {
+	access_log off;
+	keepalive_timeout 600s;
+	keepalive_requests 100000000;
+	server {
+		listen 127.0.0.1:$P_HTTP backlog=4096;
+		location / {
+			default_type text/plain;
+			return 200 "$body";
+		}
+	}
+}
+EOF
+start_iperf_server
+nginx -p "$work/backend" -e "$work/backend-error.log" -c "$work/backend.conf" \
+	>>"$work/backend-error.log" 2>&1 &
+bg_pids+=($!)
+wait_listen "$P_HTTP" || die "nginx HTTP backend did not start"
+
+# ---- contenders ----------------------------------------------------------
+# Each proxy has two listeners: one in front of iperf3 -s, one in front of
+# the HTTP backend.
+for c in $CONTENDERS; do
+	if [ "$c" = direct ]; then
+		PORT_BULK[$c]=$P_IPERF
+		PORT_HTTP[$c]=$P_HTTP
+	else
+		read -r PORT_BULK[$c] PORT_HTTP[$c] < <(free_ports 2)
+	fi
+done
+
+write_configs()
+{
+	local c=$1 e f
+	case $c in
+	ringlb-*)
+		e=${c#ringlb-}; f=${e#*-}; e=${e%-*}
+		cat >"$work/$c.ini" <<EOF
+# access logging off: neither HAProxy nor nginx log here either
+[global]
+threads = $THREADS
+engine = $e
+forward = $f
+log-level = warn
+
+[listener bulk]
+bind = 127.0.0.1:${PORT_BULK[$c]}
+backend = iperf
+
+[listener http]
+bind = 127.0.0.1:${PORT_HTTP[$c]}
+backend = http
+
+[backend iperf]
+server = iperf3 127.0.0.1:$P_IPERF
+
+[backend http]
+server = web 127.0.0.1:$P_HTTP
+EOF
+		;;
+	haproxy)
+		cat >"$work/haproxy.conf" <<EOF
+global
+	nbthread $THREADS
+	maxconn 6000
+
+defaults
+	mode tcp
+	option splice-auto
+	timeout connect 5s
+	timeout client 1h
+	timeout server 1h
+
+listen bulk
+	bind 127.0.0.1:${PORT_BULK[$c]}
+	server iperf3 127.0.0.1:$P_IPERF
+
+listen http
+	bind 127.0.0.1:${PORT_HTTP[$c]}
+	server web 127.0.0.1:$P_HTTP
+EOF
+		;;
+	nginx)
+		mkdir -p "$work/nginx"
+		cat >"$work/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+daemon off;
+master_process on;
+user root;
+worker_processes $THREADS;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+worker_rlimit_nofile 19990;
+events { worker_connections 9000; }
+stream {
+	server {
+		listen 127.0.0.1:${PORT_BULK[$c]};
+		proxy_pass 127.0.0.1:$P_IPERF;
+	}
+	server {
+		listen 127.0.0.1:${PORT_HTTP[$c]};
+		proxy_pass 127.0.0.1:$P_HTTP;
+	}
+}
+EOF
+		;;
+	esac
+}
+
+start_contender()
+{
+	local c=$1 pids=() p
+	[ "$c" = direct ] && { PIDS[$c]=""; return 0; }
+	write_configs "$c"
+	case $c in
+	ringlb-*)
+		"$RINGLB" -c "$work/$c.ini" 2>>"$work/$c.log" &
+		pids+=($!)
+		;;
+	haproxy)
+		haproxy -db -f "$work/haproxy.conf" >>"$work/haproxy.log" 2>&1 &
+		pids+=($!)
+		;;
+	nginx)
+		nginx -p "$work/nginx" -e "$work/nginx-error.log" \
+			-c "$work/nginx.conf" >>"$work/nginx.log" 2>&1 &
+		pids+=($!)
+		;;
+	socat)
+		# one process per listener, a fork per connection
+		socat -lf "$work/socat.log" \
+			"TCP4-LISTEN:${PORT_BULK[$c]},bind=127.0.0.1,reuseaddr,fork,backlog=4096" \
+			"TCP4:127.0.0.1:$P_IPERF" &
+		pids+=($!)
+		socat -lf "$work/socat.log" \
+			"TCP4-LISTEN:${PORT_HTTP[$c]},bind=127.0.0.1,reuseaddr,fork,backlog=4096" \
+			"TCP4:127.0.0.1:$P_HTTP" &
+		pids+=($!)
+		;;
+	*)
+		say "unknown contender $c"
+		return 1
+		;;
+	esac
+	bg_pids+=("${pids[@]}")
+	PIDS[$c]="${pids[*]}"
+	wait_listen "${PORT_BULK[$c]}" && wait_listen "${PORT_HTTP[$c]}" ||
+		{ say "$c did not start (logs in $OUT/logs)"; return 1; }
+}
+
+stop_contender()
+{
+	local c=$1 p n
+	for p in ${PIDS[$c]}; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	# 2 s of grace: nothing is connected any more when this runs
+	for p in ${PIDS[$c]}; do
+		for ((n = 0; n < 20; n++)); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	PIDS[$c]=""
+}
+
+# one HTTP request through $1: does it answer 200?
+probe_http()
+{
+	python3 - "${PORT_HTTP[$1]}" <<'EOF'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+c.request("GET", "/")
+r = c.getresponse()
+r.read()
+sys.exit(0 if r.status == 200 else 1)
+EOF
+}
+
+# ---- workloads -------------------------------------------------------------
+# run_wrk CONTENDER close(0|1) SECONDS: the WRKJSON line
+run_wrk()
+{
+	BENCH_CLOSE=$2 timeout $(($3 + 20)) wrk -t"$WRK_THREADS" -c"$WRK_CONNS" \
+		-d"$3"s -s "$top/bench/wrk-json.lua" \
+		"http://127.0.0.1:${PORT_HTTP[$1]}/" 2>&1 |
+		tee -a "$work/wrk.log" | sed -n 's/^WRKJSON //p'
+}
+
+json_get() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d[sys.argv[2]])' "$1" "$2" 2>/dev/null; }
+
+measure()
+{
+	local r=$1 w=$2 c=$3 t0 t1 c0 c1 out gbps streams
+	c0=$(cpu_ticks ${PIDS[$c]})
+	t0=$(date +%s.%N)
+	case $w in
+	bulk1|bulk8)
+		streams=${w#bulk}
+		out=$(timeout $((DURATION + 20)) iperf3 -c 127.0.0.1 \
+			-p "${PORT_BULK[$c]}" -t "$DURATION" -P "$streams" -J \
+			2>>"$work/iperf3-client.log")
+		t1=$(date +%s.%N)
+		c1=$(cpu_ticks ${PIDS[$c]})
+		gbps=$(python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+print("%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' \
+			<<<"$out" 2>/dev/null)
+		if [ -z "$gbps" ]; then
+			say "iperf3 through $c failed; restarting iperf3 -s"
+			echo "$out" | tail -5 >>"$work/iperf3-client.log"
+			restart_iperf_server
+			gbps=nan
+		fi
+		record "$r" "$w" "$c" gbps "$gbps"
+		;;
+	keepalive|close)
+		out=$(run_wrk "$c" "$([ "$w" = close ] && echo 1 || echo 0)" "$DURATION")
+		t1=$(date +%s.%N)
+		c1=$(cpu_ticks ${PIDS[$c]})
+		if [ -n "$out" ]; then
+			python3 - "$r" "$w" "$c" "$out" >>"$RES" <<'EOF'
+import json, sys
+r, w, c, d = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+secs = d["duration_us"] / 1e6
+errs = sum(d[k] for k in d if k.startswith("err_"))
+for k, v in (("rate", d["requests"] / secs), ("p50_us", d["p50_us"]),
+             ("p99_us", d["p99_us"]), ("errors", errs)):
+    print("%s,%s,%s,%s,%s" % (r, w, c, k, v))
+EOF
+		else
+			say "wrk through $c failed"
+			record "$r" "$w" "$c" rate nan
+		fi
+		;;
+	esac
+	if [ "$c" != direct ]; then
+		record "$r" "$w" "$c" cpu_pct "$(awk -v a="$c0" -v b="$c1" \
+			-v t0="$t0" -v t1="$t1" -v hz="$HZ" \
+			'BEGIN { printf "%.1f", (b - a) * 100 / hz / (t1 - t0) }')"
+	fi
+}
+
+# ---- the run ----------------------------------------------------------------
+say "$(nproc) CPUs; $ROUNDS rounds x $DURATION s; proxy threads/workers $THREADS; wrk -t$WRK_THREADS -c$WRK_CONNS; contenders: $CONTENDERS"
+for c in $CONTENDERS; do
+	if ! start_contender "$c" || ! probe_http "$c"; then
+		say "$c: not answering: left out"
+		BROKEN[$c]=1
+	fi
+done
+live=""
+for c in $CONTENDERS; do
+	[ -z "${BROKEN[$c]:-}" ] && live="$live $c"
+done
+read -r -a live_arr <<<"$live"
+n_live=${#live_arr[@]}
+[ "$n_live" -gt 0 ] || die "no contender works"
+
+for ((r = 1; r <= ROUNDS; r++)); do
+	for w in $WORKLOADS; do
+		# a rotated order each round, so drift spreads evenly
+		for ((i = 0; i < n_live; i++)); do
+			c=${live_arr[$(((i + r - 1) % n_live))]}
+			measure "$r" "$w" "$c"
+		done
+		say "round $r/$ROUNDS: $w done ($(($(date +%s) - T_START)) s)"
+	done
+done
+
+# ---- syscalls per request -------------------------------------------------------
+# The usual suspects get their own counter, the rest is "other".
+SYSCALLS="io_uring_enter epoll_wait epoll_pwait epoll_ctl read write readv
+writev recvfrom sendto recvmsg sendmsg splice accept accept4 connect close
+socket setsockopt getsockopt getsockname getpeername shutdown pipe2 fcntl
+ioctl futex clock_gettime clone clone3 wait4 poll"
+perf_events="raw_syscalls:sys_enter"
+for s in $SYSCALLS; do
+	[ -d "/sys/kernel/tracing/events/syscalls/sys_enter_$s" ] &&
+		perf_events="$perf_events,syscalls:sys_enter_$s"
+done
+SYSCSV=$OUT/syscalls.csv	# contender,workload,requests,syscall,count
+echo "contender,workload,requests,syscall,count" >"$SYSCSV"
+if [ -d /sys/kernel/tracing/events/raw_syscalls ]; then
+	for c in $live; do
+		[ "$c" = direct ] && continue
+		for w in keepalive close; do
+			pids=$(tree_pids ${PIDS[$c]} | paste -sd,)
+			perf stat -x, -e "$perf_events" -p "$pids" \
+				-o "$work/perf-stat-$c-$w.txt" &
+			pp=$!
+			sleep 0.3
+			out=$(run_wrk "$c" "$([ "$w" = close ] && echo 1 || echo 0)" "$SYSDUR")
+			kill -INT "$pp" 2>/dev/null
+			wait "$pp" 2>/dev/null
+			reqs=$(json_get "$out" requests)
+			awk -F, -v c="$c" -v w="$w" -v n="${reqs:-0}" '
+				/^[0-9]/ { sub(/^syscalls:sys_enter_/, "", $3);
+					sub(/^raw_syscalls:sys_enter$/, "total", $3);
+					print c "," w "," n "," $3 "," $1 }' \
+				"$work/perf-stat-$c-$w.txt" >>"$SYSCSV"
+		done
+		say "syscalls: $c done ($(($(date +%s) - T_START)) s)"
+	done
+fi
+
+report() { python3 "$top/bench/report.py" "$@" --out "$OUT"; }
+
+# ---- profiles where a target is missed --------------------------------------------
+# perf record of ringlb's best mode and of HAProxy under the load where
+# ringlb falls short (PROFILE=all: every workload, none: skip)
+profile()
+{
+	local c=$1 w=$2 f=$OUT/profiles/$c-$w pids lp
+	pids=$(tree_pids ${PIDS[$c]} | paste -sd,)
+	case $w in
+	bulk*)
+		timeout $((PROF_DUR + 20)) iperf3 -c 127.0.0.1 -p "${PORT_BULK[$c]}" \
+			-t $((PROF_DUR + 1)) -P "${w#bulk}" >/dev/null 2>&1 &
+		;;
+	*)
+		BENCH_CLOSE=$([ "$w" = close ] && echo 1 || echo 0) \
+			timeout $((PROF_DUR + 20)) wrk -t"$WRK_THREADS" \
+			-c"$WRK_CONNS" -d$((PROF_DUR + 1))s \
+			-s "$top/bench/wrk-json.lua" \
+			"http://127.0.0.1:${PORT_HTTP[$c]}/" >/dev/null 2>&1 &
+		;;
+	esac
+	lp=$!
+	sleep 0.5
+	perf record -q -e cpu-clock -F 1999 -g -p "$pids" -o "$f.data" \
+		-- sleep "$PROF_DUR" >/dev/null 2>&1
+	wait "$lp" 2>/dev/null
+	perf report -i "$f.data" --stdio --no-children --sort comm \
+		-g none --percent-limit 1 2>/dev/null | grep -v '^#' |
+		grep -v '^$' >"$f.comm.txt"
+	perf report -i "$f.data" --stdio --no-children --sort dso,sym \
+		-g none --percent-limit 0.7 2>/dev/null | grep -v '^#' |
+		grep -v '^$' | head -40 >"$f.sym.txt"
+	perf report -i "$f.data" --stdio --no-children --sort sym \
+		-g caller,0.5,callee,function,percent --percent-limit 3 \
+		2>/dev/null | grep -v '^$' | head -150 >"$f.callers.txt"
+	rm -f "$f.data" "$f.data.old"
+}
+
+if [ "$PROFILE" != none ]; then
+	case $PROFILE in
+	all) prof_w="bulk1 keepalive close" ;;
+	*) prof_w=$(report --missed "$RES") ;;
+	esac
+	for w in $prof_w; do
+		best=$(report --best "$w" "$RES")
+		[ -n "$best" ] || continue
+		for c in $best haproxy; do
+			[ -n "${PIDS[$c]:-}" ] || continue
+			profile "$c" "$w"
+		done
+		say "profiles for $w: $best and haproxy ($(($(date +%s) - T_START)) s)"
+	done
+fi
+
+# ---- memory per idle connection ---------------------------------------------------
+# A fresh instance of each proxy, warmed up, then IDLE_CONNS idle keep-alive
+# connections through it: (PSS after - PSS before) / IDLE_CONNS.
+MEMCSV=$OUT/memory.csv	# contender,conns,rss_before,pss_before,rss_after,pss_after,backend_conns
+echo "contender,conns,rss_before_kib,pss_before_kib,rss_after_kib,pss_after_kib,backend_conns" >"$MEMCSV"
+for c in $live; do
+	[ "$c" = direct ] && continue
+	stop_contender "$c"
+	start_contender "$c" || continue
+	run_wrk "$c" 0 1 >/dev/null	# warm-up: buffers, pools, code
+	sleep 0.5
+	read -r rss0 pss0 < <(mem_kib ${PIDS[$c]})
+	cp "/proc/${PIDS[$c]%% *}/smaps" "$OUT/smaps/$c-before.txt" 2>/dev/null
+	rm -f "$work/idle-ready"
+	python3 "$top/bench/idle.py" --port "${PORT_HTTP[$c]}" \
+		--count "$IDLE_CONNS" --ready "$work/idle-ready" \
+		>>"$work/idle.log" 2>&1 &
+	hp=$!
+	bg_pids+=("$hp")
+	for ((n = 0; n < 1200; n++)); do
+		[ -f "$work/idle-ready" ] && break
+		kill -0 "$hp" 2>/dev/null || break
+		sleep 0.05
+	done
+	sleep 1
+	read -r rss1 pss1 < <(mem_kib ${PIDS[$c]})
+	cp "/proc/${PIDS[$c]%% *}/smaps" "$OUT/smaps/$c-after.txt" 2>/dev/null
+	held=$(awk '{print $2}' "$work/idle-ready" 2>/dev/null)
+	bconns=$(ss -Htn state established "( dport = :$P_HTTP )" | wc -l)
+	kill -TERM "$hp" 2>/dev/null
+	wait "$hp" 2>/dev/null
+	echo "$c,${held:-0},$rss0,$pss0,$rss1,$pss1,$bconns" >>"$MEMCSV"
+	say "memory: $c: ${held:-0} idle connections, PSS $pss0 -> $pss1 KiB ($(($(date +%s) - T_START)) s)"
+	stop_contender "$c"
+done
+
+# ---- machine, versions, commands ---------------------------------------------------
+{
+	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "kernel=$(uname -r)"
+	echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+	echo "cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+	echo "cpus=$(nproc)"
+	echo "mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+	echo "load=$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "ringlb=$("$RINGLB" -V 2>&1 | head -1) ($(git -C "$top" describe --always --dirty 2>/dev/null))"
+	echo "liburing=$(dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null)"
+	echo "haproxy=$(haproxy -v 2>&1 | head -1)"
+	echo "nginx=$(nginx -v 2>&1 | head -1)"
+	echo "socat=$(socat -V 2>&1 | awk '/socat version/ {print $3; exit}')"
+	echo "iperf3=$(iperf3 -v 2>&1 | head -1)"
+	echo "wrk=$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+	echo "perf=$(perf version 2>&1)"
+	echo "rounds=$ROUNDS"
+	echo "duration=$DURATION"
+	echo "threads=$THREADS"
+	echo "wrk_threads=$WRK_THREADS"
+	echo "wrk_conns=$WRK_CONNS"
+	echo "sysdur=$SYSDUR"
+	echo "idle_conns=$IDLE_CONNS"
+	echo "body_bytes=$BODY_BYTES"
+	echo "prof_dur=$PROF_DUR"
+	echo "contenders=$live"
+	echo "command=$(env | grep -E '^(ROUNDS|DURATION|THREADS|WRK_THREADS|WRK_CONNS|SYSDUR|IDLE_CONNS|PROF_DUR|PROFILE|BODY_BYTES|CONTENDERS|WORKLOADS|QUICK)=' | sort | tr '\n' ' ')make bench"
+	echo "elapsed=$(($(date +%s) - T_START))"
+} >"$OUT/machine.txt"
+cp "$work"/*.ini "$work"/haproxy.conf "$work"/nginx.conf "$work"/backend.conf \
+	"$OUT/logs/" 2>/dev/null
+
+docargs=()
+[ "$DOC" = 1 ] && docargs=(--doc "$DOC_OUT")
+report --table "$RES" "${docargs[@]}"
+rc=$?
+say "done in $(($(date +%s) - T_START)) s; raw results in $OUT"
+exit $rc
