@@ -25,7 +25,7 @@
 #   ROUNDS [3]  DURATION [4] seconds per measurement  THREADS [1] proxy
 #   threads/workers  WRK_THREADS [1]  WRK_CONNS [50]  SYSDUR [2] seconds
 #   per syscall run  IDLE_CONNS [4000]  PROF_DUR [3]  PROFILE [missed]
-#   (missed | all | none)  BODY_BYTES [128] HTTP response body
+#   (missed | all | none)  PROF_CONTENDERS [best haproxy]  BODY_BYTES [128] HTTP response body
 #   CONTENDERS [all eight]  WORKLOADS [bulk1 bulk8 keepalive close]
 #   QUICK [0]: 1 = smoke run in about a minute (1 round of 1 s, 500 idle
 #   connections, no documentation)  DOC [1]  DOC_OUT
@@ -44,6 +44,7 @@ if [ "$QUICK" = 1 ]; then
 	SYSDUR=${SYSDUR:-1}
 	IDLE_CONNS=${IDLE_CONNS:-500}
 	PROF_DUR=${PROF_DUR:-1}
+	PROFILE=${PROFILE:-none}
 	DOC=${DOC:-0}
 fi
 ROUNDS=${ROUNDS:-3}
@@ -55,6 +56,7 @@ SYSDUR=${SYSDUR:-2}
 IDLE_CONNS=${IDLE_CONNS:-4000}
 PROF_DUR=${PROF_DUR:-3}
 PROFILE=${PROFILE:-missed}
+PROF_CONTENDERS=${PROF_CONTENDERS:-best haproxy}
 BODY_BYTES=${BODY_BYTES:-128}
 DOC=${DOC:-1}
 DOC_OUT=${DOC_OUT:-$top/Documentation/benchmarks.rst}
@@ -179,6 +181,12 @@ cpu_ticks()
 	echo "$t"
 }
 HZ=$(getconf CLK_TCK)
+
+# busy ticks of the whole machine (all CPUs; not idle, not iowait)
+busy_ticks()
+{
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
 
 # "Rss Pss" in KiB, summed over the trees
 mem_kib()
@@ -418,7 +426,8 @@ json_get() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d[sys
 
 measure()
 {
-	local r=$1 w=$2 c=$3 t0 t1 c0 c1 out gbps streams
+	local r=$1 w=$2 c=$3 t0 t1 c0 c1 s0 s1 out gbps streams
+	s0=$(busy_ticks)
 	c0=$(cpu_ticks ${PIDS[$c]})
 	t0=$(date +%s.%N)
 	case $w in
@@ -462,6 +471,11 @@ EOF
 		fi
 		;;
 	esac
+	s1=$(busy_ticks)
+	# the whole machine: client, backend, proxy (and any neighbour)
+	record "$r" "$w" "$c" machine_busy_pct "$(awk -v a="$s0" -v b="$s1" \
+		-v t0="$t0" -v t1="$t1" -v hz="$HZ" \
+		'BEGIN { printf "%.1f", (b - a) * 100 / hz / (t1 - t0) }')"
 	if [ "$c" != direct ]; then
 		record "$r" "$w" "$c" cpu_pct "$(awk -v a="$c0" -v b="$c1" \
 			-v t0="$t0" -v t1="$t1" -v hz="$HZ" \
@@ -565,9 +579,19 @@ profile()
 	perf report -i "$f.data" --stdio --no-children --sort dso,sym \
 		-g none --percent-limit 0.7 2>/dev/null | grep -v '^#' |
 		grep -v '^$' | head -40 >"$f.sym.txt"
+	# every symbol, for report.py's breakdown by kernel subsystem
+	perf report -i "$f.data" --stdio --no-children --sort dso,sym \
+		-g none 2>/dev/null | grep -v '^#' | grep -v '^$' >"$f.all.txt"
 	perf report -i "$f.data" --stdio --no-children --sort sym \
 		-g caller,0.5,callee,function,percent --percent-limit 3 \
-		2>/dev/null | grep -v '^$' | head -150 >"$f.callers.txt"
+		2>/dev/null | grep -v '^$' | head -300 >"$f.callers.txt"
+	# what the io-wq workers (io_uring's punted requests) were running
+	iowq=$(grep -o 'iou-wrk-[0-9]*' "$f.comm.txt" | paste -sd,)
+	if [ -n "$iowq" ]; then
+		perf report -i "$f.data" --stdio --children --sort sym -g none \
+			--comms "$iowq" 2>/dev/null | grep -v '^#' |
+			grep -v '^$' | head -60 >"$f.iowq.txt"
+	fi
 	rm -f "$f.data" "$f.data.old"
 }
 
@@ -578,12 +602,11 @@ if [ "$PROFILE" != none ]; then
 	esac
 	for w in $prof_w; do
 		best=$(report --best "$w" "$RES")
-		[ -n "$best" ] || continue
-		for c in $best haproxy; do
+		for c in ${PROF_CONTENDERS/best/$best}; do
 			[ -n "${PIDS[$c]:-}" ] || continue
 			profile "$c" "$w"
 		done
-		say "profiles for $w: $best and haproxy ($(($(date +%s) - T_START)) s)"
+		say "profiles for $w: ${PROF_CONTENDERS/best/$best} ($(($(date +%s) - T_START)) s)"
 	done
 fi
 

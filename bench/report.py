@@ -316,7 +316,8 @@ def bar_chart(path, title, ylabel, series, labels, data, errs=None,
                      % (os.path.basename(dat), col, col + 1, col + 2, s,
                         colors[i % len(colors)]))
     script = """
-set terminal pngcairo size 900,420 font 'sans,10'
+set terminal pngcairo size 900,440 font 'sans,10'
+set bmargin 4.5
 set output '%s'
 set title '%s'
 set ylabel '%s'
@@ -643,6 +644,251 @@ def syscall_breakdown(R):
     return "\n".join(out)
 
 
+# Kernel symbols by subsystem, first match wins (prefixes). The sampling
+# is cpu-clock (hrtimer): on a VM a sample often lands where interrupts
+# are re-enabled, hence the irq-restore bucket.
+CATEGORIES = [
+    ("io_uring", ("io_", "__io_", "io_uring", "__sys_io_uring",
+                  "__x64_sys_io_uring", "tctx_task_work")),
+    ("epoll/poll", ("ep_", "__ep_", "do_epoll", "__x64_sys_epoll",
+                    "__sys_epoll", "tcp_poll", "sock_poll", "ep_poll",
+                    "do_sys_poll", "__pollwait")),
+    ("splice/pipe", ("splice", "__splice", "do_splice", "pipe_",
+                     "anon_pipe", "skb_splice", "iter_file_splice",
+                     "generic_splice", "__x64_sys_splice", "sock_splice",
+                     "tcp_splice", "__tcp_splice", "spd_", "free_pipe",
+                     "alloc_pipe", "create_pipe", "do_pipe", "__do_pipe",
+                     "__x64_sys_pipe", "pipe2", "page_cache_pipe")),
+    ("TCP/IP + loopback", ("tcp", "__tcp", "ip_", "__ip", "ipv4_",
+                           "inet", "__inet", "skb", "__skb", "kfree_skb",
+                           "__kfree_skb", "consume_skb", "napi",
+                           "__napi", "sk_", "__sk_", "sock_", "__sock",
+                           "release_sock", "lock_sock", "net_",
+                           "__netif", "netif_", "loopback", "dev_",
+                           "__dev_", "validate_xmit", "bbr_", "raw_v4",
+                           "nf_", "ipt_", "__alloc_skb", "alloc_skb",
+                           "process_backlog", "csum", "__copy_skb",
+                           "_copy_to_iter", "_copy_from_iter",
+                           "copy_to_user", "copy_from_user",
+                           "__check_object_size", "check_heap_object",
+                           "__virt_addr_valid", "rep_movs",
+                           "skb_", "__build_skb", "dst_", "__dst",
+                           "fib_", "rt_", "ktime_get", "__sys_sendto",
+                           "__sys_recvfrom", "__x64_sys_sendto",
+                           "__x64_sys_recvfrom", "sock_sendmsg",
+                           "sock_recvmsg", "__sys_sendmsg",
+                           "__sys_recvmsg", "____sys_", "__sys_connect",
+                           "__sys_accept", "do_accept", "__sys_socket",
+                           "__sys_shutdown", "__sys_setsockopt",
+                           "do_sock", "sockfd_lookup", "move_addr",
+                           "reqsk", "secure_tcp", "siphash",
+                           "__inet_hash", "inet_", "sk_alloc",
+                           "sk_free", "__sk_free", "sockfs", "sock_alloc",
+                           "lookup_", "ip4_", "ipv4", "mem_cgroup_charge_skmem",
+                           "__mem_cgroup_charge_skmem", "mem_cgroup_uncharge_skmem",
+                           "handle_softirqs", "__do_softirq", "do_softirq",
+                           "__local_bh_enable", "local_bh_enable",
+                           "read_tsc")),
+    ("syscall entry/exit, fd table", ("do_syscall", "entry_SYSCALL",
+                                      "syscall_", "__x64_sys", "x64_sys",
+                                      "fdget", "__fdget", "fput",
+                                      "__fput", "fget", "__fget",
+                                      "alloc_fd", "file_close_fd",
+                                      "close_fd", "filp_close",
+                                      "fd_install", "__x64_sys_close",
+                                      "exit_to_user", "arch_exit",
+                                      "restore_fpregs", "switch_fpu",
+                                      "fpregs_", "__rseq", "rseq_",
+                                      "__fsnotify", "fsnotify",
+                                      "security_", "apparmor",
+                                      "aa_", "bpf_lsm", "audit")),
+    ("scheduler, wakeups", ("schedule", "__schedule", "finish_task_switch",
+                            "try_to_wake_up", "ttwu", "enqueue",
+                            "dequeue", "pick_next", "update_curr",
+                            "update_load", "psi_", "__wake_up",
+                            "wake_up", "autoremove_wake",
+                            "default_wake", "select_task_rq",
+                            "set_next_entity", "put_prev",
+                            "__update_load", "update_rq_clock",
+                            "sched_", "__sched", "prepare_task_switch",
+                            "__switch_to", "switch_mm", "do_task_dead",
+                            "task_work", "hrtimer", "__hrtimer",
+                            "schedule_hrtimeout", "reweight",
+                            "check_preempt", "resched", "native_sched",
+                            "kick_process", "futex", "__futex")),
+    ("irq restore / locks", ("_raw_spin", "__raw_spin",
+                             "__raw_callee_save", "queued_spin",
+                             "native_queued", "_raw_read", "_raw_write",
+                             "__pv_queued", "mutex_", "__mutex",
+                             "rcu", "__rcu")),
+    ("memory (slab, pages, memcg)", ("kmem_cache", "kmalloc",
+                                     "__kmalloc", "kfree", "__kfree",
+                                     "slab", "__slab", "___slab",
+                                     "page_", "__page", "alloc_pages",
+                                     "__alloc_pages", "free_", "__free",
+                                     "__memcg", "memcg", "mod_memcg",
+                                     "__mod_memcg", "obj_cgroup",
+                                     "refill_obj", "get_page_from",
+                                     "rmqueue", "__rmqueue", "memset",
+                                     "clear_page", "__memset",
+                                     "memcpy", "__memcpy", "mod_objcg",
+                                     "drain_obj", "mem_cgroup",
+                                     "__mem_cgroup", "kvfree",
+                                     "__kvmalloc", "kvmalloc",
+                                     "__put_partials", "put_cpu_partial",
+                                     "get_partial", "__refill_stock",
+                                     "consume_obj_stock")),
+]
+
+
+def categorize(path):
+    """{category: percent} from a 'perf report --sort dso,sym' dump"""
+    cats = {}
+    try:
+        f = open(path)
+    except OSError:
+        return cats
+    with f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 4 or not parts[0].endswith("%"):
+                continue
+            try:
+                pct = float(parts[0][:-1])
+            except ValueError:
+                continue
+            dso, kind, sym = parts[1], parts[2], " ".join(parts[3:])
+            if kind != "[k]":
+                name = ("proxy code (user)" if not dso.startswith("lib")
+                        else "libraries (user: libc, liburing...)")
+                if dso.startswith("liburing"):
+                    name = "libraries (user: libc, liburing...)"
+            else:
+                name = "other kernel"
+                for cat, prefixes in CATEGORIES:
+                    if sym.startswith(prefixes):
+                        name = cat
+                        break
+            cats[name] = cats.get(name, 0.0) + pct
+    return cats
+
+
+CAT_ORDER = ["proxy code (user)", "libraries (user: libc, liburing...)"] + \
+    [c for c, _ in CATEGORIES] + ["other kernel"]
+
+
+def breakdown_table(R, w, contenders):
+    """where a request's CPU goes, per contender, in microseconds"""
+    pdir = os.path.join(R.out, "profiles")
+    cols, rows = [], []
+    for c in contenders:
+        cats = categorize(os.path.join(pdir, "%s-%s.all.txt" % (c, w)))
+        if cats:
+            cols.append((c, cats))
+    if not cols:
+        return ""
+    per = {}
+    for c, _ in cols:
+        rate, cpu = R.med(w, c, MAIN_METRIC[w]), R.med(w, c, "cpu_pct")
+        per[c] = (cpu / 100.0 / rate * 1e6 if rate and cpu else None)
+        if w.startswith("bulk") and rate and cpu:
+            per[c] = cpu / 100.0 / (rate / 8.0)   # CPU-s per GB
+    unit = "CPU ms per GB" if w.startswith("bulk") else "CPU us per %s" % (
+        "request" if w == "keepalive" else "connection")
+    if w.startswith("bulk"):
+        per = {c: (v * 1000 if v is not None else None)
+               for c, v in per.items()}
+    total = ["**total**"] + ["**%s**" % fmt(per[c]) for c, _ in cols]
+    for cat in CAT_ORDER:
+        if not any(cats.get(cat, 0) >= 0.5 for _, cats in cols):
+            continue
+        r = [cat]
+        for c, cats in cols:
+            p = cats.get(cat, 0.0)
+            r.append("%.1f%% (%s)" % (p, fmt(per[c] * p / 100)
+                                      if per[c] is not None else "-"))
+        rows.append(r)
+    rows.append(total)
+    return ("Share of the proxy's CPU samples by where they fall, and in "
+            "brackets the %s this makes (CPU time over the measurement "
+            "divided by the work done):\n\n" % unit
+            + rst_table(["where"] + [c for c, _ in cols], rows))
+
+
+FLOOR_CATS = ("TCP/IP + loopback", "irq restore / locks",
+              "memory (slab, pages, memcg)")
+
+
+def ceiling_text(R, w):
+    """what a proxy that spent only the kernel's TCP/IP work per request
+    could reach on this machine: the machine's CPU is the budget that the
+    client, the backend and the proxy share"""
+    b = R.best(w)
+    pdir = os.path.join(R.out, "profiles")
+    cats = categorize(os.path.join(pdir, "%s-%s.all.txt" % (b, w)))
+    rate_h, cpu_h = R.med(w, "haproxy", "rate"), R.med(w, "haproxy",
+                                                       "cpu_pct")
+    busy_h = R.med(w, "haproxy", "machine_busy_pct")
+    rate_b, cpu_b = R.med(w, b, "rate"), R.med(w, b, "cpu_pct")
+    if not (cats and rate_h and cpu_h and busy_h and rate_b and cpu_b):
+        return ""
+    floor = cpu_b / 100.0 / rate_b * sum(cats.get(c, 0) for c in
+                                         FLOOR_CATS) / 100.0
+    total_h = busy_h / 100.0 / rate_h
+    proxy_h = cpu_h / 100.0 / rate_h
+    ceiling = rate_h * total_h / (total_h - proxy_h + floor)
+    ncpu = R.machine.get("cpus", "?")
+    return ("Bound on this machine: during HAProxy's %s runs the whole "
+            "machine was %.0f%% busy (%s CPUs; client, backend and proxy "
+            "share them), %.1f us of CPU per %s in all, %.1f us of it in "
+            "HAProxy. The kernel's TCP/IP, softirq and allocation work "
+            "that any proxy pays for relaying a %s over loopback came to "
+            "%.1f us in %s. A proxy with no cost beyond that would reach "
+            "about %.0f %s, **%.2fx HAProxy**, against a target of "
+            "%.2fx; %s reached %.2fx.\n"
+            % (w, busy_h, ncpu, total_h * 1e6,
+               "request" if w == "keepalive" else "connection",
+               proxy_h * 1e6,
+               "request" if w == "keepalive" else "connection",
+               floor * 1e6, b, ceiling, UNITS[w], ceiling / rate_h,
+               TARGETS[w], b, rate_b / rate_h))
+
+
+def iowq_text(R, c, w):
+    """what io_uring punted to io-wq worker threads, from the profile"""
+    base = os.path.join(R.out, "profiles", "%s-%s" % (c, w))
+    share = 0.0
+    for line in read(base + ".comm.txt").split("\n"):
+        parts = line.split()
+        if len(parts) == 2 and parts[1].startswith("iou-wrk"):
+            share += float(parts[0].rstrip("%"))
+    if not share:
+        return ""
+    ops, lock = [], 0.0
+    skip = ("io_wq", "io_worker", "io_issue", "io_assign", "io_req",
+            "io_queue", "io_submit", "io_poll", "io_uring_", "io_file",
+            "io_put", "io_free", "io_cqe", "io_fill", "io_post",
+            "io_acct", "io_get", "io_run", "io_ring", "io_should")
+    for line in read(base + ".iowq.txt").split("\n"):
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        sym, pct = parts[3], float(parts[0].rstrip("%"))
+        if sym.startswith("io_") and not sym.startswith(skip):
+            ops.append("``%s`` %.1f%%" % (sym, pct))
+        if sym == "__mutex_lock.constprop.0" or sym == "__mutex_lock":
+            lock = max(lock, pct)
+    t = ("io-wq worker threads (``iou-wrk-*``, io_uring's punted "
+         "requests) took **%.1f%%** of %s's samples" % (share, c))
+    if ops:
+        t += "; the request handlers they ran (with what they called): " + \
+            ", ".join(ops[:6])
+    if lock:
+        t += "; %.1f%% went to waiting for the ring's lock " \
+             "(``__mutex_lock``)" % lock
+    return t + ".\n"
+
+
 def profiles_section(R):
     pdir = os.path.join(R.out, "profiles")
     t = []
@@ -656,16 +902,21 @@ def profiles_section(R):
     for w in ("bulk1", "keepalive", "close"):
         if not any(x["workload"] == w for x in missed):
             continue
+        t.append(hline(TITLES[w], "~"))
+        t.append(breakdown_table(R, w, [R.best(w), "haproxy"]))
+        if w in ("keepalive", "close"):
+            t.append(ceiling_text(R, w))
         for c in [R.best(w), "haproxy"]:
+            t.append(iowq_text(R, c, w))
             base = os.path.join(pdir, "%s-%s" % (c, w))
             if not os.path.exists(base + ".sym.txt"):
                 continue
-            t.append(hline("%s, %s" % (TITLES[w], c), "~"))
+            t.append(hline("%s: %s" % (w, c), "^"))
             t.append("``perf record -e cpu-clock`` of the proxy under the "
                      "%s load; share of the proxy's samples by thread, "
-                     "then by symbol (kernel and user):\n" % w)
+                     "then the top symbols (kernel and user):\n" % w)
             t.append(literal(read(base + ".comm.txt", 12)))
-            t.append(literal(read(base + ".sym.txt", 32)))
+            t.append(literal(read(base + ".sym.txt", 25)))
     sc = [x for x in missed if x["workload"] == "syscalls"]
     if sc:
         t.append(hline("Syscalls", "~"))
