@@ -56,12 +56,13 @@ check: deps
 		"unit-asan=$(MAKE) -s -C userspace SAN=1 OUT=$(BUILD)/asan test" \
 		"ringlb=selftests/ringlb/run.sh $(CURDIR)/userspace $(BUILD)/selftests/ringlb" \
 		"ringlb-asan=selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
-		"vm=selftests/vm/vmcheck.sh $(KERNELS)"
+		"vm=scripts/vm-suite.sh $(KERNELS)"
 
 run: deps userspace
 	scripts/run-demo.sh
 
-bench: deps userspace
+bench: userspace
+	@scripts/deps.sh bench
 	bench/bench.sh
 
 install: userspace

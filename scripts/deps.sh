@@ -4,11 +4,11 @@
 # can call it on every run; a fresh machine has empty package lists, hence
 # the `apt-get update` before the first install.
 set -e
+# usage: deps.sh [bench]   (bench adds the peers and tools of `make bench`)
 PKGS="build-essential pkg-config liburing-dev libinih-dev libsystemd-dev
-      linux-source-6.1 linux-headers-amd64 linux-image-amd64
-      qemu-system-x86 busybox-static debootstrap cpio xz-utils zstd
-      libelf-dev iperf3 socat python3 iproute2 kmod procps nftables
-      haproxy nginx libnginx-mod-stream wrk gnuplot-nox linux-perf"
+      linux-source-6.1 iperf3 socat python3 iproute2 procps nftables"
+[ "$1" = bench ] && PKGS="$PKGS haproxy nginx libnginx-mod-stream wrk
+      gnuplot-nox linux-perf"
 [ -n "$EXTRA_PKGS" ] && PKGS="$PKGS $EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

@@ -2,7 +2,13 @@
 /*
  * Balancing algorithms behind one interface. Each worker owns one
  * struct balancer per backend, so picking never takes a lock; what
- * workers share (active connection counts) lives in struct server.
+ * workers share (active connections, weights, health and admin state)
+ * lives in struct server as atomics.
+ *
+ * balancer_pick() first narrows the candidates: servers already tried
+ * for this client, disabled, down or weighted 0 are out; backups are in
+ * only when no primary is left. The algorithm then chooses among the
+ * rest.
  */
 #ifndef RINGLB_BALANCE_H
 #define RINGLB_BALANCE_H
@@ -11,9 +17,12 @@
 
 #include "config.h"
 
+#define BALANCE_NAMES "rr, wrr, leastconn, srchash, maglev, p2c"
+#define MAGLEV_SIZE 65537	/* prime, >> MAX_SERVERS */
+
 struct balancer;
 
-/* Servers already tried for this client; a pick never returns them. */
+/* A set of server indices (tried, or excluded from a pick). */
 struct server_set {
 	uint64_t bits[MAX_SERVERS / 64];
 };
@@ -30,8 +39,12 @@ static inline int server_set_has(const struct server_set *s, unsigned int i)
 
 struct balance_algo {
 	const char *name;
-	/* returns a server index not in @tried, or -1 when none is left */
-	int (*pick)(struct balancer *b, const struct server_set *tried);
+	/*
+	 * Returns a server index not in @excl, or -1. @hash is the client's
+	 * address hash, for the algorithms that keep a client on a server.
+	 */
+	int (*pick)(struct balancer *b, const struct server_set *excl,
+		    uint32_t hash);
 };
 
 struct balancer {
@@ -39,16 +52,18 @@ struct balancer {
 	struct backend *be;
 	unsigned int rr_next;
 	int *wrr_current;	/* smooth WRR running weights, one per server */
+	uint64_t rng;		/* p2c */
+	int16_t *maglev;	/* lookup table, MAGLEV_SIZE entries */
+	unsigned int maglev_gen;	/* backend state_gen it was built for */
 };
 
 const struct balance_algo *balance_find(const char *name);
 int balancer_init(struct balancer *b, struct backend *be);
 void balancer_fini(struct balancer *b);
-
-static inline int balancer_pick(struct balancer *b,
-				const struct server_set *tried)
-{
-	return b->algo->pick(b, tried);
-}
+int balancer_pick(struct balancer *b, const struct server_set *tried,
+		  uint32_t hash);
+/* usable right now: enabled, up, weight > 0 */
+bool server_usable(struct server *s);
+uint32_t addr_hash(const struct sockaddr *sa);
 
 #endif

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The configuration: listeners, backends and their servers, and the
- * global knobs. The command line fills it today; a config file fills the
- * same structure later, so nothing past parsing knows where it came from.
- * Live per-server figures are atomics because every worker updates them.
+ * global knobs. A config file (-c, parsed with libinih) and the command
+ * line fill the same structure through the same key setters
+ * (config_set()), so every option has a config key and nothing past
+ * parsing knows where a value came from.
+ *
+ * Live per-server state (health, admin state, weight, counters) is atomic
+ * because every worker reads or updates it.
  */
 #ifndef RINGLB_CONFIG_H
 #define RINGLB_CONFIG_H
@@ -16,6 +20,7 @@
 
 #define NAME_MAX_LEN	32
 #define MAX_SERVERS	256	/* the "tried" bitmap in struct conn */
+#define UNSET		(-1)
 
 enum engine_kind {
 	ENGINE_AUTO,
@@ -29,54 +34,119 @@ enum forward_kind {
 	FORWARD_BUFFERS,
 };
 
+enum health_kind {
+	HEALTH_NONE,
+	HEALTH_TCP,
+};
+
 struct server {
 	char name[NAME_MAX_LEN];
 	struct addr addr;
 	char addr_str[ADDR_STRLEN];
-	unsigned int weight;
+	bool backup;
+	int line;
+
+	atomic_uint weight;		/* 0..256; set weight changes it */
+	atomic_bool disabled;		/* admin state */
+	atomic_bool up;			/* health state */
+	atomic_uint fails;		/* consecutive connect failures */
+	/* health check bookkeeping, owned by the checking worker */
+	unsigned int hc_ok, hc_fail;
+	uint64_t hc_next;		/* ms, worker clock */
+	uint64_t down_since;		/* passive-down retry, health none */
 
 	atomic_uint active;		/* connections using it now */
 	atomic_ulong conns_total;	/* connections established */
 	atomic_ulong connect_errors;	/* refused, unreachable, timed out */
+	atomic_ulong hc_total[2];	/* health checks: [0] failed [1] ok */
 };
 
 struct backend {
 	char name[NAME_MAX_LEN];
-	const char *balance;		/* algorithm name, see balance.h */
+	char balance[16];
 	struct server *servers;
 	unsigned int nservers;
+	int line;
+	int health;			/* enum health_kind or UNSET */
+	int health_interval_ms, health_timeout_ms, rise, fall;
+	int connect_timeout_ms;
+	atomic_uint state_gen;		/* bumped on up/down/weight/admin */
 };
 
 struct listener {
 	char name[NAME_MAX_LEN];
+	struct addr *binds;
+	unsigned int nbinds;
+	char backend_name[NAME_MAX_LEN];
+	struct backend *backend;
+	int max_conns;			/* 0 = unlimited */
+	int proxy_protocol;		/* 0 off, 1 v1, 2 v2 */
+	int idle_timeout_ms;
+	int line, backend_line;
+};
+
+/* One bound socket: a listener's bind address. Workers listen on each. */
+struct listen_sock {
+	struct listener *ln;
 	struct addr addr;
 	char addr_str[ADDR_STRLEN];
-	struct backend *backend;
 };
 
 struct config {
+	const char *file;		/* -c FILE, or NULL */
 	struct listener *listeners;
 	unsigned int nlisteners;
 	struct backend *backends;
 	unsigned int nbackends;
+	struct listen_sock *socks;
+	unsigned int nsocks;
 
-	unsigned int threads;
+	int threads;
 	enum engine_kind engine;
 	enum forward_kind forward;
-	unsigned int max_conns;		/* whole process; 0 = unlimited */
-	unsigned int connect_timeout_ms;
-	unsigned int idle_timeout_ms;	/* 0 = never */
-	unsigned int drain_timeout_ms;
+	int max_conns;			/* whole process; 0 = unlimited */
+	int connect_timeout_ms;
+	int idle_timeout_ms;		/* 0 = never */
+	int drain_timeout_ms;
+	int proxy_protocol;
+	char balance[16];
+	int health, health_interval_ms, health_timeout_ms, rise, fall;
+	char admin_path[108];
+	struct addr metrics;
+	bool metrics_on;
+	char user[64];
+	int log_level;
 
 	/* data-path tuning */
-	unsigned int pipe_size;		/* bytes per splice pipe */
-	unsigned int buf_count;		/* provided buffers per worker */
-	unsigned int buf_size;		/* bytes per provided buffer */
+	int pipe_size;			/* bytes per splice pipe */
+	int buf_count;			/* provided buffers per worker */
+	int buf_size;			/* bytes per provided buffer */
 	bool zerocopy;			/* send_zc from registered buffers */
-	unsigned int ring_entries;
+	int ring_entries;
+
+	unsigned int errors;		/* problems found while parsing */
 };
 
-int config_from_args(struct config *cfg, int argc, char **argv);
+void config_init(struct config *cfg);
+/*
+ * Set @key in @section ("global", "listener NAME", "backend NAME") at
+ * @line of the current file; prints "FILE:LINE: message" and counts an
+ * error on bad input. Returns 0 or -EINVAL.
+ */
+int config_set(struct config *cfg, const char *section, const char *key,
+	       const char *value, int line);
+int config_load_file(struct config *cfg, const char *path);
+/* Resolve defaults and cross-references; report every problem. */
+int config_finish(struct config *cfg);
 void config_free(struct config *cfg);
+void config_error(struct config *cfg, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+int config_from_args(struct config *cfg, int argc, char **argv,
+		     bool *check_only);
+
+struct backend *config_find_backend(struct config *cfg, const char *name);
+struct server *config_find_server(struct config *cfg, const char *spec,
+				  struct backend **be);
 
 #endif

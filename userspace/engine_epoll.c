@@ -14,11 +14,13 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "health.h"
 #include "log.h"
 #include "worker.h"
 
 #define EV_LISTENER	(1ULL << 63)
 #define EV_WAKE		(1ULL << 62)
+#define EV_HEALTH	(1ULL << 61)
 #define BUF_POOL_KEEP	256
 
 struct epoll_worker {
@@ -26,8 +28,11 @@ struct epoll_worker {
 	struct worker *w;
 	bool *listening;	/* listener registered (not paused) */
 	uint64_t accept_pause_until;
+	unsigned int min_connect_ms;
 	char **free_bufs;
 	unsigned int nfree_bufs;
+	int *hc_fd;		/* check socket, [be * MAX_SERVERS + srv] */
+	uint64_t *hc_deadline;
 	/* per side readiness, kept in conn->ev[side] */
 };
 
@@ -116,7 +121,7 @@ static void start_connect(struct epoll_worker *e, struct conn *c)
 {
 	struct worker *w = e->w;
 	struct server *srv;
-	int fd, ret;
+	int fd, ret, err;
 
 	for (;;) {
 		if (conn_pick_server(w, c) < 0) {
@@ -143,10 +148,8 @@ static void start_connect(struct epoll_worker *e, struct conn *c)
 		    !watch(e, c, SIDE_SERVER))
 			return;
 		/* refused at once (unix socket gone, no route): next one */
-		STAT_INC(w, connect_errors);
-		atomic_fetch_add_explicit(&srv->connect_errors, 1,
-					  memory_order_relaxed);
-		pr_warn("connect to %s: %s", srv->addr_str, strerror(errno));
+		err = errno;
+		conn_connect_result(w, c, err);
 		close(fd);
 		c->fd[SIDE_SERVER] = -1;
 		conn_server_released(w, c);
@@ -157,15 +160,8 @@ static void start_connect(struct epoll_worker *e, struct conn *c)
 static void connect_failed(struct epoll_worker *e, struct conn *c, int err)
 {
 	struct worker *w = e->w;
-	struct server *srv = &conn_backend(w, c)->servers[c->server];
 
-	STAT_INC(w, connect_errors);
-	if (err == ETIMEDOUT)
-		STAT_INC(w, connect_timeouts);
-	atomic_fetch_add_explicit(&srv->connect_errors, 1,
-				  memory_order_relaxed);
-	pr_warn("connect to %s: %s", srv->addr_str,
-		err == ETIMEDOUT ? "timed out" : strerror(err));
+	conn_connect_result(w, c, err);
 	close(c->fd[SIDE_SERVER]);	/* also leaves the epoll set */
 	c->fd[SIDE_SERVER] = -1;
 	conn_server_released(w, c);
@@ -178,7 +174,6 @@ static void pump(struct epoll_worker *e, struct conn *c, int d);
 static void connected(struct epoll_worker *e, struct conn *c)
 {
 	struct worker *w = e->w;
-	struct server *srv = &conn_backend(w, c)->servers[c->server];
 	int err = 0;
 	socklen_t len = sizeof(err);
 
@@ -187,8 +182,11 @@ static void connected(struct epoll_worker *e, struct conn *c)
 		connect_failed(e, c, err);
 		return;
 	}
-	STAT_INC(w, conns_established);
-	atomic_fetch_add_explicit(&srv->conns_total, 1, memory_order_relaxed);
+	conn_connect_result(w, c, 0);
+	if (conn_proxy_header(w, c)) {
+		conn_end(e, c, "error");
+		return;
+	}
 	c->state = CONN_FORWARDING;
 	conn_touch(w, c);
 	/* the client may have sent its request already */
@@ -392,8 +390,11 @@ static void listener_set(struct epoll_worker *e, unsigned int l, bool on)
 		.data.u64 = EV_LISTENER | l,
 	};
 
-	if (e->listening[l] == on || e->w->lfd[l] < 0)
+	if (e->listening[l] == on || e->w->lfd[l] < 0) {
+		if (e->w->lfd[l] < 0)
+			e->listening[l] = false;
 		return;
+	}
 	epoll_ctl(e->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, e->w->lfd[l],
 		  &ev);
 	e->listening[l] = on;
@@ -403,17 +404,18 @@ static void resume_listeners(struct epoll_worker *e)
 {
 	unsigned int l;
 
-	if (!worker_can_accept(e->w) || e->w->now_ms < e->accept_pause_until)
+	if (e->w->now_ms < e->accept_pause_until)
 		return;
-	for (l = 0; l < e->w->cfg->nlisteners; l++)
-		listener_set(e, l, true);
+	for (l = 0; l < e->w->cfg->nsocks; l++)
+		if (worker_can_accept(e->w, l))
+			listener_set(e, l, true);
 }
 
 static void pause_listeners(struct epoll_worker *e)
 {
 	unsigned int l;
 
-	for (l = 0; l < e->w->cfg->nlisteners; l++)
+	for (l = 0; l < e->w->cfg->nsocks; l++)
 		listener_set(e, l, false);
 }
 
@@ -425,11 +427,13 @@ static void on_accept(struct epoll_worker *e, unsigned int l)
 	struct conn *c;
 	int fd;
 
-	while (worker_can_accept(w)) {
+	while (worker_can_accept(w, l)) {
 		len = sizeof(ss);
+		worker_reserve(w, l);
 		fd = accept4(w->lfd[l], (struct sockaddr *)&ss, &len,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			worker_unreserve(w, l);
 			if (errno == EAGAIN || errno == EINTR ||
 			    errno == ECONNABORTED)
 				return;
@@ -438,20 +442,20 @@ static void on_accept(struct epoll_worker *e, unsigned int l)
 			    errno == ENOBUFS || errno == ENOMEM) {
 				if (e->accept_pause_until <= w->now_ms)
 					pr_warn("accept on %s: %s: pausing accepts",
-						w->cfg->listeners[l].addr_str,
+						w->cfg->socks[l].addr_str,
 						strerror(errno));
 				e->accept_pause_until = w->now_ms + 100;
 				pause_listeners(e);
 			}
 			return;
 		}
-		c = conn_alloc(w);
+		c = conn_alloc(w, l);
 		if (!c) {
+			worker_unreserve(w, l);
 			close(fd);
 			return;
 		}
 		c->fd[SIDE_CLIENT] = fd;
-		c->listener = l;
 		memcpy(&c->client, &ss, sizeof(ss));
 		c->client_len = len;
 		if (watch(e, c, SIDE_CLIENT)) {
@@ -461,7 +465,78 @@ static void on_accept(struct epoll_worker *e, unsigned int l)
 		start_connect(e, c);
 	}
 	/* at capacity: leave newcomers in the backlog until a slot frees */
-	pause_listeners(e);
+	listener_set(e, l, false);
+}
+
+/* ---- health checks ---------------------------------------------------------- */
+
+static int health_start(struct worker *w, unsigned int b, unsigned int s)
+{
+	struct epoll_worker *e = w->priv;
+	struct backend *be = &w->cfg->backends[b];
+	struct server *srv = &be->servers[s];
+	unsigned int i = b * MAX_SERVERS + s;
+	struct epoll_event ev;
+	int fd;
+
+	if (e->hc_fd[i] >= 0)
+		return 0;	/* the previous check is still running */
+	fd = socket(srv->addr.ss.ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&srv->addr.ss,
+		    srv->addr.len) && errno != EINPROGRESS) {
+		health_result(w, be, srv, false, strerror(errno));
+		close(fd);
+		return 0;
+	}
+	ev.events = EPOLLOUT;
+	ev.data.u64 = EV_HEALTH | HC_IDX(b, s);
+	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		close(fd);
+		return -errno;
+	}
+	e->hc_fd[i] = fd;
+	e->hc_deadline[i] = w->now_ms + be->health_timeout_ms;
+	return 0;
+}
+
+static void health_done(struct epoll_worker *e, unsigned int idx, int err)
+{
+	struct backend *be = &e->w->cfg->backends[HC_BE(idx)];
+	unsigned int i = HC_BE(idx) * MAX_SERVERS + HC_SRV(idx);
+
+	close(e->hc_fd[i]);
+	e->hc_fd[i] = -1;
+	health_result(e->w, be, &be->servers[HC_SRV(idx)], !err,
+		      err == ETIMEDOUT ? "timed out" : strerror(err));
+}
+
+static void on_health(struct epoll_worker *e, unsigned int idx)
+{
+	unsigned int i = HC_BE(idx) * MAX_SERVERS + HC_SRV(idx);
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (e->hc_fd[i] < 0)
+		return;
+	getsockopt(e->hc_fd[i], SOL_SOCKET, SO_ERROR, &err, &len);
+	health_done(e, idx, err);
+}
+
+static void health_expire(struct epoll_worker *e)
+{
+	unsigned int b, s;
+
+	for (b = 0; b < e->w->cfg->nbackends; b++)
+		for (s = 0; s < e->w->cfg->backends[b].nservers; s++) {
+			unsigned int i = b * MAX_SERVERS + s;
+
+			if (e->hc_fd[i] >= 0 &&
+			    e->w->now_ms >= e->hc_deadline[i])
+				health_done(e, HC_IDX(b, s), ETIMEDOUT);
+		}
 }
 
 /* ---- timers ------------------------------------------------------------------ */
@@ -470,28 +545,34 @@ static void on_tick(struct epoll_worker *e)
 {
 	struct worker *w = e->w;
 	const struct config *cfg = w->cfg;
-	unsigned int horizon = cfg->connect_timeout_ms;
+	unsigned int horizon = e->min_connect_ms;
 	struct conn *c, *next;
 
-	if (cfg->idle_timeout_ms && cfg->idle_timeout_ms < horizon)
-		horizon = cfg->idle_timeout_ms;
+	if (w->min_idle_ms && w->min_idle_ms < horizon)
+		horizon = w->min_idle_ms;
 	/* LRU order: everything past the first fresh entry is fresher */
 	for (c = w->lru.lru_next; c != &w->lru; c = next) {
 		uint64_t age = w->now_ms - c->t_last;
+		unsigned int idle = conn_idle_ms(w, c);
 
 		next = c->lru_next;
 		if (age < horizon)
 			break;
 		if (c->state == CONN_CONNECTING &&
-		    age >= cfg->connect_timeout_ms) {
-			/* move it to the tail first: start_connect touches */
+		    age >= (uint64_t)conn_backend(w, c)->connect_timeout_ms) {
+			/* start_connect moves it to the LRU's tail */
 			connect_failed(e, c, ETIMEDOUT);
-		} else if (c->state == CONN_FORWARDING && cfg->idle_timeout_ms &&
-			   age >= cfg->idle_timeout_ms) {
+		} else if (c->state == CONN_FORWARDING && idle &&
+			   age >= idle) {
 			STAT_INC(w, idle_timeouts);
 			conn_end(e, c, "idle-timeout");
 		}
 	}
+	if (w->health) {
+		health_expire(e);
+		health_tick(w, health_start);
+	}
+	(void)cfg;
 	if (w->draining && w->now_ms >= w->drain_deadline && w->active) {
 		pr_warn("worker %u: drain grace over, closing %u connections",
 			w->id, w->active);
@@ -511,7 +592,9 @@ static void start_drain(struct epoll_worker *e)
 		return;
 	pause_listeners(e);
 	w->draining = true;
-	w->drain_deadline = w->now_ms + w->cfg->drain_timeout_ms;
+	/* a reload retires workers without a deadline: nothing is cut */
+	w->drain_deadline = atomic_load(&w->stop) == 2 ? UINT64_MAX :
+			    w->now_ms + w->cfg->drain_timeout_ms;
 	worker_close_listeners(w);
 	if (w->active)
 		pr_info("worker %u: draining %u connections", w->id, w->active);
@@ -526,21 +609,36 @@ static int epoll_run(struct worker *w)
 	uint64_t next_tick;
 	int ret = 0, n, i, tick_ms = 100;
 
-	if (w->cfg->connect_timeout_ms / 4 < (unsigned int)tick_ms)
-		tick_ms = w->cfg->connect_timeout_ms / 4 ? : 1;
-	if (w->cfg->idle_timeout_ms &&
-	    w->cfg->idle_timeout_ms / 4 < (unsigned int)tick_ms)
-		tick_ms = w->cfg->idle_timeout_ms / 4 ? : 1;
+	e.min_connect_ms = ~0u;
+	for (i = 0; i < (int)w->cfg->nbackends; i++) {
+		const struct backend *be = &w->cfg->backends[i];
+
+		if ((unsigned int)be->connect_timeout_ms < e.min_connect_ms)
+			e.min_connect_ms = be->connect_timeout_ms;
+		if (be->health == HEALTH_TCP &&
+		    be->health_interval_ms / 4 < tick_ms)
+			tick_ms = be->health_interval_ms / 4 ? : 1;
+	}
+	if (e.min_connect_ms / 4 < (unsigned int)tick_ms)
+		tick_ms = e.min_connect_ms / 4 ? : 1;
+	if (w->min_idle_ms && w->min_idle_ms / 4 < (unsigned int)tick_ms)
+		tick_ms = w->min_idle_ms / 4 ? : 1;
 
 	e.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (e.epfd < 0)
 		return -errno;
-	e.listening = calloc(w->cfg->nlisteners, sizeof(*e.listening));
+	e.listening = calloc(w->cfg->nsocks, sizeof(*e.listening));
 	e.free_bufs = calloc(BUF_POOL_KEEP, sizeof(*e.free_bufs));
-	if (!e.listening || !e.free_bufs) {
+	e.hc_fd = malloc(w->cfg->nbackends * MAX_SERVERS * sizeof(*e.hc_fd));
+	e.hc_deadline = calloc(w->cfg->nbackends * MAX_SERVERS,
+			       sizeof(*e.hc_deadline));
+	if (!e.listening || !e.free_bufs || !e.hc_fd || !e.hc_deadline) {
 		ret = -ENOMEM;
 		goto out;
 	}
+	for (i = 0; i < (int)(w->cfg->nbackends * MAX_SERVERS); i++)
+		e.hc_fd[i] = -1;
+	w->priv = &e;
 	ev.events = EPOLLIN;
 	ev.data.u64 = EV_WAKE;
 	epoll_ctl(e.epfd, EPOLL_CTL_ADD, w->wake_fd, &ev);
@@ -571,10 +669,13 @@ static int epoll_run(struct worker *w)
 
 				if (read(w->wake_fd, &v, sizeof(v)) < 0)
 					v = 0;
+				worker_serve_request(w);
 				if (atomic_load(&w->stop))
 					start_drain(&e);
 			} else if (data & EV_LISTENER) {
 				on_accept(&e, data & 0xffff);
+			} else if (data & EV_HEALTH) {
+				on_health(&e, data & 0xffffff);
 			} else {
 				on_conn_event(&e, data, evs[i].events);
 			}
@@ -585,6 +686,13 @@ static int epoll_run(struct worker *w)
 		}
 	}
 out:
+	w->priv = NULL;
+	if (e.hc_fd)
+		for (i = 0; i < (int)(w->cfg->nbackends * MAX_SERVERS); i++)
+			if (e.hc_fd[i] >= 0)
+				close(e.hc_fd[i]);
+	free(e.hc_fd);
+	free(e.hc_deadline);
 	while (e.nfree_bufs)
 		free(e.free_bufs[--e.nfree_bufs]);
 	free(e.free_bufs);

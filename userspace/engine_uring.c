@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "health.h"
 #include "log.h"
 #include "uring.h"
 
@@ -67,16 +68,22 @@ static void arm_accepts(struct uring_worker *u)
 
 	if (w->now_ms < u->accept_pause_until)
 		return;
-	for (l = 0; l < w->cfg->nlisteners; l++) {
-		if (w->lfd[l] < 0)
-			continue;
-		for (s = 0; s < ACCEPT_BATCH && worker_can_accept(w); s++) {
+	for (l = 0; l < w->cfg->nsocks; l++) {
+		/*
+		 * PROXY protocol needs the destination address, which only
+		 * getsockname() on a real fd gives: no direct descriptors.
+		 */
+		bool direct = u->fixed_files &&
+			      !w->cfg->socks[l].ln->proxy_protocol;
+
+		for (s = 0; s < ACCEPT_BATCH && worker_can_accept(w, l); s++) {
 			struct accept_slot *slot = &u->acc[l][s];
 			struct io_uring_sqe *sqe;
 
 			if (slot->busy)
 				continue;
 			slot->busy = true;
+			slot->direct = direct;
 			slot->len = sizeof(slot->ss);
 			sqe = uring_sqe(u, 1);
 			/*
@@ -87,7 +94,7 @@ static void arm_accepts(struct uring_worker *u)
 			 * ACCEPT_BATCH slots per listener give the same
 			 * batching with an address per connection.
 			 */
-			if (u->fixed_files)
+			if (direct)
 				io_uring_prep_accept_direct(sqe, w->lfd[l],
 					(struct sockaddr *)&slot->ss,
 					&slot->len, SOCK_NONBLOCK,
@@ -99,9 +106,9 @@ static void arm_accepts(struct uring_worker *u)
 					&slot->len,
 					SOCK_NONBLOCK | SOCK_CLOEXEC);
 			io_uring_sqe_set_data64(sqe,
-				ud_pack(UD_ACCEPT, 0, l, s, 0));
+				ud_pack(UD_ACCEPT, direct, l, s, 0));
 			u->acc_armed[l]++;
-			w->accepting++;
+			worker_reserve(w, l);
 		}
 	}
 }
@@ -111,15 +118,17 @@ static void cancel_accepts(struct uring_worker *u)
 	struct worker *w = u->w;
 	unsigned int l, s;
 
-	for (l = 0; l < w->cfg->nlisteners; l++) {
+	for (l = 0; l < w->cfg->nsocks; l++) {
 		for (s = 0; s < ACCEPT_BATCH; s++) {
 			struct io_uring_sqe *sqe;
 
 			if (!u->acc[l][s].busy)
 				continue;
 			sqe = uring_sqe(u, 1);
+			/* the same user_data the accept was queued with */
 			io_uring_prep_cancel64(sqe,
-				ud_pack(UD_ACCEPT, 0, l, s, 0), 0);
+				ud_pack(UD_ACCEPT, u->acc[l][s].direct, l, s,
+					0), 0);
 			io_uring_sqe_set_data64(sqe, ud_pack(UD_NONE, 0, 0, 0, 0));
 		}
 	}
@@ -132,14 +141,15 @@ static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
 	struct worker *w = u->w;
 	unsigned int l = ud_idx(cqe->user_data), s = ud_aux(cqe->user_data);
 	struct accept_slot *slot = &u->acc[l][s];
+	bool direct = ud_dir(cqe->user_data);
 	struct conn *c;
 	int res = cqe->res;
 
 	slot->busy = false;
 	u->acc_armed[l]--;
-	w->accepting--;
 
 	if (res < 0) {
+		worker_unreserve(w, l);
 		if (res == -ECANCELED || res == -EINVAL || res == -EBADF)
 			return;	/* listener going away */
 		STAT_INC(w, accept_errors);
@@ -148,17 +158,18 @@ static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
 			/* out of descriptors: pause rather than spin */
 			if (u->accept_pause_until <= w->now_ms)
 				pr_warn("accept on %s: %s: pausing accepts",
-					w->cfg->listeners[l].addr_str,
+					w->cfg->socks[l].addr_str,
 					strerror(-res));
 			u->accept_pause_until = w->now_ms + 100;
 		}
 		return;
 	}
 
-	c = conn_alloc(w);
+	c = conn_alloc(w, l);
 	if (!c) {
 		/* table full: should not happen under capacity; shed */
-		if (u->fixed_files) {
+		worker_unreserve(w, l);
+		if (direct) {
 			struct io_uring_sqe *sqe = uring_sqe(u, 1);
 
 			io_uring_prep_close_direct(sqe, res);
@@ -169,8 +180,7 @@ static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
 		return;
 	}
 	c->fd[SIDE_CLIENT] = res;
-	c->fixed[SIDE_CLIENT] = u->fixed_files;
-	c->listener = l;
+	c->fixed[SIDE_CLIENT] = direct;
 	memcpy(&c->client, &slot->ss, sizeof(c->client));
 	c->client_len = slot->len;
 	start_connect(u, c);
@@ -227,34 +237,29 @@ static void start_connect(struct uring_worker *u, struct conn *c)
 	sqe->flags |= IOSQE_IO_LINK;
 	uring_sqe_ud(sqe, c, UD_CONNECT, 0, 0);
 	sqe = io_uring_get_sqe(&u->ring);
-	io_uring_prep_link_timeout(sqe, &u->connect_ts, 0);
+	io_uring_prep_link_timeout(sqe,
+		&u->be_ts[conn_backend(w, c) - w->cfg->backends], 0);
 	uring_sqe_ud(sqe, c, UD_LINK_TIMEOUT, 0, 0);
 }
 
 static void on_connect(struct uring_worker *u, struct conn *c, int res)
 {
 	struct worker *w = u->w;
-	struct server *srv = &conn_backend(w, c)->servers[c->server];
 	int d;
 
 	if (c->state != CONN_CONNECTING)
 		return;
+	/* -ECANCELED: the linked timeout fired first */
+	conn_connect_result(w, c, res == -ECANCELED ? ETIMEDOUT : -res);
 	if (res < 0) {
-		bool timeout = res == -ECANCELED;
-
-		STAT_INC(w, connect_errors);
-		if (timeout)
-			STAT_INC(w, connect_timeouts);
-		atomic_fetch_add_explicit(&srv->connect_errors, 1,
-					  memory_order_relaxed);
-		pr_warn("connect to %s: %s", srv->addr_str,
-			timeout ? "timed out" : strerror(-res));
 		close_server_fd(u, c);
 		start_connect(u, c);
 		return;
 	}
-	STAT_INC(w, conns_established);
-	atomic_fetch_add_explicit(&srv->conns_total, 1, memory_order_relaxed);
+	if (conn_proxy_header(w, c)) {
+		uring_conn_close(u, c, "error");
+		return;
+	}
 	c->state = CONN_FORWARDING;
 	conn_touch(w, c);
 	for (d = 0; d < 2; d++) {
@@ -358,6 +363,47 @@ static void conn_reap(struct uring_worker *u, struct conn *c)
 	conn_free(w, c);
 }
 
+/* ---- health checks --------------------------------------------------------- */
+
+static int health_start(struct worker *w, unsigned int b, unsigned int s)
+{
+	struct uring_worker *u = w->priv;
+	struct server *srv = &w->cfg->backends[b].servers[s];
+	int *fdp = &u->hc_fd[b * MAX_SERVERS + s];
+	struct io_uring_sqe *sqe;
+	int fd;
+
+	if (*fdp >= 0)
+		return 0;	/* the previous check is still running */
+	fd = socket(srv->addr.ss.ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	*fdp = fd;
+	sqe = uring_sqe(u, 2);
+	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&srv->addr.ss,
+			      srv->addr.len);
+	sqe->flags |= IOSQE_IO_LINK;
+	io_uring_sqe_set_data64(sqe, ud_pack(UD_HEALTH, 0, HC_IDX(b, s), 0, 0));
+	sqe = io_uring_get_sqe(&u->ring);
+	io_uring_prep_link_timeout(sqe, &u->hc_ts[b], 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(UD_HEALTH_TIMEOUT, 0, 0, 0, 0));
+	return 0;
+}
+
+static void on_health(struct uring_worker *u, struct io_uring_cqe *cqe)
+{
+	unsigned int i = ud_idx(cqe->user_data);
+	struct backend *be = &u->w->cfg->backends[HC_BE(i)];
+	int *fdp = &u->hc_fd[HC_BE(i) * MAX_SERVERS + HC_SRV(i)];
+
+	close(*fdp);
+	*fdp = -1;
+	health_result(u->w, be, &be->servers[HC_SRV(i)], cqe->res == 0,
+		      cqe->res == -ECANCELED ? "timed out" :
+		      strerror(-cqe->res));
+}
+
 /* ---- timers and wake-ups ------------------------------------------------ */
 
 static void arm_tick(struct uring_worker *u)
@@ -393,21 +439,25 @@ static void close_all(struct uring_worker *u, const char *why)
 static void on_tick(struct uring_worker *u)
 {
 	struct worker *w = u->w;
-	unsigned int idle = w->cfg->idle_timeout_ms;
 	struct conn *c, *next;
 
-	if (idle) {
+	if (w->min_idle_ms) {
 		/* the LRU's head is the idlest: stop at the first live one */
 		for (c = w->lru.lru_next; c != &w->lru; c = next) {
+			unsigned int idle = conn_idle_ms(w, c);
+
 			next = c->lru_next;
-			if (w->now_ms - c->t_last < idle)
+			if (w->now_ms - c->t_last < w->min_idle_ms)
 				break;
-			if (c->state != CONN_FORWARDING)
+			if (c->state != CONN_FORWARDING || !idle ||
+			    w->now_ms - c->t_last < idle)
 				continue;
 			STAT_INC(w, idle_timeouts);
 			uring_conn_close(u, c, "idle-timeout");
 		}
 	}
+	if (w->health)
+		health_tick(w, health_start);
 	if (w->draining && w->now_ms >= w->drain_deadline && w->active) {
 		pr_warn("worker %u: drain grace over, closing %u connections",
 			w->id, w->active);
@@ -423,7 +473,9 @@ static void start_drain(struct uring_worker *u)
 	if (w->draining)
 		return;
 	w->draining = true;
-	w->drain_deadline = w->now_ms + w->cfg->drain_timeout_ms;
+	/* a reload retires workers without a deadline: nothing is cut */
+	w->drain_deadline = atomic_load(&w->stop) == 2 ? UINT64_MAX :
+			    w->now_ms + w->cfg->drain_timeout_ms;
 	cancel_accepts(u);
 	worker_close_listeners(w);
 	if (w->active)
@@ -433,6 +485,7 @@ static void start_drain(struct uring_worker *u)
 static void on_wake(struct uring_worker *u, int res)
 {
 	(void)res;
+	worker_serve_request(u->w);
 	if (atomic_load(&u->w->stop))
 		start_drain(u);
 	arm_wake(u);
@@ -458,6 +511,11 @@ static void handle_cqe(struct uring_worker *u, struct io_uring_cqe *cqe)
 		return;
 	case UD_WAKE:
 		on_wake(u, cqe->res);
+		return;
+	case UD_HEALTH:
+		on_health(u, cqe);
+		return;
+	case UD_HEALTH_TIMEOUT:
 		return;
 	default:
 		break;
@@ -553,19 +611,31 @@ static int uring_worker_init(struct uring_worker *u, struct worker *w)
 		u->bufs = true;
 	}
 
-	u->acc = calloc(cfg->nlisteners, sizeof(*u->acc));
-	u->acc_armed = calloc(cfg->nlisteners, sizeof(*u->acc_armed));
-	if (!u->acc || !u->acc_armed) {
+	u->acc = calloc(cfg->nsocks, sizeof(*u->acc));
+	u->acc_armed = calloc(cfg->nsocks, sizeof(*u->acc_armed));
+	u->be_ts = calloc(cfg->nbackends, sizeof(*u->be_ts));
+	u->hc_ts = calloc(cfg->nbackends, sizeof(*u->hc_ts));
+	u->hc_fd = malloc(cfg->nbackends * MAX_SERVERS * sizeof(*u->hc_fd));
+	if (!u->acc || !u->acc_armed || !u->be_ts || !u->hc_ts || !u->hc_fd) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	(void)l;
-
-	u->connect_ts.tv_sec = cfg->connect_timeout_ms / 1000;
-	u->connect_ts.tv_nsec = (cfg->connect_timeout_ms % 1000) * 1000000L;
+	for (l = 0; l < cfg->nbackends * MAX_SERVERS; l++)
+		u->hc_fd[l] = -1;
 	u->tick_ms = 250;
-	if (cfg->idle_timeout_ms && cfg->idle_timeout_ms / 4 < u->tick_ms)
-		u->tick_ms = cfg->idle_timeout_ms / 4 ? : 1;
+	for (l = 0; l < cfg->nbackends; l++) {
+		const struct backend *be = &cfg->backends[l];
+
+		u->be_ts[l].tv_sec = be->connect_timeout_ms / 1000;
+		u->be_ts[l].tv_nsec = (be->connect_timeout_ms % 1000) * 1000000L;
+		u->hc_ts[l].tv_sec = be->health_timeout_ms / 1000;
+		u->hc_ts[l].tv_nsec = (be->health_timeout_ms % 1000) * 1000000L;
+		if (be->health == HEALTH_TCP &&
+		    (unsigned int)be->health_interval_ms / 4 < u->tick_ms)
+			u->tick_ms = be->health_interval_ms / 4 ? : 1;
+	}
+	if (w->min_idle_ms && w->min_idle_ms / 4 < u->tick_ms)
+		u->tick_ms = w->min_idle_ms / 4 ? : 1;
 	u->tick_ts.tv_sec = u->tick_ms / 1000;
 	u->tick_ts.tv_nsec = (u->tick_ms % 1000) * 1000000L;
 	return 0;
@@ -573,6 +643,9 @@ static int uring_worker_init(struct uring_worker *u, struct worker *w)
 out_free:
 	free(u->acc);
 	free(u->acc_armed);
+	free(u->be_ts);
+	free(u->hc_ts);
+	free(u->hc_fd);
 	bufring_teardown(u);
 out_exit:
 	io_uring_queue_exit(&u->ring);
@@ -581,10 +654,18 @@ out_exit:
 
 static void uring_worker_fini(struct uring_worker *u)
 {
+	unsigned int i;
+
 	bufring_teardown(u);
 	io_uring_queue_exit(&u->ring);
+	for (i = 0; i < u->w->cfg->nbackends * MAX_SERVERS; i++)
+		if (u->hc_fd[i] >= 0)
+			close(u->hc_fd[i]);
 	free(u->acc);
 	free(u->acc_armed);
+	free(u->be_ts);
+	free(u->hc_ts);
+	free(u->hc_fd);
 }
 
 static int uring_run(struct worker *w)

@@ -1,72 +1,58 @@
 // SPDX-License-Identifier: MIT
 /*
- * ringlb: start-up, engine choice, worker threads, signals.
+ * ringlb: start-up, engine choice, worker generations, and the control
+ * thread.
  *
- * The main thread owns no sockets once the workers run: it waits for
- * signals with sigwaitinfo() and tells workers what to do through each
- * worker's eventfd, so no signal handler ever runs inside an event loop.
+ * The main thread never touches the data path. It owns the signals (via
+ * signalfd), the admin socket and the metrics endpoint, and runs one
+ * "group" of workers per configuration generation: a reload starts a new
+ * group on the new configuration (taking over the listening sockets with
+ * dup(), so no connection is refused) and lets the old group drain
+ * without a deadline, so established connections are never cut.
  */
 #include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "log.h"
 #include "uring.h"
+#include "version.h"
 #include "worker.h"
 
-static struct config cfg;
-static struct worker *workers;
+#define ADMIN_LINE_MAX	4096
+
+static struct runtime rt;
+static int g_argc;
+static char **g_argv;
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	int ret;
 
+	w->tid = syscall(SYS_gettid);
 	ret = w->engine->run(w);
 	if (ret)
 		pr_err("worker %u stopped: %s", w->id, strerror(-ret));
 	w->exit_status = ret;
-	/* wake the main thread so a dead worker stops the process */
+	atomic_store(&w->exited, true);
+	/* tell the control thread, which reaps finished groups */
 	kill(getpid(), SIGUSR2);
 	return NULL;
-}
-
-static void log_stats(void)
-{
-	struct worker_stats t;
-	unsigned int i;
-
-	memset(&t, 0, sizeof(t));
-	for (i = 0; i < cfg.threads; i++) {
-#define X(name) t.name += STAT_GET(&workers[i], name);
-		WORKER_STATS(X)
-#undef X
-	}
-	pr_info("stats conns=%llu active=%llu established=%llu bytes_up=%llu bytes_down=%llu connect_errors=%llu connect_timeouts=%llu no_server=%llu idle_timeouts=%llu resets=%llu accept_errors=%llu uring_enter=%llu uring_sqes=%llu uring_cqes=%llu uring_sq_full=%llu uring_enobufs=%llu splice_eagain=%llu epoll_waits=%llu io_syscalls=%llu",
-		(unsigned long long)t.conns_total,
-		(unsigned long long)t.conns_active,
-		(unsigned long long)t.conns_established,
-		(unsigned long long)t.bytes_up,
-		(unsigned long long)t.bytes_down,
-		(unsigned long long)t.connect_errors,
-		(unsigned long long)t.connect_timeouts,
-		(unsigned long long)t.no_server,
-		(unsigned long long)t.idle_timeouts,
-		(unsigned long long)t.resets,
-		(unsigned long long)t.accept_errors,
-		(unsigned long long)t.uring_enter,
-		(unsigned long long)t.uring_sqes,
-		(unsigned long long)t.uring_cqes,
-		(unsigned long long)t.uring_sq_full,
-		(unsigned long long)t.uring_enobufs,
-		(unsigned long long)t.splice_eagain,
-		(unsigned long long)t.epoll_waits,
-		(unsigned long long)t.syscalls_io);
 }
 
 /*
@@ -74,18 +60,18 @@ static void log_stats(void)
  * saying why (ENOSYS: kernel without io_uring; EPERM: the
  * kernel.io_uring_disabled sysctl or a seccomp filter).
  */
-static const struct engine *choose_engine(void)
+static const struct engine *choose_engine(const struct config *cfg)
 {
 	int ret;
 
-	if (cfg.engine == ENGINE_EPOLL)
+	if (cfg->engine == ENGINE_EPOLL)
 		return &engine_epoll;
 	ret = uring_probe();
 	if (!ret) {
 		uring_log_caps();
 		return &engine_uring;
 	}
-	if (cfg.engine == ENGINE_URING) {
+	if (cfg->engine == ENGINE_URING) {
 		pr_err("io_uring unavailable: %s", strerror(-ret));
 		return NULL;
 	}
@@ -101,21 +87,22 @@ static const struct engine *choose_engine(void)
  * recv (no io-wq handoff per chunk); splice otherwise. For epoll, plain
  * recv/send through pooled buffers.
  */
-static enum forward_kind choose_forward(const struct engine *e)
+static enum forward_kind choose_forward(const struct config *cfg,
+					const struct engine *e)
 {
 	if (e == &engine_epoll)
-		return cfg.forward == FORWARD_AUTO ? FORWARD_BUFFERS :
-						     cfg.forward;
-	if (cfg.forward == FORWARD_SPLICE && !uring_caps.splice) {
+		return cfg->forward == FORWARD_AUTO ? FORWARD_BUFFERS :
+						      cfg->forward;
+	if (cfg->forward == FORWARD_SPLICE && !uring_caps.splice) {
 		pr_warn("kernel lacks IORING_OP_SPLICE: using buffers");
 		return FORWARD_BUFFERS;
 	}
-	if (cfg.forward == FORWARD_BUFFERS && !uring_caps.buf_ring) {
+	if (cfg->forward == FORWARD_BUFFERS && !uring_caps.buf_ring) {
 		pr_warn("kernel lacks provided buffer rings: using splice");
 		return FORWARD_SPLICE;
 	}
-	if (cfg.forward != FORWARD_AUTO)
-		return cfg.forward;
+	if (cfg->forward != FORWARD_AUTO)
+		return cfg->forward;
 	return uring_caps.buf_ring && uring_caps.recv_multishot ?
 	       FORWARD_BUFFERS : FORWARD_SPLICE;
 }
@@ -130,38 +117,431 @@ static void raise_nofile(void)
 	}
 }
 
-static void wake_all(void)
+/* ---- worker groups ------------------------------------------------------ */
+
+static void group_free(struct generation *g, unsigned int setup)
 {
-	uint64_t one = 1;
 	unsigned int i;
 
-	for (i = 0; i < cfg.threads; i++) {
-		atomic_store(&workers[i].stop, 1);
-		if (write(workers[i].wake_fd, &one, sizeof(one)) < 0)
-			pr_warn("waking worker %u: %s", i, strerror(errno));
+	for (i = 0; i < setup; i++)
+		worker_teardown(&g->workers[i]);
+	free(g->workers);
+	config_free(g->cfg);
+	free(g->cfg);
+	free(g);
+}
+
+/* Workers set up and listening, threads not started yet. */
+static struct generation *group_create(struct config *cfg, struct generation *old)
+{
+	struct generation *g = calloc(1, sizeof(*g));
+	unsigned int i, setup = 0;
+	int ret;
+
+	if (!g)
+		return NULL;
+	g->cfg = cfg;
+	g->nworkers = cfg->threads;
+	g->workers = calloc(g->nworkers, sizeof(*g->workers));
+	if (!g->workers)
+		goto out_free;
+	for (i = 0; i < g->nworkers; i++) {
+		struct worker *w = &g->workers[i];
+
+		w->id = i;
+		w->cfg = cfg;
+		w->engine = rt.engine;
+		w->forward = rt.forward;
+		ret = worker_setup(w);
+		if (ret) {
+			pr_err("worker %u setup: %s", i, strerror(-ret));
+			goto out_free;
+		}
+		setup++;
+		ret = worker_listen(w, old && i < old->nworkers ?
+				       &old->workers[i] : NULL);
+		if (ret)
+			goto out_free;
+	}
+	return g;
+
+out_free:
+	g->cfg = NULL;	/* the caller still owns it */
+	for (i = 0; i < setup; i++)
+		worker_teardown(&g->workers[i]);
+	free(g->workers);
+	free(g);
+	return NULL;
+}
+
+static int group_start(struct generation *g)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < g->nworkers; i++) {
+		ret = pthread_create(&g->workers[i].thread, NULL, worker_main,
+				     &g->workers[i]);
+		if (ret) {
+			pr_err("starting worker %u: %s", i, strerror(ret));
+			return -ret;
+		}
+	}
+	return 0;
+}
+
+/* stop = 1: drain up to the grace period; 2: drain without deadline */
+static void group_stop(struct generation *g, int how)
+{
+	unsigned int i;
+
+	g->draining = true;
+	for (i = 0; i < g->nworkers; i++) {
+		atomic_store(&g->workers[i].stop, how);
+		worker_wake(&g->workers[i]);
 	}
 }
 
+static bool group_exited(struct generation *g)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->nworkers; i++)
+		if (!atomic_load(&g->workers[i].exited))
+			return false;
+	return true;
+}
+
+/* Join groups whose workers all finished; keep their figures. */
+static int reap_groups(void)
+{
+	struct generation **pp = &rt.groups, *g;
+	int failed = 0;
+	unsigned int i;
+
+	while ((g = *pp)) {
+		if (!group_exited(g)) {
+			pp = &g->next;
+			continue;
+		}
+		for (i = 0; i < g->nworkers; i++) {
+			pthread_join(g->workers[i].thread, NULL);
+			if (g->workers[i].exit_status && !g->draining)
+				failed = 1;
+#define X(name) rt.retired.name += STAT_GET(&g->workers[i], name);
+			WORKER_STATS(X)
+#undef X
+		}
+		rt.retired.conns_active = 0;
+		*pp = g->next;
+		/* the newest group stays: the control plane reads its config */
+		if (!rt.groups && !*pp) {
+			rt.groups = g;
+			g->next = NULL;
+			return failed;
+		}
+		group_free(g, g->nworkers);
+	}
+	return failed;
+}
+
+/* Carry runtime state from the previous generation's servers by name. */
+static void carry_state(struct config *to, struct config *from)
+{
+	unsigned int b, s;
+
+	for (b = 0; b < to->nbackends; b++) {
+		struct backend *be = &to->backends[b];
+		struct backend *old = config_find_backend(from, be->name);
+
+		for (s = 0; old && s < be->nservers; s++) {
+			char spec[2 * NAME_MAX_LEN + 2];
+			struct server *n = &be->servers[s], *o;
+
+			snprintf(spec, sizeof(spec), "%s/%s", be->name, n->name);
+			o = config_find_server(from, spec, NULL);
+			if (!o || !addr_equal(&o->addr, &n->addr))
+				continue;
+			atomic_store(&n->up, atomic_load(&o->up));
+			atomic_store(&n->conns_total,
+				     atomic_load(&o->conns_total));
+			atomic_store(&n->connect_errors,
+				     atomic_load(&o->connect_errors));
+			atomic_store(&n->hc_total[0], atomic_load(&o->hc_total[0]));
+			atomic_store(&n->hc_total[1], atomic_load(&o->hc_total[1]));
+			n->hc_ok = o->hc_ok;
+			n->hc_fail = o->hc_fail;
+		}
+	}
+}
+
+static void reload(void)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	struct generation *old = rt.groups, *g;
+	bool check_only;
+
+	if (!cfg)
+		return;
+	if (!old->cfg->file) {
+		pr_warn("SIGHUP: nothing to reload without a config file (-c)");
+		free(cfg);
+		return;
+	}
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		   (unsigned long long)clock_ms() * 1000);
+	pr_info("SIGHUP: reloading %s", old->cfg->file);
+	if (config_from_args(cfg, g_argc, g_argv, &check_only)) {
+		pr_err("reload: %s is not valid: keeping the running configuration",
+		       old->cfg->file);
+		goto out_fail;
+	}
+	if (cfg->threads != old->cfg->threads)
+		pr_warn("reload: threads changed from %d to %d", old->cfg->threads,
+			cfg->threads);
+	if (strcmp(cfg->admin_path, old->cfg->admin_path) ||
+	    cfg->metrics_on != old->cfg->metrics_on ||
+	    (cfg->metrics_on && !addr_equal(&cfg->metrics, &old->cfg->metrics)))
+		pr_warn("reload: admin and metrics endpoints change only on restart");
+	g = group_create(cfg, old);
+	if (!g) {
+		pr_err("reload: cannot start the new configuration: keeping the running one");
+		goto out_fail;
+	}
+	carry_state(cfg, old->cfg);
+	if (group_start(g)) {
+		/* threads that did start must be stopped before freeing */
+		group_stop(g, 1);
+		pr_err("reload: starting workers failed");
+		g->next = rt.groups;
+		rt.groups = g;
+		rt.reload_failures++;
+		return;
+	}
+	group_stop(old, 2);
+	g->next = rt.groups;
+	rt.groups = g;
+	rt.reloads++;
+	pr_info("reload: %u listener%s, %u backend%s; previous workers drain their connections",
+		cfg->nlisteners, cfg->nlisteners == 1 ? "" : "s",
+		cfg->nbackends, cfg->nbackends == 1 ? "" : "s");
+	sd_notify(0, "READY=1");
+	return;
+
+out_fail:
+	rt.reload_failures++;
+	config_free(cfg);
+	free(cfg);
+	sd_notify(0, "READY=1");
+}
+
+/* ---- control sockets --------------------------------------------------------- */
+
+static int admin_listen(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	unlink(path);
+	/* created 0600 from the start: no window where others can connect */
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 16)) {
+		int err = -errno;
+
+		umask(old);
+		close(fd);
+		return err;
+	}
+	umask(old);
+	chmod(path, 0600);
+	return fd;
+}
+
+static int metrics_listen(const struct addr *a)
+{
+	int fd, one = 1;
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) ||
+	    listen(fd, 16)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Read up to a newline (or, for HTTP, a blank line), bounded in size
+ * and time: a slow or hostile client cannot stall the control thread
+ * for more than a second. */
+static ssize_t read_request(int fd, char *buf, size_t size, bool http)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	size_t n = 0;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (n < size - 1) {
+		ssize_t r = read(fd, buf + n, size - 1 - n);
+
+		if (r <= 0)
+			break;
+		n += r;
+		buf[n] = '\0';
+		if (http ? !!strstr(buf, "\r\n\r\n") || !!strstr(buf, "\n\n") :
+			   !!memchr(buf, '\n', n))
+			return n;
+	}
+	buf[n] = '\0';
+	return n == size - 1 ? -E2BIG : (ssize_t)n;
+}
+
+static void write_all(int fd, const char *p, size_t len)
+{
+	struct timeval tv = { .tv_sec = 1 };
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (len) {
+		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return;
+		p += w;
+		len -= w;
+	}
+}
+
+static void serve_admin(int lfd)
+{
+	char line[ADMIN_LINE_MAX], *out = NULL;
+	size_t len = 0;
+	ssize_t n;
+	FILE *f;
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	f = open_memstream(&out, &len);
+	if (!f) {
+		close(fd);
+		return;
+	}
+	n = read_request(fd, line, sizeof(line), false);
+	if (n == -E2BIG)
+		fprintf(f, "error: command longer than %d bytes\n",
+			ADMIN_LINE_MAX - 1);
+	else if (n > 0 && strlen(line) != (size_t)n)
+		fprintf(f, "error: NUL byte in command\n");
+	else if (n > 0)
+		admin_command(&rt, line, f);
+	else
+		fprintf(f, "error: empty command\n");
+	fclose(f);
+	write_all(fd, out, len);
+	free(out);
+	close(fd);
+}
+
+static void serve_metrics(int lfd)
+{
+	char req[4096], *body = NULL, head[256];
+	size_t len = 0;
+	ssize_t n;
+	FILE *f;
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), hl;
+
+	if (fd < 0)
+		return;
+	n = read_request(fd, req, sizeof(req), true);
+	if (n > 0 && (!strncmp(req, "GET /metrics ", 13) ||
+		      !strncmp(req, "GET /metrics\r", 13))) {
+		f = open_memstream(&body, &len);
+		if (f) {
+			metrics_write(&rt, f);
+			fclose(f);
+			hl = snprintf(head, sizeof(head),
+				      "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+				      len);
+			write_all(fd, head, hl);
+			write_all(fd, body, len);
+			free(body);
+		}
+	} else {
+		static const char nf[] = "HTTP/1.0 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n";
+
+		write_all(fd, nf, sizeof(nf) - 1);
+	}
+	close(fd);
+}
+
+/* ---- privileges ------------------------------------------------------------------ */
+
+static int drop_privileges(const char *user, const char *admin_path)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (!pw) {
+		pr_err("--user %s: no such user", user);
+		return -ENOENT;
+	}
+	/* the admin socket stays reachable by the daemon's own user */
+	if (admin_path[0] && chown(admin_path, pw->pw_uid, pw->pw_gid))
+		pr_warn("chown %s: %s", admin_path, strerror(errno));
+	if (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
+		pr_err("dropping privileges to %s: %s", user, strerror(errno));
+		return -errno;
+	}
+	if (setuid(0) == 0) {
+		pr_err("dropping privileges to %s: still root", user);
+		return -EPERM;
+	}
+	pr_info("running as %s (uid %u, gid %u)", user, pw->pw_uid,
+		pw->pw_gid);
+	return 0;
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+
 int main(int argc, char **argv)
 {
-	const struct engine *engine;
-	enum forward_kind forward;
-	unsigned int i, started = 0;
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	int sfd, afd = -1, mfd = -1, ret, status = 0;
+	bool check_only, stopping = false;
+	struct generation *g;
 	sigset_t set;
-	int ret, status = 0;
 
-	ret = config_from_args(&cfg, argc, argv);
+	if (!cfg)
+		return 1;
+	g_argc = argc;
+	g_argv = argv;
+	ret = config_from_args(cfg, argc, argv, &check_only);
+	if (check_only) {
+		if (ret)
+			return 1;
+		printf("%s: configuration is valid\n",
+		       cfg->file ? cfg->file : "command line");
+		return 0;
+	}
 	if (ret)
 		return ret > 0 ? 0 : 1;
 
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
-	engine = choose_engine();
-	if (!engine)
+	rt.started_ms = clock_ms();
+	rt.engine = choose_engine(cfg);
+	if (!rt.engine)
 		return 1;
-	forward = choose_forward(engine);
+	rt.forward = choose_forward(cfg, rt.engine);
 
-	/* workers inherit this mask: only the main thread takes signals */
+	/* workers inherit this mask: only signalfd sees these signals */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -169,87 +549,146 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-
-	workers = calloc(cfg.threads, sizeof(*workers));
-	if (!workers)
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0) {
+		pr_err("signalfd: %s", strerror(errno));
 		return 1;
-	for (i = 0; i < cfg.threads; i++) {
-		struct worker *w = &workers[i];
+	}
 
-		w->id = i;
-		w->cfg = &cfg;
-		w->engine = engine;
-		w->forward = forward;
-		ret = worker_setup(w);
-		if (ret) {
-			pr_err("worker %u setup: %s", i, strerror(-ret));
+	g = group_create(cfg, NULL);
+	if (!g)
+		return 1;
+	rt.groups = g;
+	if (cfg->admin_path[0]) {
+		afd = admin_listen(cfg->admin_path);
+		if (afd < 0) {
+			pr_err("admin socket %s: %s", cfg->admin_path,
+			       strerror(-afd));
 			status = 1;
-			goto out_teardown;
-		}
-		started++;
-	}
-	for (i = 0; i < cfg.threads; i++) {
-		ret = pthread_create(&workers[i].thread, NULL, worker_main,
-				     &workers[i]);
-		if (ret) {
-			pr_err("starting worker %u: %s", i, strerror(ret));
-			cfg.threads = i;
-			wake_all();
-			status = 1;
-			goto out_join;
+			goto out_free;
 		}
 	}
-	pr_info("ringlb %s: %u listener%s, %u server%s, %u worker%s, engine %s, forward %s",
-		"0.1.0", cfg.nlisteners, cfg.nlisteners == 1 ? "" : "s",
-		cfg.backends[0].nservers,
-		cfg.backends[0].nservers == 1 ? "" : "s",
-		cfg.threads, cfg.threads == 1 ? "" : "s", engine->name,
-		forward == FORWARD_SPLICE ? "splice" : "buffers");
+	if (cfg->metrics_on) {
+		char buf[ADDR_STRLEN];
+
+		mfd = metrics_listen(&cfg->metrics);
+		if (mfd < 0) {
+			pr_err("metrics on %s: %s",
+			       addr_format((struct sockaddr *)&cfg->metrics.ss,
+					   cfg->metrics.len, buf, sizeof(buf)),
+			       strerror(-mfd));
+			status = 1;
+			goto out_free;
+		}
+	}
+	if (cfg->user[0] && drop_privileges(cfg->user, cfg->admin_path)) {
+		status = 1;
+		goto out_free;
+	}
+	if (group_start(g)) {
+		group_stop(g, 1);
+		status = 1;
+		goto out_join;
+	}
+	pr_info("ringlb %s: %u listener%s on %u address%s, %u backend%s, %u worker%s, engine %s, forward %s",
+		RINGLB_VERSION, cfg->nlisteners,
+		cfg->nlisteners == 1 ? "" : "s", cfg->nsocks,
+		cfg->nsocks == 1 ? "" : "es", cfg->nbackends,
+		cfg->nbackends == 1 ? "" : "s", cfg->threads,
+		cfg->threads == 1 ? "" : "s", rt.engine->name,
+		rt.forward == FORWARD_SPLICE ? "splice" : "buffers");
+	sd_notify(0, "READY=1");
 
 	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		bool all_done = true;
+		struct pollfd pfd[3] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = afd, .events = POLLIN },
+			{ .fd = mfd, .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
 
-		if (sig == SIGUSR1) {
-			log_stats();
-			continue;
-		}
-		if (sig == SIGHUP) {
-			pr_info("SIGHUP: configuration reload needs a config file (-c); ignored");
-			continue;
-		}
-		if (sig == SIGINT || sig == SIGTERM) {
-			pr_info("%s: draining (grace %u ms)",
-				sig == SIGINT ? "SIGINT" : "SIGTERM",
-				cfg.drain_timeout_ms);
-			wake_all();
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("poll: %s", strerror(errno));
 			break;
 		}
-		if (sig == SIGUSR2) {
-			/* a worker stopped on its own: fatal, drain the rest */
-			for (i = 0; i < cfg.threads; i++)
-				if (workers[i].exit_status)
-					all_done = false;
-			if (!all_done) {
-				status = 1;
-				wake_all();
-				break;
-			}
+		if (pfd[1].revents & POLLIN)
+			serve_admin(afd);
+		if (pfd[2].revents & POLLIN)
+			serve_metrics(mfd);
+		if (rt.drain_requested && !stopping) {
+			pr_info("admin: drain (grace %d ms)",
+				rt.groups->cfg->drain_timeout_ms);
+			sd_notify(0, "STOPPING=1");
+			for (g = rt.groups; g; g = g->next)
+				group_stop(g, 1);
+			stopping = true;
 		}
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		switch (si.ssi_signo) {
+		case SIGUSR1:
+			stats_log(&rt);
+			break;
+		case SIGHUP:
+			if (!stopping)
+				reload();
+			break;
+		case SIGINT:
+		case SIGTERM:
+			if (stopping)
+				break;
+			pr_info("%s: draining (grace %d ms)",
+				si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
+				rt.groups->cfg->drain_timeout_ms);
+			sd_notify(0, "STOPPING=1");
+			for (g = rt.groups; g; g = g->next)
+				group_stop(g, 1);
+			stopping = true;
+			break;
+		case SIGUSR2:
+			break;
+		}
+		if (reap_groups() && !stopping) {
+			/* a worker of the running generation died: stop */
+			status = 1;
+			for (g = rt.groups; g; g = g->next)
+				group_stop(g, 1);
+			stopping = true;
+		}
+		if (stopping && group_exited(rt.groups) && !rt.groups->next)
+			break;
 	}
 out_join:
-	for (i = 0; i < cfg.threads; i++) {
-		pthread_join(workers[i].thread, NULL);
-		if (workers[i].exit_status)
-			status = 1;
+	for (g = rt.groups; g; g = g->next) {
+		unsigned int i;
+
+		for (i = 0; i < g->nworkers; i++) {
+			if (!g->workers[i].thread)
+				continue;
+			pthread_join(g->workers[i].thread, NULL);
+			if (g->workers[i].exit_status)
+				status = 1;
+			g->workers[i].thread = 0;
+		}
 	}
-	log_stats();
-out_teardown:
-	for (i = 0; i < started; i++)
-		worker_teardown(&workers[i]);
-	free(workers);
-	config_free(&cfg);
+	reap_groups();
+	stats_log(&rt);
+out_free:
+	if (afd >= 0) {
+		close(afd);
+		unlink(rt.groups->cfg->admin_path);
+	}
+	if (mfd >= 0)
+		close(mfd);
+	while ((g = rt.groups)) {
+		rt.groups = g->next;
+		group_free(g, g->nworkers);
+	}
+	close(sfd);
 	if (!status)
 		pr_info("exiting");
 	return status;

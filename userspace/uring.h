@@ -43,6 +43,7 @@ struct accept_slot {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	bool busy;
+	bool direct;		/* into the fixed file table */
 };
 
 #define ACCEPT_BATCH	8	/* accepts in flight per listener */
@@ -57,7 +58,10 @@ struct uring_worker {
 	unsigned int *acc_armed;
 	uint64_t accept_pause_until;
 
-	struct __kernel_timespec connect_ts, tick_ts;
+	struct __kernel_timespec *be_ts;	/* connect timeout per backend */
+	struct __kernel_timespec *hc_ts;	/* check timeout per backend */
+	struct __kernel_timespec tick_ts;
+	int *hc_fd;			/* check socket, [be * MAX_SERVERS + srv] */
 	unsigned int tick_ms;
 	uint64_t wake_val;
 

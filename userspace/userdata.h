@@ -40,6 +40,8 @@ enum ud_op {
 	UD_CANCEL,	/* async cancel of one of our own requests */
 	UD_TICK,	/* periodic timer: idle timeouts, drain grace */
 	UD_WAKE,	/* eventfd read: the main thread wants attention */
+	UD_HEALTH,	/* health check connect; index = HC_IDX(be, srv) */
+	UD_HEALTH_TIMEOUT,
 	UD_MAX,
 };
 

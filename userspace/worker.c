@@ -14,7 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "health.h"
 #include "log.h"
+#include "proxy.h"
 #include "worker.h"
 
 uint64_t clock_ms(void)
@@ -71,7 +73,8 @@ static void lru_append(struct worker *w, struct conn *c)
 	w->lru.lru_prev = c;
 }
 
-struct conn *conn_alloc(struct worker *w)
+/* A connection for an accept on @sock that worker_reserve() counted. */
+struct conn *conn_alloc(struct worker *w, unsigned int sock)
 {
 	struct conn *c;
 	uint32_t idx;
@@ -90,6 +93,7 @@ struct conn *conn_alloc(struct worker *w)
 	c->gen = gen;
 	c->fd[0] = c->fd[1] = -1;
 	c->server = -1;
+	c->listener = sock;
 	for (d = 0; d < 2; d++) {
 		c->dir[d].qhead = c->dir[d].qtail = -1;
 		c->dir[d].d = d;
@@ -97,6 +101,7 @@ struct conn *conn_alloc(struct worker *w)
 	c->t_start = c->t_last = w->now_ms;
 	lru_append(w, c);
 	w->active++;
+	w->accepting--;
 	STAT_INC(w, conns_total);
 	STAT_INC(w, conns_active);
 	return c;
@@ -104,6 +109,7 @@ struct conn *conn_alloc(struct worker *w)
 
 void conn_free(struct worker *w, struct conn *c)
 {
+	w->ln_used[conn_listener(w, c) - w->cfg->listeners]--;
 	lru_unlink(c);
 	c->state = CONN_FREE;
 	c->free_next = w->free_conns;
@@ -134,9 +140,69 @@ const char *conn_reset_reason(int side)
 	return side == SIDE_CLIENT ? "client-reset" : "server-reset";
 }
 
+struct listener *conn_listener(struct worker *w, struct conn *c)
+{
+	return w->cfg->socks[c->listener].ln;
+}
+
 struct backend *conn_backend(struct worker *w, struct conn *c)
 {
-	return w->cfg->listeners[c->listener].backend;
+	return conn_listener(w, c)->backend;
+}
+
+unsigned int conn_idle_ms(struct worker *w, struct conn *c)
+{
+	return conn_listener(w, c)->idle_timeout_ms;
+}
+
+/*
+ * Send the PROXY protocol header right after connect. The socket's send
+ * buffer is empty then, so a header of at most 108 bytes always goes out
+ * whole with one plain send(); only listeners with proxy-protocol pay it.
+ */
+int conn_proxy_header(struct worker *w, struct conn *c)
+{
+	struct listener *ln = conn_listener(w, c);
+	struct sockaddr_storage dst;
+	socklen_t len = sizeof(dst);
+	char hdr[PROXY_HDR_MAX];
+	int n;
+
+	if (!ln->proxy_protocol)
+		return 0;
+	if (c->fixed[SIDE_CLIENT] ||
+	    getsockname(c->fd[SIDE_CLIENT], (struct sockaddr *)&dst, &len))
+		memcpy(&dst, &w->cfg->socks[c->listener].addr.ss, sizeof(dst));
+	n = proxy_header(hdr, sizeof(hdr), ln->proxy_protocol,
+			 (struct sockaddr *)&c->client,
+			 (struct sockaddr *)&dst);
+	if (n < 0)
+		return n;
+	if (send(c->fd[SIDE_SERVER], hdr, n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
+		return -EIO;
+	return 0;
+}
+
+/* Bookkeeping after a connect attempt: passive health, counters. */
+void conn_connect_result(struct worker *w, struct conn *c, int err)
+{
+	struct backend *be = conn_backend(w, c);
+	struct server *srv = &be->servers[c->server];
+
+	server_connect_result(w, be, srv, !err);
+	if (!err) {
+		STAT_INC(w, conns_established);
+		atomic_fetch_add_explicit(&srv->conns_total, 1,
+					  memory_order_relaxed);
+		return;
+	}
+	STAT_INC(w, connect_errors);
+	if (err == ETIMEDOUT)
+		STAT_INC(w, connect_timeouts);
+	atomic_fetch_add_explicit(&srv->connect_errors, 1,
+				  memory_order_relaxed);
+	pr_warn("connect to %s/%s (%s): %s", be->name, srv->name,
+		srv->addr_str, err == ETIMEDOUT ? "timed out" : strerror(err));
 }
 
 void conn_log_access(struct worker *w, struct conn *c)
@@ -152,7 +218,7 @@ void conn_log_access(struct worker *w, struct conn *c)
 	pr_info("access client=%s listener=%s backend=%s server=%s up=%llu down=%llu ms=%llu end=%s",
 		addr_format((struct sockaddr *)&c->client, c->client_len, cbuf,
 			    sizeof(cbuf)),
-		w->cfg->listeners[c->listener].name, be->name, srv,
+		conn_listener(w, c)->name, be->name, srv,
 		(unsigned long long)c->dir[DIR_UP].bytes,
 		(unsigned long long)c->dir[DIR_DOWN].bytes,
 		(unsigned long long)(w->now_ms - c->t_start),
@@ -170,7 +236,8 @@ int conn_pick_server(struct worker *w, struct conn *c)
 	unsigned int b = be - w->cfg->backends;
 	int s;
 
-	s = balancer_pick(&w->bal[b], &c->tried);
+	s = balancer_pick(&w->bal[b], &c->tried,
+			  addr_hash((struct sockaddr *)&c->client));
 	if (s < 0)
 		return -1;
 	server_set_add(&c->tried, s);
@@ -275,7 +342,7 @@ void pipe_pool_drain(struct worker *w)
  * TCP_NODELAY set here is inherited by every accepted socket, which
  * matters for direct descriptors: they cannot take setsockopt().
  */
-static int listen_one(const struct listener *ln)
+int listen_socket(const struct listen_sock *ln)
 {
 	int fd, one = 1;
 
@@ -298,16 +365,35 @@ static int listen_one(const struct listener *ln)
 	return fd;
 }
 
-int worker_listen(struct worker *w)
+/*
+ * Listening sockets for @w. On a reload, @old is the worker with the same
+ * id in the previous generation: an address it already listens on is
+ * taken over with dup(), so the socket (and its accept queue) survives
+ * the reload and no privilege is needed to bind it again.
+ */
+int worker_listen(struct worker *w, const struct worker *old)
 {
-	unsigned int i;
+	unsigned int i, j;
 
-	for (i = 0; i < w->cfg->nlisteners; i++) {
-		int fd = listen_one(&w->cfg->listeners[i]);
+	for (i = 0; i < w->cfg->nsocks; i++) {
+		int fd = -1;
+
+		for (j = 0; old && j < old->cfg->nsocks; j++) {
+			if (old->lfd[j] >= 0 &&
+			    addr_equal(&old->cfg->socks[j].addr,
+				       &w->cfg->socks[i].addr)) {
+				fd = fcntl(old->lfd[j], F_DUPFD_CLOEXEC, 0);
+				if (fd < 0)
+					fd = -errno;
+				break;
+			}
+		}
+		if (fd == -1)
+			fd = listen_socket(&w->cfg->socks[i]);
 
 		if (fd < 0) {
 			pr_err("listen on %s: %s",
-			       w->cfg->listeners[i].addr_str, strerror(-fd));
+			       w->cfg->socks[i].addr_str, strerror(-fd));
 			return fd;
 		}
 		w->lfd[i] = fd;
@@ -319,18 +405,133 @@ void worker_close_listeners(struct worker *w)
 {
 	unsigned int i;
 
-	for (i = 0; i < w->cfg->nlisteners; i++) {
+	for (i = 0; i < w->cfg->nsocks; i++) {
 		if (w->lfd[i] >= 0)
 			close(w->lfd[i]);
 		w->lfd[i] = -1;
 	}
 }
 
-bool worker_can_accept(struct worker *w)
+bool worker_can_accept(struct worker *w, unsigned int sock)
 {
-	if (w->draining)
+	unsigned int l = w->cfg->socks[sock].ln - w->cfg->listeners;
+
+	if (w->draining || w->lfd[sock] < 0)
+		return false;
+	if (w->ln_cap[l] && w->ln_used[l] >= w->ln_cap[l])
 		return false;
 	return !w->capacity || w->active + w->accepting < w->capacity;
+}
+
+/* An accept is about to be attempted on @sock: hold its slot. */
+void worker_reserve(struct worker *w, unsigned int sock)
+{
+	w->accepting++;
+	w->ln_used[w->cfg->socks[sock].ln - w->cfg->listeners]++;
+}
+
+void worker_unreserve(struct worker *w, unsigned int sock)
+{
+	w->accepting--;
+	w->ln_used[w->cfg->socks[sock].ln - w->cfg->listeners]--;
+}
+
+/* A share of @total for worker @id of @n, at least 1; 0 stays 0. */
+static unsigned int share(unsigned int total, unsigned int id, unsigned int n)
+{
+	unsigned int v;
+
+	if (!total)
+		return 0;
+	v = total / n + (id < total % n);
+	return v ? v : 1;
+}
+
+/* ---- control requests ------------------------------------------------- */
+
+static const char *const state_names[] = {
+	[CONN_FREE] = "free",
+	[CONN_CONNECTING] = "connecting",
+	[CONN_FORWARDING] = "forwarding",
+	[CONN_CLOSING] = "closing",
+};
+
+static void dump_conns(struct worker *w)
+{
+	char *out = NULL, cbuf[ADDR_STRLEN];
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	struct conn *c;
+
+	if (!f)
+		return;
+	for (c = w->lru.lru_next; c != &w->lru; c = c->lru_next) {
+		struct backend *be = conn_backend(w, c);
+
+		fprintf(f, "%u %s %s %s %s %s %llu %llu %llu %llu\n", w->id,
+			addr_format((struct sockaddr *)&c->client,
+				    c->client_len, cbuf, sizeof(cbuf)),
+			conn_listener(w, c)->name, be->name,
+			c->server >= 0 ? be->servers[c->server].name : "-",
+			state_names[c->state],
+			(unsigned long long)c->dir[DIR_UP].bytes,
+			(unsigned long long)c->dir[DIR_DOWN].bytes,
+			(unsigned long long)(w->now_ms - c->t_start),
+			(unsigned long long)(w->now_ms - c->t_last));
+	}
+	fclose(f);
+	free(w->req_out);
+	w->req_out = out;
+	w->req_len = len;
+}
+
+/* In the worker, on a wake-up: answer what the control thread asked. */
+void worker_serve_request(struct worker *w)
+{
+	int req = atomic_exchange(&w->req, WREQ_NONE);
+
+	if (req == WREQ_NONE)
+		return;
+	pthread_mutex_lock(&w->req_lock);
+	if (req == WREQ_CONNS)
+		dump_conns(w);
+	w->req_done = true;
+	pthread_cond_signal(&w->req_cond);
+	pthread_mutex_unlock(&w->req_lock);
+}
+
+void worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->wake_fd, &one, sizeof(one)) < 0)
+		pr_warn("waking worker %u: %s", w->id, strerror(errno));
+}
+
+/* Returns a malloc'd answer (the caller frees it) or NULL after 1 s. */
+char *worker_request(struct worker *w, int req, size_t *len)
+{
+	struct timespec ts;
+	char *out = NULL;
+
+	if (atomic_load(&w->exited))
+		return NULL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	pthread_mutex_lock(&w->req_lock);
+	w->req_done = false;
+	atomic_store(&w->req, req);
+	worker_wake(w);
+	while (!w->req_done)
+		if (pthread_cond_timedwait(&w->req_cond, &w->req_lock, &ts))
+			break;
+	if (w->req_done) {
+		out = w->req_out;
+		*len = w->req_len;
+		w->req_out = NULL;
+	}
+	pthread_mutex_unlock(&w->req_lock);
+	return out;
 }
 
 /* ---- setup ------------------------------------------------------------- */
@@ -343,20 +544,25 @@ int worker_setup(struct worker *w)
 
 	w->lru.lru_prev = w->lru.lru_next = &w->lru;
 	w->now_ms = clock_ms();
-	w->lfd = malloc(cfg->nlisteners * sizeof(*w->lfd));
-	if (!w->lfd)
-		return -ENOMEM;
-	for (i = 0; i < cfg->nlisteners; i++)
+	w->lfd = malloc(cfg->nsocks * sizeof(*w->lfd));
+	w->ln_used = calloc(cfg->nlisteners, sizeof(*w->ln_used));
+	w->ln_cap = calloc(cfg->nlisteners, sizeof(*w->ln_cap));
+	if (!w->lfd || !w->ln_used || !w->ln_cap)
+		goto out_free_lfd;
+	for (i = 0; i < cfg->nsocks; i++)
 		w->lfd[i] = -1;
 
-	/* max-conns is split evenly over workers, remainder to the first */
-	if (cfg->max_conns) {
-		w->capacity = cfg->max_conns / cfg->threads;
-		if (w->id < cfg->max_conns % cfg->threads)
-			w->capacity++;
-		if (!w->capacity)
-			w->capacity = 1;
+	/* max-conns limits are split evenly over workers */
+	w->capacity = share(cfg->max_conns, w->id, cfg->threads);
+	for (i = 0; i < cfg->nlisteners; i++) {
+		unsigned int idle = cfg->listeners[i].idle_timeout_ms;
+
+		w->ln_cap[i] = share(cfg->listeners[i].max_conns, w->id,
+				     cfg->threads);
+		if (idle && (!w->min_idle_ms || idle < w->min_idle_ms))
+			w->min_idle_ms = idle;
 	}
+	w->health = w->id == 0;
 	max_conns = w->capacity ? w->capacity : (1u << 22);
 	w->max_chunks = (max_conns + CONN_CHUNK - 1) / CONN_CHUNK;
 	w->chunks = calloc(w->max_chunks, sizeof(*w->chunks));
@@ -376,14 +582,10 @@ int worker_setup(struct worker *w)
 		err = -errno;
 		goto out_free_bal;
 	}
-	err = worker_listen(w);
-	if (err)
-		goto out_close_wake;
+	pthread_mutex_init(&w->req_lock, NULL);
+	pthread_cond_init(&w->req_cond, NULL);
 	return 0;
 
-out_close_wake:
-	worker_close_listeners(w);
-	close(w->wake_fd);
 out_free_bal:
 	for (i = 0; i < cfg->nbackends; i++)
 		balancer_fini(&w->bal[i]);
@@ -391,6 +593,8 @@ out_free_bal:
 out_free_chunks:
 	free(w->chunks);
 out_free_lfd:
+	free(w->ln_cap);
+	free(w->ln_used);
 	free(w->lfd);
 	return err;
 }
@@ -402,11 +606,16 @@ void worker_teardown(struct worker *w)
 	worker_close_listeners(w);
 	pipe_pool_drain(w);
 	close(w->wake_fd);
+	pthread_mutex_destroy(&w->req_lock);
+	pthread_cond_destroy(&w->req_cond);
+	free(w->req_out);
 	for (i = 0; i < w->cfg->nbackends; i++)
 		balancer_fini(&w->bal[i]);
 	free(w->bal);
 	for (i = 0; i < w->nchunks; i++)
 		free(w->chunks[i]);
 	free(w->chunks);
+	free(w->ln_cap);
+	free(w->ln_used);
 	free(w->lfd);
 }

@@ -8,6 +8,7 @@
 #ifndef RINGLB_WORKER_H
 #define RINGLB_WORKER_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -47,10 +48,14 @@ struct worker {
 	bool draining;
 	uint64_t drain_deadline;
 
-	int *lfd;			/* listening socket per listener */
-	unsigned int capacity;		/* max conns for this worker */
+	int *lfd;			/* listening socket per config sock */
+	unsigned int capacity;		/* max conns for this worker, 0 = any */
 	unsigned int active;		/* conns not CONN_FREE */
 	unsigned int accepting;		/* accepts in flight (uring) */
+	unsigned int *ln_used;		/* per listener: conns + accepts */
+	unsigned int *ln_cap;		/* per listener share, 0 = any */
+	bool health;			/* this worker runs health checks */
+	unsigned int min_idle_ms;	/* smallest listener idle timeout */
 
 	struct balancer *bal;		/* one per backend */
 
@@ -65,15 +70,36 @@ struct worker {
 	uint64_t now_ms;
 	struct worker_stats stats;
 	int exit_status;
+	atomic_bool exited;
 	void *priv;			/* engine state */
+	int tid;
+
+	/*
+	 * Requests from the control thread, answered at the worker's next
+	 * wake-up (its eventfd): today "list your connections".
+	 */
+	pthread_mutex_t req_lock;
+	pthread_cond_t req_cond;
+	atomic_int req;			/* WREQ_* */
+	char *req_out;
+	size_t req_len;
+	bool req_done;
 };
+
+#define WREQ_NONE	0
+#define WREQ_CONNS	1
+
+void worker_serve_request(struct worker *w);
+/* from the control thread: ask and wait (bounded) for the answer */
+char *worker_request(struct worker *w, int req, size_t *len);
+void worker_wake(struct worker *w);
 
 uint64_t clock_ms(void);
 
 int worker_setup(struct worker *w);
 void worker_teardown(struct worker *w);
 
-struct conn *conn_alloc(struct worker *w);
+struct conn *conn_alloc(struct worker *w, unsigned int sock);
 void conn_free(struct worker *w, struct conn *c);
 struct conn *conn_lookup(struct worker *w, uint32_t idx);
 void conn_touch(struct worker *w, struct conn *c);
@@ -89,9 +115,16 @@ struct pipe_pair *pipe_get(struct worker *w);
 void pipe_put(struct worker *w, struct pipe_pair *p);
 void pipe_pool_drain(struct worker *w);
 
-int worker_listen(struct worker *w);
+int worker_listen(struct worker *w, const struct worker *old);
+int listen_socket(const struct listen_sock *ls);
 void worker_close_listeners(struct worker *w);
-bool worker_can_accept(struct worker *w);
+bool worker_can_accept(struct worker *w, unsigned int sock);
+void worker_reserve(struct worker *w, unsigned int sock);
+void worker_unreserve(struct worker *w, unsigned int sock);
+struct listener *conn_listener(struct worker *w, struct conn *c);
+unsigned int conn_idle_ms(struct worker *w, struct conn *c);
+int conn_proxy_header(struct worker *w, struct conn *c);
+void conn_connect_result(struct worker *w, struct conn *c, int err);
 
 /* classify a negative result: true when the request should just retry */
 static inline bool err_is_transient(int err)

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Unit tests for the balancing algorithms (kselftest harness). */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,8 +22,11 @@ FIXTURE_SETUP(bal)
 	unsigned int i;
 
 	memset(self, 0, sizeof(*self));
-	for (i = 0; i < 4; i++)
-		self->srv[i].weight = i + 1;	/* 1, 2, 3, 4 */
+	for (i = 0; i < 4; i++) {
+		atomic_init(&self->srv[i].weight, i + 1);	/* 1, 2, 3, 4 */
+		atomic_init(&self->srv[i].up, true);
+		snprintf(self->srv[i].name, sizeof(self->srv[i].name), "s%u", i);
+	}
 	self->be.servers = self->srv;
 	self->be.nservers = 4;
 }
@@ -38,7 +43,7 @@ static void count_picks(struct balancer *b, unsigned int *hits)
 
 	memset(&none, 0, sizeof(none));
 	for (i = 0; i < PICKS; i++) {
-		int s = balancer_pick(b, &none);
+		int s = balancer_pick(b, &none, (uint32_t)i * 2654435761u);
 
 		if (s >= 0)
 			hits[s]++;
@@ -49,7 +54,7 @@ TEST_F(bal, rr_even)
 {
 	unsigned int hits[4] = { 0 }, i;
 
-	self->be.balance = "rr";
+	strcpy(self->be.balance, "rr");
 	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
 	count_picks(&self->b, hits);
 	for (i = 0; i < 4; i++)
@@ -60,7 +65,7 @@ TEST_F(bal, wrr_proportional)
 {
 	unsigned int hits[4] = { 0 }, i;
 
-	self->be.balance = "wrr";
+	strcpy(self->be.balance, "wrr");
 	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
 	count_picks(&self->b, hits);
 	/* smooth WRR is exact over every full cycle of sum(weights) = 10 */
@@ -74,15 +79,15 @@ TEST_F(bal, wrr_smooth)
 	int seq[7], i;
 
 	/* weights 5,1,1: a a b a c a a, not five a's in a row */
-	self->srv[0].weight = 5;
-	self->srv[1].weight = 1;
-	self->srv[2].weight = 1;
+	atomic_store(&self->srv[0].weight, 5);
+	atomic_store(&self->srv[1].weight, 1);
+	atomic_store(&self->srv[2].weight, 1);
 	self->be.nservers = 3;
-	self->be.balance = "wrr";
+	strcpy(self->be.balance, "wrr");
 	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
 	memset(&none, 0, sizeof(none));
 	for (i = 0; i < 7; i++)
-		seq[i] = balancer_pick(&self->b, &none);
+		seq[i] = balancer_pick(&self->b, &none, 0);
 	EXPECT_EQ(0, seq[0]);
 	EXPECT_EQ(0, seq[1]);
 	EXPECT_EQ(1, seq[2]);
@@ -94,19 +99,19 @@ TEST_F(bal, wrr_smooth)
 
 TEST_F(bal, tried_excluded)
 {
-	const char *algos[] = { "rr", "wrr" };
+	const char *algos[] = { "rr", "wrr", "leastconn", "srchash", "maglev", "p2c" };
 	unsigned int a;
 
-	for (a = 0; a < 2; a++) {
+	for (a = 0; a < 6; a++) {
 		struct server_set tried;
 		int s, n = 0;
 
-		self->be.balance = algos[a];
+		strcpy(self->be.balance, algos[a]);
 		balancer_fini(&self->b);
 		ASSERT_EQ(0, balancer_init(&self->b, &self->be));
 		memset(&tried, 0, sizeof(tried));
 		/* each server exactly once, then nothing: bounded retries */
-		while ((s = balancer_pick(&self->b, &tried)) >= 0) {
+		while ((s = balancer_pick(&self->b, &tried, 7)) >= 0) {
 			ASSERT_FALSE(server_set_has(&tried, s));
 			server_set_add(&tried, s);
 			n++;
@@ -116,9 +121,151 @@ TEST_F(bal, tried_excluded)
 	}
 }
 
+/* hash-based algorithms: every share within 20% of its weight's share */
+static void expect_weighted(struct __test_metadata *_metadata,
+			    const unsigned int *hits)
+{
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		double want = PICKS * (i + 1) / 10.0;
+
+		EXPECT_LT(fabs(hits[i] - want), want * 0.2) {
+			TH_LOG("server %u: %u picks, want ~%.0f", i, hits[i],
+			       want);
+		}
+	}
+}
+
+TEST_F(bal, srchash_weighted)
+{
+	unsigned int hits[4] = { 0 };
+
+	strcpy(self->be.balance, "srchash");
+	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
+	count_picks(&self->b, hits);
+	expect_weighted(_metadata, hits);
+}
+
+TEST_F(bal, maglev_weighted)
+{
+	unsigned int hits[4] = { 0 };
+
+	strcpy(self->be.balance, "maglev");
+	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
+	count_picks(&self->b, hits);
+	expect_weighted(_metadata, hits);
+}
+
+/* Removing a server moves only the clients it had. */
+TEST_F(bal, maglev_minimal_disruption)
+{
+	static int before[PICKS];
+	struct server_set none;
+	unsigned int i, moved = 0, had = 0;
+
+	strcpy(self->be.balance, "maglev");
+	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
+	memset(&none, 0, sizeof(none));
+	for (i = 0; i < PICKS; i++)
+		before[i] = balancer_pick(&self->b, &none, i * 2654435761u);
+	atomic_store(&self->srv[2].up, false);
+	atomic_fetch_add(&self->be.state_gen, 1);
+	for (i = 0; i < PICKS; i++) {
+		int s = balancer_pick(&self->b, &none, i * 2654435761u);
+
+		ASSERT_NE(2, s);
+		if (before[i] == 2)
+			had++;
+		else if (s != before[i])
+			moved++;
+	}
+	EXPECT_GT(had, 0);
+	/* Maglev allows a little churn; well under 2% of the others */
+	EXPECT_LT(moved, (PICKS - had) / 50) {
+		TH_LOG("%u of %u clients of other servers moved", moved,
+		       PICKS - had);
+	}
+}
+
+TEST_F(bal, srchash_sticky)
+{
+	struct server_set none;
+	int first;
+	unsigned int i;
+
+	strcpy(self->be.balance, "srchash");
+	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
+	memset(&none, 0, sizeof(none));
+	first = balancer_pick(&self->b, &none, 12345);
+	for (i = 0; i < 100; i++)
+		EXPECT_EQ(first, balancer_pick(&self->b, &none, 12345));
+}
+
+TEST_F(bal, leastconn_prefers_idle)
+{
+	struct server_set none;
+	unsigned int i;
+
+	strcpy(self->be.balance, "leastconn");
+	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
+	memset(&none, 0, sizeof(none));
+	for (i = 0; i < 4; i++)
+		atomic_store(&self->srv[i].active, 10 * (i + 1));
+	atomic_store(&self->srv[0].active, 0);
+	EXPECT_EQ(0, balancer_pick(&self->b, &none, 0));
+	/* per unit of weight: 4 active on weight 4 beats 2 on weight 1 */
+	atomic_store(&self->srv[0].active, 2);
+	atomic_store(&self->srv[3].active, 4);
+	EXPECT_EQ(3, balancer_pick(&self->b, &none, 0));
+}
+
+TEST_F(bal, p2c_balances_load)
+{
+	unsigned int hits[4] = { 0 }, i;
+	struct server_set none;
+
+	for (i = 0; i < 4; i++)
+		atomic_store(&self->srv[i].weight, 1);
+	strcpy(self->be.balance, "p2c");
+	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
+	memset(&none, 0, sizeof(none));
+	/* connections never close: p2c must keep the counts level */
+	for (i = 0; i < PICKS; i++) {
+		int s = balancer_pick(&self->b, &none, 0);
+
+		ASSERT_GE(s, 0);
+		hits[s]++;
+		atomic_fetch_add(&self->srv[s].active, 1);
+	}
+	for (i = 0; i < 4; i++)
+		EXPECT_LT(fabs(hits[i] - PICKS / 4.0), PICKS / 4.0 * 0.05);
+}
+
+TEST_F(bal, backup_only_when_primaries_gone)
+{
+	struct server_set none;
+	unsigned int i;
+
+	strcpy(self->be.balance, "rr");
+	self->srv[3].backup = true;
+	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
+	memset(&none, 0, sizeof(none));
+	for (i = 0; i < 100; i++)
+		EXPECT_NE(3, balancer_pick(&self->b, &none, 0));
+	for (i = 0; i < 3; i++)
+		atomic_store(&self->srv[i].up, false);
+	EXPECT_EQ(3, balancer_pick(&self->b, &none, 0));
+	atomic_store(&self->srv[1].disabled, true);
+	atomic_store(&self->srv[1].up, true);
+	EXPECT_EQ(3, balancer_pick(&self->b, &none, 0));
+	atomic_store(&self->srv[1].disabled, false);
+	EXPECT_EQ(1, balancer_pick(&self->b, &none, 0));
+}
+
 TEST_F(bal, unknown_algorithm)
 {
-	self->be.balance = "nope";
+	strcpy(self->be.balance, "nope");
 	EXPECT_EQ(-EINVAL, balancer_init(&self->b, &self->be));
 }
 

@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Config keys, the libinih file parser and validation.
+ *
+ * Errors are reported as "FILE:LINE: message" (or "ringlb: message" for
+ * the command line) and counted; parsing goes on so one run of --check
+ * lists every problem in the file.
+ */
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "balance.h"
+#include "config.h"
+#include "log.h"
+
+struct parse_ctx {
+	struct config *cfg;
+	FILE *f;
+	int line;
+};
+
+void config_error(struct config *cfg, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cfg->file && line > 0)
+		fprintf(stderr, "%s:%d: ", cfg->file, line);
+	else
+		fprintf(stderr, "ringlb: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	cfg->errors++;
+}
+
+void config_init(struct config *cfg)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->threads = ncpu > 0 ? ncpu : 1;
+	cfg->engine = ENGINE_AUTO;
+	cfg->forward = FORWARD_AUTO;
+	cfg->connect_timeout_ms = 1000;
+	cfg->drain_timeout_ms = 10000;
+	strcpy(cfg->balance, "rr");
+	cfg->health = HEALTH_NONE;
+	cfg->health_interval_ms = 2000;
+	cfg->health_timeout_ms = UNSET;
+	cfg->rise = 2;
+	cfg->fall = 3;
+	cfg->log_level = LOG_INFO;
+	cfg->pipe_size = 256 * 1024;
+	cfg->buf_count = 1024;
+	cfg->buf_size = 16 * 1024;
+	cfg->ring_entries = 1024;
+}
+
+/* ---- value parsers --------------------------------------------------- */
+
+static int parse_int(struct config *cfg, int line, const char *key,
+		     const char *v, long min, long max, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > max) {
+		config_error(cfg, line, "%s: '%s' is not a number in %ld..%ld",
+			     key, v, min, max);
+		return -EINVAL;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+static int parse_choice(struct config *cfg, int line, const char *key,
+			const char *v, const char *const *names, int *out)
+{
+	char list[128] = "";
+	int i;
+
+	for (i = 0; names[i]; i++) {
+		if (!strcmp(v, names[i])) {
+			*out = i;
+			return 0;
+		}
+		strcat(list, i ? ", " : "");
+		strcat(list, names[i]);
+	}
+	config_error(cfg, line, "%s: '%s' is not one of %s", key, v, list);
+	return -EINVAL;
+}
+
+static const char *const engine_names[] = { "auto", "uring", "epoll", NULL };
+static const char *const forward_names[] = { "auto", "splice", "buffers",
+					     NULL };
+static const char *const pp_names[] = { "off", "v1", "v2", NULL };
+static const char *const health_names[] = { "none", "tcp", NULL };
+static const char *const level_names[] = { "error", "warn", "info", "debug",
+					   NULL };
+static const char *const onoff_names[] = { "off", "on", NULL };
+
+static int parse_name(struct config *cfg, int line, const char *what,
+		      const char *v, char *out)
+{
+	size_t i, n = strlen(v);
+
+	if (!n || n >= NAME_MAX_LEN) {
+		config_error(cfg, line, "%s name '%s' must be 1..%d characters",
+			     what, v, NAME_MAX_LEN - 1);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		char ch = v[i];
+
+		if (!(ch == '-' || ch == '_' || ch == '.' ||
+		      (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= 'A' && ch <= 'Z'))) {
+			config_error(cfg, line, "%s name '%s': only letters, digits, '-', '_' and '.'",
+				     what, v);
+			return -EINVAL;
+		}
+	}
+	memcpy(out, v, n + 1);
+	return 0;
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+static struct listener *get_listener(struct config *cfg, const char *name,
+				     int line)
+{
+	struct listener *ln;
+	unsigned int i;
+
+	for (i = 0; i < cfg->nlisteners; i++)
+		if (!strcmp(cfg->listeners[i].name, name))
+			return &cfg->listeners[i];
+	ln = realloc(cfg->listeners, (cfg->nlisteners + 1) * sizeof(*ln));
+	if (!ln)
+		return NULL;
+	cfg->listeners = ln;
+	ln = &ln[cfg->nlisteners];
+	memset(ln, 0, sizeof(*ln));
+	if (parse_name(cfg, line, "listener", name, ln->name))
+		return NULL;
+	ln->max_conns = UNSET;
+	ln->proxy_protocol = UNSET;
+	ln->idle_timeout_ms = UNSET;
+	ln->line = line;
+	cfg->nlisteners++;
+	return ln;
+}
+
+static struct backend *get_backend(struct config *cfg, const char *name,
+				   int line)
+{
+	struct backend *be;
+	unsigned int i;
+
+	for (i = 0; i < cfg->nbackends; i++)
+		if (!strcmp(cfg->backends[i].name, name))
+			return &cfg->backends[i];
+	be = realloc(cfg->backends, (cfg->nbackends + 1) * sizeof(*be));
+	if (!be)
+		return NULL;
+	cfg->backends = be;
+	be = &be[cfg->nbackends];
+	memset(be, 0, sizeof(*be));
+	if (parse_name(cfg, line, "backend", name, be->name))
+		return NULL;
+	be->health = UNSET;
+	be->health_interval_ms = UNSET;
+	be->health_timeout_ms = UNSET;
+	be->rise = UNSET;
+	be->fall = UNSET;
+	be->connect_timeout_ms = UNSET;
+	be->line = line;
+	cfg->nbackends++;
+	return be;
+}
+
+struct backend *config_find_backend(struct config *cfg, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nbackends; i++)
+		if (!strcmp(cfg->backends[i].name, name))
+			return &cfg->backends[i];
+	return NULL;
+}
+
+/* "BACKEND/SERVER" as the admin commands write it */
+struct server *config_find_server(struct config *cfg, const char *spec,
+				  struct backend **bep)
+{
+	const char *slash = strchr(spec, '/');
+	char bname[NAME_MAX_LEN];
+	struct backend *be;
+	unsigned int i;
+
+	if (!slash || (size_t)(slash - spec) >= sizeof(bname))
+		return NULL;
+	memcpy(bname, spec, slash - spec);
+	bname[slash - spec] = '\0';
+	be = config_find_backend(cfg, bname);
+	if (!be)
+		return NULL;
+	for (i = 0; i < be->nservers; i++) {
+		if (!strcmp(be->servers[i].name, slash + 1)) {
+			if (bep)
+				*bep = be;
+			return &be->servers[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * server = NAME ADDR [weight=N] [backup] [disabled]
+ * (the command line's -b ADDR[@W] arrives here as "sN ADDR weight=W")
+ */
+static int add_server(struct config *cfg, struct backend *be,
+		      const char *value, int line)
+{
+	char buf[512], *tok, *save = NULL, *name, *addr;
+	struct server *srv, *n;
+	unsigned int i;
+
+	if (strlen(value) >= sizeof(buf)) {
+		config_error(cfg, line, "server: line too long");
+		return -EINVAL;
+	}
+	strcpy(buf, value);
+	name = strtok_r(buf, " \t", &save);
+	addr = strtok_r(NULL, " \t", &save);
+	if (!name || !addr) {
+		config_error(cfg, line, "server: want 'NAME ADDR:PORT [weight=N] [backup] [disabled]'");
+		return -EINVAL;
+	}
+	if (be->nservers >= MAX_SERVERS) {
+		config_error(cfg, line, "backend %s: more than %d servers",
+			     be->name, MAX_SERVERS);
+		return -EINVAL;
+	}
+	for (i = 0; i < be->nservers; i++) {
+		if (!strcmp(be->servers[i].name, name)) {
+			config_error(cfg, line, "backend %s: duplicate server name '%s' (first at line %d)",
+				     be->name, name, be->servers[i].line);
+			return -EINVAL;
+		}
+	}
+	n = realloc(be->servers, (be->nservers + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	be->servers = n;
+	srv = &n[be->nservers];
+	memset(srv, 0, sizeof(*srv));
+	srv->line = line;
+	if (parse_name(cfg, line, "server", name, srv->name))
+		return -EINVAL;
+	if (addr_parse(addr, &srv->addr)) {
+		config_error(cfg, line, "server %s: bad address '%s' (want ADDR:PORT, [ADDR]:PORT or unix:/path)",
+			     name, addr);
+		return -EINVAL;
+	}
+	addr_format((struct sockaddr *)&srv->addr.ss, srv->addr.len,
+		    srv->addr_str, sizeof(srv->addr_str));
+	atomic_init(&srv->weight, 1);
+	atomic_init(&srv->up, true);
+	while ((tok = strtok_r(NULL, " \t", &save))) {
+		int w;
+
+		if (!strncmp(tok, "weight=", 7)) {
+			if (parse_int(cfg, line, "weight", tok + 7, 0, 256, &w))
+				return -EINVAL;
+			atomic_store(&srv->weight, w);
+		} else if (!strcmp(tok, "backup")) {
+			srv->backup = true;
+		} else if (!strcmp(tok, "disabled")) {
+			atomic_store(&srv->disabled, true);
+		} else {
+			config_error(cfg, line, "server %s: unknown option '%s' (weight=N, backup, disabled)",
+				     name, tok);
+			return -EINVAL;
+		}
+	}
+	be->nservers++;
+	return 0;
+}
+
+static int set_global(struct config *cfg, const char *k, const char *v,
+		      int line)
+{
+	int x;
+
+	if (!strcmp(k, "threads"))
+		return parse_int(cfg, line, k, v, 1, 256, &cfg->threads);
+	if (!strcmp(k, "engine")) {
+		if (parse_choice(cfg, line, k, v, engine_names, &x))
+			return -EINVAL;
+		cfg->engine = x;
+		return 0;
+	}
+	if (!strcmp(k, "forward")) {
+		if (parse_choice(cfg, line, k, v, forward_names, &x))
+			return -EINVAL;
+		cfg->forward = x;
+		return 0;
+	}
+	if (!strcmp(k, "max-conns"))
+		return parse_int(cfg, line, k, v, 0, 1 << 22, &cfg->max_conns);
+	if (!strcmp(k, "connect-timeout"))
+		return parse_int(cfg, line, k, v, 1, 3600000,
+				 &cfg->connect_timeout_ms);
+	if (!strcmp(k, "idle-timeout"))
+		return parse_int(cfg, line, k, v, 0, INT_MAX,
+				 &cfg->idle_timeout_ms);
+	if (!strcmp(k, "drain-timeout"))
+		return parse_int(cfg, line, k, v, 0, INT_MAX,
+				 &cfg->drain_timeout_ms);
+	if (!strcmp(k, "proxy-protocol"))
+		return parse_choice(cfg, line, k, v, pp_names,
+				    &cfg->proxy_protocol);
+	if (!strcmp(k, "balance")) {
+		if (!balance_find(v)) {
+			config_error(cfg, line, "balance: unknown algorithm '%s' (%s)",
+				     v, BALANCE_NAMES);
+			return -EINVAL;
+		}
+		snprintf(cfg->balance, sizeof(cfg->balance), "%s", v);
+		return 0;
+	}
+	if (!strcmp(k, "health"))
+		return parse_choice(cfg, line, k, v, health_names,
+				    &cfg->health);
+	if (!strcmp(k, "health-interval"))
+		return parse_int(cfg, line, k, v, 10, 3600000,
+				 &cfg->health_interval_ms);
+	if (!strcmp(k, "health-timeout"))
+		return parse_int(cfg, line, k, v, 1, 3600000,
+				 &cfg->health_timeout_ms);
+	if (!strcmp(k, "rise"))
+		return parse_int(cfg, line, k, v, 1, 100, &cfg->rise);
+	if (!strcmp(k, "fall"))
+		return parse_int(cfg, line, k, v, 1, 100, &cfg->fall);
+	if (!strcmp(k, "admin")) {
+		if (!*v || strlen(v) >= sizeof(cfg->admin_path)) {
+			config_error(cfg, line, "admin: path must be 1..%zu characters",
+				     sizeof(cfg->admin_path) - 1);
+			return -EINVAL;
+		}
+		strcpy(cfg->admin_path, v);
+		return 0;
+	}
+	if (!strcmp(k, "metrics")) {
+		if (addr_parse(v, &cfg->metrics) ||
+		    cfg->metrics.ss.ss_family == AF_UNIX) {
+			config_error(cfg, line, "metrics: bad address '%s' (want ADDR:PORT)",
+				     v);
+			return -EINVAL;
+		}
+		cfg->metrics_on = true;
+		return 0;
+	}
+	if (!strcmp(k, "user")) {
+		if (!*v || strlen(v) >= sizeof(cfg->user)) {
+			config_error(cfg, line, "user: bad name '%s'", v);
+			return -EINVAL;
+		}
+		strcpy(cfg->user, v);
+		return 0;
+	}
+	if (!strcmp(k, "log-level"))
+		return parse_choice(cfg, line, k, v, level_names,
+				    &cfg->log_level);
+	if (!strcmp(k, "pipe-size"))
+		return parse_int(cfg, line, k, v, 4096, 1 << 20,
+				 &cfg->pipe_size);
+	if (!strcmp(k, "buffers")) {
+		if (parse_int(cfg, line, k, v, 16, 32768, &cfg->buf_count))
+			return -EINVAL;
+		if (cfg->buf_count & (cfg->buf_count - 1)) {
+			config_error(cfg, line, "buffers: %d is not a power of two",
+				     cfg->buf_count);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!strcmp(k, "buffer-size"))
+		return parse_int(cfg, line, k, v, 1024, 1 << 20,
+				 &cfg->buf_size);
+	if (!strcmp(k, "zerocopy")) {
+		if (parse_choice(cfg, line, k, v, onoff_names, &x))
+			return -EINVAL;
+		cfg->zerocopy = x;
+		return 0;
+	}
+	if (!strcmp(k, "ring-entries"))
+		return parse_int(cfg, line, k, v, 64, 32768,
+				 &cfg->ring_entries);
+	config_error(cfg, line, "unknown key '%s' in [global]", k);
+	return -EINVAL;
+}
+
+static int set_listener(struct config *cfg, struct listener *ln,
+			const char *k, const char *v, int line)
+{
+	if (!strcmp(k, "bind")) {
+		struct addr a, *n;
+		unsigned int i;
+
+		if (addr_parse(v, &a) || a.ss.ss_family == AF_UNIX) {
+			config_error(cfg, line, "bind: bad address '%s' (want ADDR:PORT or [ADDR]:PORT)",
+				     v);
+			return -EINVAL;
+		}
+		for (i = 0; i < ln->nbinds; i++) {
+			if (addr_equal(&ln->binds[i], &a)) {
+				config_error(cfg, line, "bind: '%s' listed twice",
+					     v);
+				return -EINVAL;
+			}
+		}
+		n = realloc(ln->binds, (ln->nbinds + 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		ln->binds = n;
+		ln->binds[ln->nbinds++] = a;
+		return 0;
+	}
+	if (!strcmp(k, "backend")) {
+		if (parse_name(cfg, line, "backend", v, ln->backend_name))
+			return -EINVAL;
+		ln->backend_line = line;
+		return 0;
+	}
+	if (!strcmp(k, "max-conns"))
+		return parse_int(cfg, line, k, v, 0, 1 << 22, &ln->max_conns);
+	if (!strcmp(k, "proxy-protocol"))
+		return parse_choice(cfg, line, k, v, pp_names,
+				    &ln->proxy_protocol);
+	if (!strcmp(k, "idle-timeout"))
+		return parse_int(cfg, line, k, v, 0, INT_MAX,
+				 &ln->idle_timeout_ms);
+	config_error(cfg, line, "unknown key '%s' in [listener %s]", k,
+		     ln->name);
+	return -EINVAL;
+}
+
+static int set_backend(struct config *cfg, struct backend *be,
+		       const char *k, const char *v, int line)
+{
+	if (!strcmp(k, "server"))
+		return add_server(cfg, be, v, line);
+	if (!strcmp(k, "balance")) {
+		if (!balance_find(v)) {
+			config_error(cfg, line, "balance: unknown algorithm '%s' (%s)",
+				     v, BALANCE_NAMES);
+			return -EINVAL;
+		}
+		snprintf(be->balance, sizeof(be->balance), "%s", v);
+		return 0;
+	}
+	if (!strcmp(k, "health"))
+		return parse_choice(cfg, line, k, v, health_names, &be->health);
+	if (!strcmp(k, "health-interval"))
+		return parse_int(cfg, line, k, v, 10, 3600000,
+				 &be->health_interval_ms);
+	if (!strcmp(k, "health-timeout"))
+		return parse_int(cfg, line, k, v, 1, 3600000,
+				 &be->health_timeout_ms);
+	if (!strcmp(k, "rise"))
+		return parse_int(cfg, line, k, v, 1, 100, &be->rise);
+	if (!strcmp(k, "fall"))
+		return parse_int(cfg, line, k, v, 1, 100, &be->fall);
+	if (!strcmp(k, "connect-timeout"))
+		return parse_int(cfg, line, k, v, 1, 3600000,
+				 &be->connect_timeout_ms);
+	config_error(cfg, line, "unknown key '%s' in [backend %s]", k, be->name);
+	return -EINVAL;
+}
+
+int config_set(struct config *cfg, const char *section, const char *key,
+	       const char *value, int line)
+{
+	if (!*section || !strcmp(section, "global"))
+		return set_global(cfg, key, value, line);
+	if (!strncmp(section, "listener ", 9)) {
+		struct listener *ln = get_listener(cfg, section + 9, line);
+
+		return ln ? set_listener(cfg, ln, key, value, line) : -EINVAL;
+	}
+	if (!strncmp(section, "backend ", 8)) {
+		struct backend *be = get_backend(cfg, section + 8, line);
+
+		return be ? set_backend(cfg, be, key, value, line) : -EINVAL;
+	}
+	config_error(cfg, line, "unknown section [%s] (global, listener NAME, backend NAME)",
+		     section);
+	return -EINVAL;
+}
+
+/* ---- the file --------------------------------------------------------- */
+
+/* libinih's reader, counting lines so every message can name its line */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+	char *s = fgets(str, num, ctx->f);
+
+	if (s)
+		ctx->line++;
+	return s;
+}
+
+static int on_key(void *user, const char *section, const char *name,
+		  const char *value)
+{
+	struct parse_ctx *ctx = user;
+
+	config_set(ctx->cfg, section, name, value, ctx->line);
+	return 1;	/* errors are counted, parsing goes on */
+}
+
+int config_load_file(struct config *cfg, const char *path)
+{
+	struct parse_ctx ctx = { .cfg = cfg };
+	unsigned int before = cfg->errors;
+	int ret;
+
+	cfg->file = path;
+	ctx.f = fopen(path, "r");
+	if (!ctx.f) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		cfg->errors++;
+		return -errno;
+	}
+	/* one key per physical line, so line numbers are exact */
+	ini_allow_multiline = false;
+	ret = ini_parse_stream(read_line, &ctx, on_key, &ctx);
+	fclose(ctx.f);
+	if (ret > 0 && cfg->errors == before)
+		config_error(cfg, ret, "syntax error (want [section] or key = value)");
+	else if (ret < 0)
+		config_error(cfg, 0, "%s: cannot parse", path);
+	return cfg->errors == before ? 0 : -EINVAL;
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+#define INHERIT(x, from)	do { if ((x) == UNSET) (x) = (from); } while (0)
+
+int config_finish(struct config *cfg)
+{
+	unsigned int i, j, k, n = 0;
+
+	if (!cfg->nlisteners)
+		config_error(cfg, 0, "no listener: need a [listener NAME] with bind = ADDR:PORT (or -l)");
+	if (!cfg->nbackends)
+		config_error(cfg, 0, "no backend: need a [backend NAME] with a server (or -b)");
+
+	for (i = 0; i < cfg->nbackends; i++) {
+		struct backend *be = &cfg->backends[i];
+
+		if (!be->nservers)
+			config_error(cfg, be->line, "backend %s has no server",
+				     be->name);
+		if (!be->balance[0])
+			strcpy(be->balance, cfg->balance);
+		INHERIT(be->health, cfg->health);
+		INHERIT(be->health_interval_ms, cfg->health_interval_ms);
+		INHERIT(be->rise, cfg->rise);
+		INHERIT(be->fall, cfg->fall);
+		INHERIT(be->connect_timeout_ms, cfg->connect_timeout_ms);
+		INHERIT(be->health_timeout_ms, cfg->health_timeout_ms);
+		INHERIT(be->health_timeout_ms, be->connect_timeout_ms);
+	}
+	for (i = 0; i < cfg->nlisteners; i++) {
+		struct listener *ln = &cfg->listeners[i];
+
+		if (!ln->nbinds)
+			config_error(cfg, ln->line, "listener %s has no bind address",
+				     ln->name);
+		if (!ln->backend_name[0] && cfg->nbackends == 1)
+			strcpy(ln->backend_name, cfg->backends[0].name);
+		ln->backend = config_find_backend(cfg, ln->backend_name);
+		if (!ln->backend_name[0])
+			config_error(cfg, ln->line, "listener %s: no backend = NAME",
+				     ln->name);
+		else if (!ln->backend)
+			config_error(cfg, ln->backend_line ? : ln->line,
+				     "listener %s: backend '%s' is not defined",
+				     ln->name, ln->backend_name);
+		INHERIT(ln->max_conns, 0);
+		INHERIT(ln->proxy_protocol, cfg->proxy_protocol);
+		INHERIT(ln->idle_timeout_ms, cfg->idle_timeout_ms);
+		n += ln->nbinds;
+		/* the same address in two listeners cannot both bind */
+		for (j = 0; j < i; j++)
+			for (k = 0; k < ln->nbinds; k++) {
+				unsigned int m;
+
+				for (m = 0; m < cfg->listeners[j].nbinds; m++)
+					if (addr_equal(&ln->binds[k],
+						       &cfg->listeners[j].binds[m]))
+						config_error(cfg, ln->line,
+							     "listener %s: address already bound by listener %s",
+							     ln->name,
+							     cfg->listeners[j].name);
+			}
+	}
+	if (cfg->errors)
+		return -EINVAL;
+
+	cfg->socks = calloc(n ? n : 1, sizeof(*cfg->socks));
+	if (!cfg->socks)
+		return -ENOMEM;
+	for (i = 0; i < cfg->nlisteners; i++) {
+		struct listener *ln = &cfg->listeners[i];
+
+		for (k = 0; k < ln->nbinds; k++) {
+			struct listen_sock *s = &cfg->socks[cfg->nsocks++];
+
+			s->ln = ln;
+			s->addr = ln->binds[k];
+			addr_format((struct sockaddr *)&s->addr.ss, s->addr.len,
+				    s->addr_str, sizeof(s->addr_str));
+		}
+	}
+	return 0;
+}
+
+void config_free(struct config *cfg)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nbackends; i++)
+		free(cfg->backends[i].servers);
+	for (i = 0; i < cfg->nlisteners; i++)
+		free(cfg->listeners[i].binds);
+	free(cfg->backends);
+	free(cfg->listeners);
+	free(cfg->socks);
+	memset(cfg, 0, sizeof(*cfg));
+}

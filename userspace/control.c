@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: MIT
+#include <stddef.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "health.h"
+#include "log.h"
+#include "version.h"
+
+#define ADMIN_MAX_WORDS	8
+
+static void stats_add(struct worker_stats *t, struct worker *w)
+{
+#define X(name) t->name += STAT_GET(w, name);
+	WORKER_STATS(X)
+#undef X
+}
+
+void stats_total(struct runtime *rt, struct worker_stats *t)
+{
+	struct generation *g;
+	unsigned int i;
+
+	*t = rt->retired;
+	for (g = rt->groups; g; g = g->next)
+		for (i = 0; i < g->nworkers; i++)
+			stats_add(t, &g->workers[i]);
+}
+
+void stats_log(struct runtime *rt)
+{
+	struct worker_stats t;
+	char buf[1024];
+	size_t n = 0;
+
+	stats_total(rt, &t);
+#define X(name)								\
+	n += snprintf(buf + n, sizeof(buf) - n, " %s=%llu", #name,	\
+		      (unsigned long long)t.name);			\
+	if (n >= sizeof(buf))						\
+		n = sizeof(buf) - 1;
+	WORKER_STATS(X)
+#undef X
+	/* conns=, as scripts grep for it, then every counter by name */
+	pr_info("stats conns=%llu%s", (unsigned long long)t.conns_total, buf);
+}
+
+/* JSON strings here are names and addresses we validated: no escaping
+ * beyond the basics is needed, but keep it safe anyway. */
+static void json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(out, "\\u%04x", *s);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void show_stats(struct runtime *rt, FILE *out, bool json)
+{
+	struct worker_stats t;
+	bool first = true;
+
+	stats_total(rt, &t);
+	if (json) {
+		fprintf(out, "{\"version\":\"%s\",\"engine\":\"%s\",\"forward\":\"%s\",\"pid\":%d,\"uptime_ms\":%llu,\"reloads\":%llu",
+			RINGLB_VERSION, rt->engine->name,
+			rt->forward == FORWARD_SPLICE ? "splice" : "buffers",
+			getpid(),
+			(unsigned long long)(clock_ms() - rt->started_ms),
+			(unsigned long long)rt->reloads);
+#define X(name) fprintf(out, ",\"%s\":%llu", #name, (unsigned long long)t.name);
+		WORKER_STATS(X)
+#undef X
+		fprintf(out, "}\n");
+		return;
+	}
+	fprintf(out, "%-20s %s\n", "version", RINGLB_VERSION);
+	fprintf(out, "%-20s %s\n", "engine", rt->engine->name);
+	fprintf(out, "%-20s %s\n", "forward",
+		rt->forward == FORWARD_SPLICE ? "splice" : "buffers");
+	fprintf(out, "%-20s %d\n", "pid", getpid());
+	fprintf(out, "%-20s %llu\n", "uptime_ms",
+		(unsigned long long)(clock_ms() - rt->started_ms));
+	fprintf(out, "%-20s %llu\n", "reloads",
+		(unsigned long long)rt->reloads);
+#define X(name) fprintf(out, "%-20s %llu\n", #name, (unsigned long long)t.name);
+	WORKER_STATS(X)
+#undef X
+	(void)first;
+}
+
+static const char *server_state(struct server *s)
+{
+	if (atomic_load(&s->disabled))
+		return "disabled";
+	return atomic_load(&s->up) ? "up" : "down";
+}
+
+static void show_servers(struct runtime *rt, FILE *out, bool json)
+{
+	struct config *cfg = rt->groups->cfg;
+	unsigned int b, s;
+	bool first = true;
+
+	if (json)
+		fprintf(out, "[");
+	else
+		fprintf(out, "%-16s %-16s %-24s %-8s %6s %6s %7s %10s %8s %s\n",
+			"BACKEND", "SERVER", "ADDRESS", "STATE", "WEIGHT",
+			"BACKUP", "ACTIVE", "TOTAL", "CONNERR", "CHECKS(ok/fail)");
+	for (b = 0; b < cfg->nbackends; b++) {
+		struct backend *be = &cfg->backends[b];
+
+		for (s = 0; s < be->nservers; s++) {
+			struct server *srv = &be->servers[s];
+
+			if (json) {
+				fprintf(out, "%s{\"backend\":", first ? "" : ",");
+				json_str(out, be->name);
+				fprintf(out, ",\"server\":");
+				json_str(out, srv->name);
+				fprintf(out, ",\"address\":");
+				json_str(out, srv->addr_str);
+				fprintf(out, ",\"state\":\"%s\",\"weight\":%u,\"backup\":%s,\"active\":%u,\"total\":%lu,\"connect_errors\":%lu,\"checks_ok\":%lu,\"checks_failed\":%lu}",
+					server_state(srv),
+					atomic_load(&srv->weight),
+					srv->backup ? "true" : "false",
+					atomic_load(&srv->active),
+					atomic_load(&srv->conns_total),
+					atomic_load(&srv->connect_errors),
+					atomic_load(&srv->hc_total[1]),
+					atomic_load(&srv->hc_total[0]));
+				first = false;
+				continue;
+			}
+			fprintf(out, "%-16s %-16s %-24s %-8s %6u %6s %7u %10lu %8lu %lu/%lu\n",
+				be->name, srv->name, srv->addr_str,
+				server_state(srv), atomic_load(&srv->weight),
+				srv->backup ? "yes" : "no",
+				atomic_load(&srv->active),
+				atomic_load(&srv->conns_total),
+				atomic_load(&srv->connect_errors),
+				atomic_load(&srv->hc_total[1]),
+				atomic_load(&srv->hc_total[0]));
+		}
+	}
+	if (json)
+		fprintf(out, "]\n");
+}
+
+static void show_conns(struct runtime *rt, FILE *out, bool json)
+{
+	struct generation *g;
+	bool first = true;
+	unsigned int i;
+
+	if (json)
+		fprintf(out, "[");
+	else
+		fprintf(out, "%-6s %-28s %-12s %-12s %-12s %-10s %12s %12s %10s %10s\n",
+			"WORKER", "CLIENT", "LISTENER", "BACKEND", "SERVER",
+			"STATE", "UP", "DOWN", "AGE_MS", "IDLE_MS");
+	for (g = rt->groups; g; g = g->next) {
+		for (i = 0; i < g->nworkers; i++) {
+			size_t len = 0;
+			char *dump = worker_request(&g->workers[i], WREQ_CONNS,
+						    &len);
+			char *line, *save = NULL;
+
+			if (!dump)
+				continue;
+			for (line = strtok_r(dump, "\n", &save); line;
+			     line = strtok_r(NULL, "\n", &save)) {
+				char f[10][64];
+
+				if (sscanf(line, "%63s %63s %63s %63s %63s %63s %63s %63s %63s %63s",
+					   f[0], f[1], f[2], f[3], f[4], f[5],
+					   f[6], f[7], f[8], f[9]) != 10)
+					continue;
+				if (json) {
+					fprintf(out, "%s{\"worker\":%s,\"client\":\"%s\",\"listener\":\"%s\",\"backend\":\"%s\",\"server\":\"%s\",\"state\":\"%s\",\"up\":%s,\"down\":%s,\"age_ms\":%s,\"idle_ms\":%s}",
+						first ? "" : ",", f[0], f[1],
+						f[2], f[3], f[4], f[5], f[6],
+						f[7], f[8], f[9]);
+					first = false;
+				} else {
+					fprintf(out, "%-6s %-28s %-12s %-12s %-12s %-10s %12s %12s %10s %10s\n",
+						f[0], f[1], f[2], f[3], f[4],
+						f[5], f[6], f[7], f[8], f[9]);
+				}
+			}
+			free(dump);
+		}
+	}
+	if (json)
+		fprintf(out, "]\n");
+}
+
+/*
+ * uringstat's view of our own rings: the lines of its debugfs "rings"
+ * file whose pid is ours (or one of our worker threads'), next to the
+ * figures the workers count themselves.
+ */
+static void show_kernel(struct runtime *rt, FILE *out, bool json)
+{
+	static const char path[] = "/sys/kernel/debug/uringstat/rings";
+	struct worker_stats t;
+	char line[512];
+	bool first = true, header = false;
+	FILE *f = fopen(path, "r");
+	struct generation *g;
+	unsigned int i;
+
+	stats_total(rt, &t);
+	if (!f) {
+		if (json)
+			fprintf(out, "{\"module\":false,\"error\":\"%s\",\"uring_sqes\":%llu,\"uring_cqes\":%llu,\"uring_enter\":%llu}\n",
+				strerror(errno),
+				(unsigned long long)t.uring_sqes,
+				(unsigned long long)t.uring_cqes,
+				(unsigned long long)t.uring_enter);
+		else
+			fprintf(out, "uringstat not available (%s: %s)\nringlb's own count: sqes=%llu cqes=%llu enter=%llu\n",
+				path, strerror(errno),
+				(unsigned long long)t.uring_sqes,
+				(unsigned long long)t.uring_cqes,
+				(unsigned long long)t.uring_enter);
+		return;
+	}
+	if (json)
+		fprintf(out, "{\"module\":true,\"uring_sqes\":%llu,\"uring_cqes\":%llu,\"uring_enter\":%llu,\"rings\":[",
+			(unsigned long long)t.uring_sqes,
+			(unsigned long long)t.uring_cqes,
+			(unsigned long long)t.uring_enter);
+	else
+		fprintf(out, "ringlb's own count: sqes=%llu cqes=%llu enter=%llu\n",
+			(unsigned long long)t.uring_sqes,
+			(unsigned long long)t.uring_cqes,
+			(unsigned long long)t.uring_enter);
+	while (fgets(line, sizeof(line), f)) {
+		int id, pid;
+		bool ours;
+
+		if (!header) {
+			header = true;
+			if (!json)
+				fputs(line, out);
+			continue;
+		}
+		if (sscanf(line, "%d %d", &id, &pid) != 2)
+			continue;
+		ours = pid == getpid();
+		for (g = rt->groups; g && !ours; g = g->next)
+			for (i = 0; i < g->nworkers; i++)
+				if (g->workers[i].tid == pid)
+					ours = true;
+		if (!ours)
+			continue;
+		if (json) {
+			line[strcspn(line, "\n")] = '\0';
+			fprintf(out, "%s", first ? "" : ",");
+			json_str(out, line);
+			first = false;
+		} else {
+			fputs(line, out);
+		}
+	}
+	fclose(f);
+	if (json)
+		fprintf(out, "]}\n");
+}
+
+static int find_server(struct runtime *rt, const char *spec, FILE *out,
+		       struct backend **be, struct server **srv)
+{
+	*srv = config_find_server(rt->groups->cfg, spec, be);
+	if (!*srv) {
+		fprintf(out, "error: no server '%s' (want BACKEND/SERVER)\n",
+			spec);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+void admin_command(struct runtime *rt, char *line, FILE *out)
+{
+	char *w[ADMIN_MAX_WORDS], *save = NULL, *tok;
+	struct backend *be;
+	struct server *srv;
+	bool json = false;
+	int n = 0;
+
+	for (tok = strtok_r(line, " \t\r\n", &save); tok;
+	     tok = strtok_r(NULL, " \t\r\n", &save)) {
+		if (!strcmp(tok, "--json")) {
+			json = true;
+			continue;
+		}
+		if (n == ADMIN_MAX_WORDS) {
+			fprintf(out, "error: too many words\n");
+			return;
+		}
+		w[n++] = tok;
+	}
+	if (n == 2 && !strcmp(w[0], "show")) {
+		if (!strcmp(w[1], "stats"))
+			return show_stats(rt, out, json);
+		if (!strcmp(w[1], "servers"))
+			return show_servers(rt, out, json);
+		if (!strcmp(w[1], "conns"))
+			return show_conns(rt, out, json);
+		if (!strcmp(w[1], "kernel"))
+			return show_kernel(rt, out, json);
+	}
+	if (n == 3 && !strcmp(w[1], "server") &&
+	    (!strcmp(w[0], "disable") || !strcmp(w[0], "enable"))) {
+		if (find_server(rt, w[2], out, &be, &srv))
+			return;
+		server_set_admin(be, srv, w[0][0] == 'd');
+		fprintf(out, "ok\n");
+		return;
+	}
+	if (n == 4 && !strcmp(w[0], "set") && !strcmp(w[1], "weight")) {
+		char *end;
+		long v;
+
+		if (find_server(rt, w[2], out, &be, &srv))
+			return;
+		errno = 0;
+		v = strtol(w[3], &end, 10);
+		if (errno || *end || end == w[3] || v < 0 || v > 256) {
+			fprintf(out, "error: weight must be 0..256\n");
+			return;
+		}
+		server_set_weight(be, srv, v);
+		fprintf(out, "ok\n");
+		return;
+	}
+	if (n == 1 && !strcmp(w[0], "drain")) {
+		rt->drain_requested = true;
+		fprintf(out, "ok: draining\n");
+		return;
+	}
+	if (n == 1 && !strcmp(w[0], "help")) {
+		fprintf(out, "commands: show stats|servers|conns|kernel, disable server B/S, enable server B/S, set weight B/S N, drain (add --json for JSON)\n");
+		return;
+	}
+	fprintf(out, "error: unknown command (try 'help')\n");
+}
+
+/* ---- Prometheus text format ------------------------------------------- */
+
+static void metric_head(FILE *out, const char *name, const char *type,
+			const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A per-worker counter, summed over generations (worker ids repeat). */
+static void per_worker(FILE *out, struct runtime *rt, const char *metric,
+		       const char *help, size_t off)
+{
+	unsigned int i, n = 0;
+	struct generation *g;
+
+	for (g = rt->groups; g; g = g->next)
+		if (g->nworkers > n)
+			n = g->nworkers;
+	metric_head(out, metric, "counter", help);
+	for (i = 0; i < n; i++) {
+		unsigned long long v = 0;
+
+		for (g = rt->groups; g; g = g->next)
+			if (i < g->nworkers)
+				v += atomic_load_explicit((_Atomic uint64_t *)
+					((char *)&g->workers[i].stats + off),
+					memory_order_relaxed);
+		fprintf(out, "%s{worker=\"%u\"} %llu\n", metric, i, v);
+	}
+}
+
+void metrics_write(struct runtime *rt, FILE *out)
+{
+	struct config *cfg = rt->groups->cfg;
+	struct worker_stats t;
+	unsigned int b, s;
+
+	stats_total(rt, &t);
+	metric_head(out, "ringlb_connections_total", "counter",
+		    "Client connections accepted.");
+	fprintf(out, "ringlb_connections_total %llu\n",
+		(unsigned long long)t.conns_total);
+	metric_head(out, "ringlb_connections_active", "gauge",
+		    "Client connections open now.");
+	fprintf(out, "ringlb_connections_active %llu\n",
+		(unsigned long long)t.conns_active);
+	metric_head(out, "ringlb_bytes_total", "counter",
+		    "Bytes forwarded, by direction (up: client to server).");
+	fprintf(out, "ringlb_bytes_total{direction=\"up\"} %llu\n",
+		(unsigned long long)t.bytes_up);
+	fprintf(out, "ringlb_bytes_total{direction=\"down\"} %llu\n",
+		(unsigned long long)t.bytes_down);
+	metric_head(out, "ringlb_connect_timeouts_total", "counter",
+		    "Backend connects that timed out.");
+	fprintf(out, "ringlb_connect_timeouts_total %llu\n",
+		(unsigned long long)t.connect_timeouts);
+	metric_head(out, "ringlb_no_server_total", "counter",
+		    "Clients closed because no server was left to try.");
+	fprintf(out, "ringlb_no_server_total %llu\n",
+		(unsigned long long)t.no_server);
+	metric_head(out, "ringlb_idle_timeouts_total", "counter",
+		    "Connections closed by the idle timeout.");
+	fprintf(out, "ringlb_idle_timeouts_total %llu\n",
+		(unsigned long long)t.idle_timeouts);
+	metric_head(out, "ringlb_reloads_total", "counter",
+		    "Configuration reloads, by result.");
+	fprintf(out, "ringlb_reloads_total{result=\"ok\"} %llu\n",
+		(unsigned long long)rt->reloads);
+	fprintf(out, "ringlb_reloads_total{result=\"failed\"} %llu\n",
+		(unsigned long long)rt->reload_failures);
+
+	metric_head(out, "ringlb_backend_up", "gauge",
+		    "1 when the server can take connections (up, enabled).");
+	for (b = 0; b < cfg->nbackends; b++)
+		for (s = 0; s < cfg->backends[b].nservers; s++)
+			fprintf(out, "ringlb_backend_up{backend=\"%s\",server=\"%s\"} %d\n",
+				cfg->backends[b].name,
+				cfg->backends[b].servers[s].name,
+				server_usable(&cfg->backends[b].servers[s]));
+	metric_head(out, "ringlb_backend_connections_active", "gauge",
+		    "Connections using the server now.");
+	for (b = 0; b < cfg->nbackends; b++)
+		for (s = 0; s < cfg->backends[b].nservers; s++)
+			fprintf(out, "ringlb_backend_connections_active{backend=\"%s\",server=\"%s\"} %u\n",
+				cfg->backends[b].name,
+				cfg->backends[b].servers[s].name,
+				atomic_load(&cfg->backends[b].servers[s].active));
+	metric_head(out, "ringlb_backend_connections_total", "counter",
+		    "Connections established to the server.");
+	for (b = 0; b < cfg->nbackends; b++)
+		for (s = 0; s < cfg->backends[b].nservers; s++)
+			fprintf(out, "ringlb_backend_connections_total{backend=\"%s\",server=\"%s\"} %lu\n",
+				cfg->backends[b].name,
+				cfg->backends[b].servers[s].name,
+				atomic_load(&cfg->backends[b].servers[s].conns_total));
+	metric_head(out, "ringlb_connect_errors_total", "counter",
+		    "Failed connects to the server (refused, timed out, ...).");
+	for (b = 0; b < cfg->nbackends; b++)
+		for (s = 0; s < cfg->backends[b].nservers; s++)
+			fprintf(out, "ringlb_connect_errors_total{backend=\"%s\",server=\"%s\"} %lu\n",
+				cfg->backends[b].name,
+				cfg->backends[b].servers[s].name,
+				atomic_load(&cfg->backends[b].servers[s].connect_errors));
+	metric_head(out, "ringlb_health_checks_total", "counter",
+		    "Active health checks, by result.");
+	for (b = 0; b < cfg->nbackends; b++)
+		for (s = 0; s < cfg->backends[b].nservers; s++) {
+			struct server *srv = &cfg->backends[b].servers[s];
+
+			fprintf(out, "ringlb_health_checks_total{backend=\"%s\",server=\"%s\",result=\"ok\"} %lu\n",
+				cfg->backends[b].name, srv->name,
+				atomic_load(&srv->hc_total[1]));
+			fprintf(out, "ringlb_health_checks_total{backend=\"%s\",server=\"%s\",result=\"failed\"} %lu\n",
+				cfg->backends[b].name, srv->name,
+				atomic_load(&srv->hc_total[0]));
+		}
+
+	if (rt->engine == &engine_uring) {
+		per_worker(out, rt, "ringlb_uring_submissions_total",
+			   "SQEs submitted to the worker's ring.",
+			   offsetof(struct worker_stats, uring_sqes));
+		per_worker(out, rt, "ringlb_uring_enter_total",
+			   "io_uring_enter calls by the worker.",
+			   offsetof(struct worker_stats, uring_enter));
+		per_worker(out, rt, "ringlb_uring_completions_total",
+			   "CQEs reaped by the worker.",
+			   offsetof(struct worker_stats, uring_cqes));
+		per_worker(out, rt, "ringlb_uring_sq_full_total",
+			   "Times the SQ filled and was submitted early.",
+			   offsetof(struct worker_stats, uring_sq_full));
+		per_worker(out, rt, "ringlb_uring_enobufs_total",
+			   "Times the provided buffer ring ran dry.",
+			   offsetof(struct worker_stats, uring_enobufs));
+	} else {
+		per_worker(out, rt, "ringlb_epoll_waits_total",
+			   "epoll_wait calls by the worker.",
+			   offsetof(struct worker_stats, epoll_waits));
+		per_worker(out, rt, "ringlb_io_syscalls_total",
+			   "read/write/splice calls by the worker.",
+			   offsetof(struct worker_stats, syscalls_io));
+	}
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Server health: active TCP checks run inside worker 0's event loop (an
+ * io_uring connect + link timeout, or a non-blocking connect in epoll),
+ * one per server per interval; passive checks count consecutive connect
+ * failures seen by any worker. Both feed the same rise/fall state.
+ */
+#ifndef RINGLB_HEALTH_H
+#define RINGLB_HEALTH_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+struct worker;
+
+/* The encoding of a check in user_data / epoll data: backend and server. */
+#define HC_IDX(b, s)	((b) << 8 | (s))
+#define HC_BE(i)	((i) >> 8)
+#define HC_SRV(i)	((i) & 0xff)
+
+/*
+ * Called on each tick of the checking worker; @start launches one check
+ * and returns 0, or -errno when it could not (counted as a failure).
+ */
+void health_tick(struct worker *w,
+		 int (*start)(struct worker *w, unsigned int be,
+			      unsigned int srv));
+void health_result(struct worker *w, struct backend *be, struct server *srv,
+		   bool ok, const char *why);
+void server_connect_result(struct worker *w, struct backend *be,
+			   struct server *srv, bool ok);
+void server_set_admin(struct backend *be, struct server *srv, bool disabled);
+void server_set_weight(struct backend *be, struct server *srv,
+		       unsigned int weight);
+
+#endif
