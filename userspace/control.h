@@ -20,6 +20,7 @@ struct generation {
 	struct worker *workers;
 	unsigned int nworkers;
 	bool draining;			/* replaced by a reload, or stopping */
+	bool joined;			/* threads joined */
 	struct generation *next;
 };
 

@@ -212,7 +212,24 @@ static bool group_exited(struct generation *g)
 	return true;
 }
 
-/* Join groups whose workers all finished; keep their figures. */
+static void generation_join(struct generation *g)
+{
+	unsigned int i;
+
+	if (g->joined)
+		return;
+	for (i = 0; i < g->nworkers; i++)
+		if (g->workers[i].thread)
+			pthread_join(g->workers[i].thread, NULL);
+	g->joined = true;
+}
+
+/*
+ * Join generations whose workers all finished and keep their figures.
+ * The newest one stays listed (the control plane reads its config) and
+ * is never folded into the retired figures, so nothing counts twice.
+ * Returns 1 when a worker of a generation still in service failed.
+ */
 static int reap_groups(void)
 {
 	struct generation **pp = &rt.groups, *g;
@@ -224,22 +241,19 @@ static int reap_groups(void)
 			pp = &g->next;
 			continue;
 		}
-		for (i = 0; i < g->nworkers; i++) {
-			pthread_join(g->workers[i].thread, NULL);
+		generation_join(g);
+		for (i = 0; i < g->nworkers; i++)
 			if (g->workers[i].exit_status && !g->draining)
 				failed = 1;
+		if (g == rt.groups && !g->next)
+			return failed;
+		for (i = 0; i < g->nworkers; i++) {
 #define X(name) rt.retired.name += STAT_GET(&g->workers[i], name);
 			WORKER_STATS(X)
 #undef X
 		}
 		rt.retired.conns_active = 0;
 		*pp = g->next;
-		/* the newest group stays: the control plane reads its config */
-		if (!rt.groups && !*pp) {
-			rt.groups = g;
-			g->next = NULL;
-			return failed;
-		}
 		group_free(g, g->nworkers);
 	}
 	return failed;
@@ -666,14 +680,10 @@ out_join:
 	for (g = rt.groups; g; g = g->next) {
 		unsigned int i;
 
-		for (i = 0; i < g->nworkers; i++) {
-			if (!g->workers[i].thread)
-				continue;
-			pthread_join(g->workers[i].thread, NULL);
+		generation_join(g);
+		for (i = 0; i < g->nworkers; i++)
 			if (g->workers[i].exit_status)
 				status = 1;
-			g->workers[i].thread = 0;
-		}
 	}
 	reap_groups();
 	stats_log(&rt);

@@ -193,8 +193,8 @@ int config_from_args(struct config *cfg, int argc, char **argv,
 			break;
 		}
 	}
-	if (!cfg->errors)
-		config_finish(cfg);
+	/* validate even after errors: --check lists every problem at once */
+	config_finish(cfg);
 	if (cfg->errors)
 		return -EINVAL;
 	log_level = cfg->log_level;
