@@ -538,21 +538,24 @@ int main(int argc, char **argv)
 	g_argv = argv;
 	ret = config_from_args(cfg, argc, argv, &check_only);
 	if (check_only) {
-		if (ret)
-			return 1;
-		printf("%s: configuration is valid\n",
-		       cfg->file ? cfg->file : "command line");
-		return 0;
+		if (!ret)
+			printf("%s: configuration is valid\n",
+			       cfg->file ? cfg->file : "command line");
+		status = ret ? 1 : 0;
+		goto out_free_cfg;
 	}
-	if (ret)
-		return ret > 0 ? 0 : 1;
+	if (ret) {
+		status = ret > 0 ? 0 : 1;
+		goto out_free_cfg;
+	}
 
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	rt.started_ms = clock_ms();
 	rt.engine = choose_engine(cfg);
+	status = 1;
 	if (!rt.engine)
-		return 1;
+		goto out_free_cfg;
 	rt.forward = choose_forward(cfg, rt.engine);
 
 	/* workers inherit this mask: only signalfd sees these signals */
@@ -566,12 +569,15 @@ int main(int argc, char **argv)
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0) {
 		pr_err("signalfd: %s", strerror(errno));
-		return 1;
+		goto out_free_cfg;
 	}
 
 	g = group_create(cfg, NULL);
-	if (!g)
-		return 1;
+	if (!g) {
+		close(sfd);
+		goto out_free_cfg;
+	}
+	status = 0;
 	rt.groups = g;
 	if (cfg->admin_path[0]) {
 		afd = admin_listen(cfg->admin_path);
@@ -701,5 +707,11 @@ out_free:
 	close(sfd);
 	if (!status)
 		pr_info("exiting");
+	return status;
+
+out_free_cfg:
+	/* before any generation took ownership of it */
+	config_free(cfg);
+	free(cfg);
 	return status;
 }
