@@ -366,6 +366,38 @@ static void metric_head(FILE *out, const char *name, const char *type,
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+static unsigned long srv_up(struct server *s) { return server_usable(s); }
+static unsigned long srv_active(struct server *s) { return atomic_load(&s->active); }
+static unsigned long srv_conns(struct server *s) { return atomic_load(&s->conns_total); }
+static unsigned long srv_connect_errors(struct server *s) { return atomic_load(&s->connect_errors); }
+static unsigned long srv_checks_ok(struct server *s) { return atomic_load(&s->hc_total[1]); }
+static unsigned long srv_checks_failed(struct server *s) { return atomic_load(&s->hc_total[0]); }
+
+/*
+ * One series per server, labelled backend and server (and result, when
+ * @result is set). A NULL @type adds series to the metric just headed.
+ */
+static void per_server(FILE *out, struct config *cfg, const char *metric,
+		       const char *type, const char *help, const char *result,
+		       unsigned long (*get)(struct server *))
+{
+	unsigned int b, s;
+
+	if (type)
+		metric_head(out, metric, type, help);
+	for (b = 0; b < cfg->nbackends; b++) {
+		for (s = 0; s < cfg->backends[b].nservers; s++) {
+			struct server *srv = &cfg->backends[b].servers[s];
+
+			fprintf(out, "%s{backend=\"%s\",server=\"%s\"", metric,
+				cfg->backends[b].name, srv->name);
+			if (result)
+				fprintf(out, ",result=\"%s\"", result);
+			fprintf(out, "} %lu\n", get(srv));
+		}
+	}
+}
+
 /* A per-worker counter, summed over generations (worker ids repeat). */
 static void per_worker(FILE *out, struct runtime *rt, const char *metric,
 		       const char *help, size_t off)
@@ -393,7 +425,6 @@ void metrics_write(struct runtime *rt, FILE *out)
 {
 	struct config *cfg = rt->groups->cfg;
 	struct worker_stats t;
-	unsigned int b, s;
 
 	stats_total(rt, &t);
 	metric_head(out, "ringlb_connections_total", "counter",
@@ -429,51 +460,21 @@ void metrics_write(struct runtime *rt, FILE *out)
 	fprintf(out, "ringlb_reloads_total{result=\"failed\"} %llu\n",
 		(unsigned long long)rt->reload_failures);
 
-	metric_head(out, "ringlb_backend_up", "gauge",
-		    "1 when the server can take connections (up, enabled).");
-	for (b = 0; b < cfg->nbackends; b++)
-		for (s = 0; s < cfg->backends[b].nservers; s++)
-			fprintf(out, "ringlb_backend_up{backend=\"%s\",server=\"%s\"} %d\n",
-				cfg->backends[b].name,
-				cfg->backends[b].servers[s].name,
-				server_usable(&cfg->backends[b].servers[s]));
-	metric_head(out, "ringlb_backend_connections_active", "gauge",
-		    "Connections using the server now.");
-	for (b = 0; b < cfg->nbackends; b++)
-		for (s = 0; s < cfg->backends[b].nservers; s++)
-			fprintf(out, "ringlb_backend_connections_active{backend=\"%s\",server=\"%s\"} %u\n",
-				cfg->backends[b].name,
-				cfg->backends[b].servers[s].name,
-				atomic_load(&cfg->backends[b].servers[s].active));
-	metric_head(out, "ringlb_backend_connections_total", "counter",
-		    "Connections established to the server.");
-	for (b = 0; b < cfg->nbackends; b++)
-		for (s = 0; s < cfg->backends[b].nservers; s++)
-			fprintf(out, "ringlb_backend_connections_total{backend=\"%s\",server=\"%s\"} %lu\n",
-				cfg->backends[b].name,
-				cfg->backends[b].servers[s].name,
-				atomic_load(&cfg->backends[b].servers[s].conns_total));
-	metric_head(out, "ringlb_connect_errors_total", "counter",
-		    "Failed connects to the server (refused, timed out, ...).");
-	for (b = 0; b < cfg->nbackends; b++)
-		for (s = 0; s < cfg->backends[b].nservers; s++)
-			fprintf(out, "ringlb_connect_errors_total{backend=\"%s\",server=\"%s\"} %lu\n",
-				cfg->backends[b].name,
-				cfg->backends[b].servers[s].name,
-				atomic_load(&cfg->backends[b].servers[s].connect_errors));
-	metric_head(out, "ringlb_health_checks_total", "counter",
-		    "Active health checks, by result.");
-	for (b = 0; b < cfg->nbackends; b++)
-		for (s = 0; s < cfg->backends[b].nservers; s++) {
-			struct server *srv = &cfg->backends[b].servers[s];
-
-			fprintf(out, "ringlb_health_checks_total{backend=\"%s\",server=\"%s\",result=\"ok\"} %lu\n",
-				cfg->backends[b].name, srv->name,
-				atomic_load(&srv->hc_total[1]));
-			fprintf(out, "ringlb_health_checks_total{backend=\"%s\",server=\"%s\",result=\"failed\"} %lu\n",
-				cfg->backends[b].name, srv->name,
-				atomic_load(&srv->hc_total[0]));
-		}
+	per_server(out, cfg, "ringlb_backend_up", "gauge",
+		   "1 when the server can take connections (up, enabled).",
+		   NULL, srv_up);
+	per_server(out, cfg, "ringlb_backend_connections_active", "gauge",
+		   "Connections using the server now.", NULL, srv_active);
+	per_server(out, cfg, "ringlb_backend_connections_total", "counter",
+		   "Connections established to the server.", NULL,
+		   srv_conns);
+	per_server(out, cfg, "ringlb_connect_errors_total", "counter",
+		   "Failed connects to the server (refused, timed out, ...).",
+		   NULL, srv_connect_errors);
+	per_server(out, cfg, "ringlb_health_checks_total", "counter",
+		   "Active health checks, by result.", "ok", srv_checks_ok);
+	per_server(out, cfg, "ringlb_health_checks_total", NULL, NULL,
+		   "failed", srv_checks_failed);
 
 	if (rt->engine == &engine_uring) {
 		per_worker(out, rt, "ringlb_uring_submissions_total",
