@@ -532,28 +532,37 @@ static int on_key(void *user, const char *section, const char *name,
 	return 1;	/* errors are counted, parsing goes on */
 }
 
-int config_load_file(struct config *cfg, const char *path)
+int config_load_stream(struct config *cfg, FILE *f, const char *name)
 {
-	struct parse_ctx ctx = { .cfg = cfg };
+	struct parse_ctx ctx = { .cfg = cfg, .f = f };
 	unsigned int before = cfg->errors;
 	int ret;
 
-	cfg->file = path;
-	ctx.f = fopen(path, "r");
-	if (!ctx.f) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		cfg->errors++;
-		return -errno;
-	}
+	cfg->file = name;
 	/* one key per physical line, so line numbers are exact */
 	ini_allow_multiline = false;
 	ret = ini_parse_stream(read_line, &ctx, on_key, &ctx);
-	fclose(ctx.f);
 	if (ret > 0 && cfg->errors == before)
 		config_error(cfg, ret, "syntax error (want [section] or key = value)");
 	else if (ret < 0)
-		config_error(cfg, 0, "%s: cannot parse", path);
+		config_error(cfg, 0, "%s: cannot parse", name);
 	return cfg->errors == before ? 0 : -EINVAL;
+}
+
+int config_load_file(struct config *cfg, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int ret;
+
+	if (!f) {
+		ret = -errno;
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		cfg->errors++;
+		return ret;
+	}
+	ret = config_load_stream(cfg, f, path);
+	fclose(f);
+	return ret;
 }
 
 /* ---- validation --------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "addr.h"
 
@@ -136,6 +137,8 @@ void config_init(struct config *cfg);
 int config_set(struct config *cfg, const char *section, const char *key,
 	       const char *value, int line);
 int config_load_file(struct config *cfg, const char *path);
+/* The same from an open stream; @name is what messages call it. */
+int config_load_stream(struct config *cfg, FILE *f, const char *name);
 /* Resolve defaults and cross-references; report every problem. */
 int config_finish(struct config *cfg);
 void config_free(struct config *cfg);
