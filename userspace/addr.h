@@ -9,7 +9,8 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
-#define ADDR_STRLEN 112
+/* room for "unix:" and a full 108-byte sun_path, with the NUL */
+#define ADDR_STRLEN 120
 
 struct addr {
 	struct sockaddr_storage ss;
