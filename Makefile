@@ -9,7 +9,7 @@ export BUILD
 KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
 
 .PHONY: all userspace selftests modules deps check vmcheck run bench \
-	install clean asan vm-payload
+	install clean asan vm-payload fuzz fuzz-build
 
 all: userspace selftests modules-if-possible
 
@@ -44,6 +44,16 @@ vm-payload: $(KSFT_HDRS)
 	$(MAKE) -C userspace STATIC=1 OUT=$(BUILD)/static
 	$(MAKE) -C selftests/ringlb STATIC=1 OUT=$(BUILD)/static/selftests RINGLB_OUT=$(BUILD)/static
 
+# libFuzzer targets (clang): `make fuzz FUZZ_SECONDS=N` fuzzes each for N
+# seconds (default 60); `make check` gives each a short run.
+FUZZ_SECONDS ?= 60
+fuzz-build:
+	@EXTRA_PKGS="clang libclang-rt-14-dev" scripts/deps.sh
+	$(MAKE) -C userspace/fuzz CFLAGS_EXTRA=-Werror
+
+fuzz: fuzz-build
+	$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
 vmcheck: deps $(KSFT_HDRS)
 	selftests/vm/vmcheck.sh $(KERNELS)
 
@@ -51,11 +61,13 @@ check: deps
 	$(MAKE) $(KSFT_HDRS)
 	$(MAKE) CFLAGS_EXTRA=-Werror userspace selftests asan
 	$(MAKE) -C selftests/ringlb OUT=$(BUILD)/asan/selftests RINGLB_OUT=$(BUILD)/asan SAN=1
+	$(MAKE) fuzz-build
 	scripts/check.sh \
 		"unit=$(MAKE) -s -C userspace test" \
 		"unit-asan=$(MAKE) -s -C userspace SAN=1 OUT=$(BUILD)/asan test" \
 		"ringlb=selftests/ringlb/run.sh $(CURDIR)/userspace $(BUILD)/selftests/ringlb" \
 		"ringlb-asan=selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
+		"fuzz=$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=10" \
 		"vm=scripts/vm-suite.sh $(KERNELS)"
 
 run: deps userspace
