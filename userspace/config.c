@@ -156,6 +156,7 @@ static struct listener *get_listener(struct config *cfg, const char *name,
 	ln->max_conns = UNSET;
 	ln->proxy_protocol = UNSET;
 	ln->idle_timeout_ms = UNSET;
+	ln->max_per_source = UNSET;
 	ln->line = line;
 	cfg->nlisteners++;
 	return ln;
@@ -298,6 +299,25 @@ static int add_server(struct config *cfg, struct backend *be,
 	return 0;
 }
 
+/* "allow"/"deny": one block per key, repeatable */
+static int parse_cidr(struct config *cfg, int line, const char *k,
+		      const char *v, struct cidr_list *l)
+{
+	struct cidr c, *n;
+
+	if (cidr_parse(v, &c)) {
+		config_error(cfg, line, "%s: bad address block '%s' (want ADDR or ADDR/BITS)",
+			     k, v);
+		return -EINVAL;
+	}
+	n = realloc(l->v, (l->n + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	l->v = n;
+	l->v[l->n++] = c;
+	return 0;
+}
+
 static int set_global(struct config *cfg, const char *k, const char *v,
 		      int line)
 {
@@ -319,6 +339,13 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 	}
 	if (!strcmp(k, "max-conns"))
 		return parse_int(cfg, line, k, v, 0, 1 << 22, &cfg->max_conns);
+	if (!strcmp(k, "allow"))
+		return parse_cidr(cfg, line, k, v, &cfg->allow);
+	if (!strcmp(k, "deny"))
+		return parse_cidr(cfg, line, k, v, &cfg->deny);
+	if (!strcmp(k, "max-conns-per-source"))
+		return parse_int(cfg, line, k, v, 0, 1 << 22,
+				 &cfg->max_per_source);
 	if (!strcmp(k, "connect-timeout"))
 		return parse_int(cfg, line, k, v, 1, 3600000,
 				 &cfg->connect_timeout_ms);
@@ -446,6 +473,13 @@ static int set_listener(struct config *cfg, struct listener *ln,
 	}
 	if (!strcmp(k, "max-conns"))
 		return parse_int(cfg, line, k, v, 0, 1 << 22, &ln->max_conns);
+	if (!strcmp(k, "allow"))
+		return parse_cidr(cfg, line, k, v, &ln->allow);
+	if (!strcmp(k, "deny"))
+		return parse_cidr(cfg, line, k, v, &ln->deny);
+	if (!strcmp(k, "max-conns-per-source"))
+		return parse_int(cfg, line, k, v, 0, 1 << 22,
+				 &ln->max_per_source);
 	if (!strcmp(k, "proxy-protocol"))
 		return parse_choice(cfg, line, k, v, pp_names,
 				    &ln->proxy_protocol);
@@ -567,6 +601,19 @@ int config_load_file(struct config *cfg, const char *path)
 
 /* ---- validation --------------------------------------------------------- */
 
+/* a listener without lists of its own takes [global]'s */
+static int cidr_list_copy(struct cidr_list *to, const struct cidr_list *from)
+{
+	if (!from->n)
+		return 0;
+	to->v = malloc(from->n * sizeof(*to->v));
+	if (!to->v)
+		return -ENOMEM;
+	memcpy(to->v, from->v, from->n * sizeof(*to->v));
+	to->n = from->n;
+	return 0;
+}
+
 #define INHERIT(x, from)	do { if ((x) == UNSET) (x) = (from); } while (0)
 
 int config_finish(struct config *cfg)
@@ -613,6 +660,16 @@ int config_finish(struct config *cfg)
 		INHERIT(ln->max_conns, 0);
 		INHERIT(ln->proxy_protocol, cfg->proxy_protocol);
 		INHERIT(ln->idle_timeout_ms, cfg->idle_timeout_ms);
+		INHERIT(ln->max_per_source, cfg->max_per_source);
+		if (!ln->allow.n && cidr_list_copy(&ln->allow, &cfg->allow))
+			return -ENOMEM;
+		if (!ln->deny.n && cidr_list_copy(&ln->deny, &cfg->deny))
+			return -ENOMEM;
+		if (ln->max_per_source && !ln->sources) {
+			ln->sources = src_table_new();
+			if (!ln->sources)
+				return -ENOMEM;
+		}
 		n += ln->nbinds;
 		/* the same address in two listeners cannot both bind */
 		for (j = 0; j < i; j++)
@@ -655,8 +712,14 @@ void config_free(struct config *cfg)
 
 	for (i = 0; i < cfg->nbackends; i++)
 		free(cfg->backends[i].servers);
-	for (i = 0; i < cfg->nlisteners; i++)
+	for (i = 0; i < cfg->nlisteners; i++) {
 		free(cfg->listeners[i].binds);
+		free(cfg->listeners[i].allow.v);
+		free(cfg->listeners[i].deny.v);
+		src_table_free(cfg->listeners[i].sources);
+	}
+	free(cfg->allow.v);
+	free(cfg->deny.v);
 	free(cfg->backends);
 	free(cfg->listeners);
 	free(cfg->socks);

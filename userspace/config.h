@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "acl.h"
 #include "addr.h"
 
 #define NAME_MAX_LEN	32
@@ -74,6 +75,11 @@ struct backend {
 	atomic_uint state_gen;		/* bumped on up/down/weight/admin */
 };
 
+struct cidr_list {
+	struct cidr *v;
+	unsigned int n;
+};
+
 struct listener {
 	char name[NAME_MAX_LEN];
 	struct addr *binds;
@@ -83,6 +89,9 @@ struct listener {
 	int max_conns;			/* 0 = unlimited */
 	int proxy_protocol;		/* 0 off, 1 v1, 2 v2 */
 	int idle_timeout_ms;
+	struct cidr_list allow, deny;	/* empty allow list: everybody */
+	int max_per_source;		/* open at once per client address */
+	struct src_table *sources;	/* when max_per_source is set */
 	int line, backend_line;
 };
 
@@ -106,6 +115,8 @@ struct config {
 	enum engine_kind engine;
 	enum forward_kind forward;
 	int max_conns;			/* whole process; 0 = unlimited */
+	struct cidr_list allow, deny;	/* defaults for listeners */
+	int max_per_source;
 	int connect_timeout_ms;
 	int idle_timeout_ms;		/* 0 = never */
 	int drain_timeout_ms;

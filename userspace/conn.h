@@ -70,6 +70,7 @@ struct conn {
 	uint8_t closing_fds;
 	int fd[2];		/* by side; -1 once closed */
 	bool fixed[2];		/* io_uring direct descriptor */
+	bool src_held;		/* counted in the listener's sources */
 	uint32_t inflight;	/* SQEs in flight that name this conn */
 	uint32_t ev[2];		/* epoll: registered event masks by side */
 	struct dir dir[2];

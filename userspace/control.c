@@ -435,6 +435,12 @@ void metrics_write(struct runtime *rt, FILE *out)
 		    "Client connections open now.");
 	fprintf(out, "ringlb_connections_active %llu\n",
 		(unsigned long long)t.conns_active);
+	metric_head(out, "ringlb_connections_rejected_total", "counter",
+		    "Clients closed at accept, by reason (denied: allow/deny lists; limited: max-conns-per-source).");
+	fprintf(out, "ringlb_connections_rejected_total{reason=\"denied\"} %llu\n",
+		(unsigned long long)t.conns_denied);
+	fprintf(out, "ringlb_connections_rejected_total{reason=\"limited\"} %llu\n",
+		(unsigned long long)t.conns_limited);
 	metric_head(out, "ringlb_bytes_total", "counter",
 		    "Bytes forwarded, by direction (up: client to server).");
 	fprintf(out, "ringlb_bytes_total{direction=\"up\"} %llu\n",

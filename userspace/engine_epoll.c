@@ -425,7 +425,7 @@ static void on_accept(struct epoll_worker *e, unsigned int l)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	struct conn *c;
-	int fd;
+	int fd, err;
 
 	while (worker_can_accept(w, l)) {
 		len = sizeof(ss);
@@ -458,6 +458,11 @@ static void on_accept(struct epoll_worker *e, unsigned int l)
 		c->fd[SIDE_CLIENT] = fd;
 		memcpy(&c->client, &ss, sizeof(ss));
 		c->client_len = len;
+		err = conn_admit(w, c);
+		if (err) {
+			conn_end(e, c, err == -EACCES ? "denied" : "limited");
+			continue;
+		}
 		if (watch(e, c, SIDE_CLIENT)) {
 			conn_end(e, c, "error");
 			continue;

@@ -143,7 +143,7 @@ static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
 	struct accept_slot *slot = &u->acc[l][s];
 	bool direct = ud_dir(cqe->user_data);
 	struct conn *c;
-	int res = cqe->res;
+	int res = cqe->res, err;
 
 	slot->busy = false;
 	u->acc_armed[l]--;
@@ -183,6 +183,11 @@ static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
 	c->fixed[SIDE_CLIENT] = direct;
 	memcpy(&c->client, &slot->ss, sizeof(c->client));
 	c->client_len = slot->len;
+	err = conn_admit(w, c);
+	if (err) {
+		uring_conn_close(u, c, err == -EACCES ? "denied" : "limited");
+		return;
+	}
 	start_connect(u, c);
 }
 

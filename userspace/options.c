@@ -33,6 +33,9 @@ static const struct option long_opts[] = {
 	{ "metrics", required_argument, NULL, OPT_KEY },
 	{ "proxy-protocol", required_argument, NULL, OPT_KEY },
 	{ "max-conns", required_argument, NULL, OPT_KEY },
+	{ "max-conns-per-source", required_argument, NULL, OPT_KEY },
+	{ "allow", required_argument, NULL, OPT_KEY },
+	{ "deny", required_argument, NULL, OPT_KEY },
 	{ "connect-timeout", required_argument, NULL, OPT_KEY },
 	{ "idle-timeout", required_argument, NULL, OPT_KEY },
 	{ "drain-timeout", required_argument, NULL, OPT_KEY },
@@ -71,6 +74,12 @@ static void usage(FILE *f)
 "      --proxy-protocol V      off | v1 | v2 towards servers (default off)\n"
 "      --max-conns N           connections at once, split over workers;\n"
 "                              0 = unlimited (default 0)\n"
+"      --max-conns-per-source N  open at once from one client address;\n"
+"                              0 = unlimited (default 0)\n"
+"      --allow CIDR            accept only clients in these blocks\n"
+"                              (repeatable; default: everybody)\n"
+"      --deny CIDR             refuse clients in these blocks (repeatable;\n"
+"                              checked first)\n"
 "      --connect-timeout MS    backend connect timeout (default 1000)\n"
 "      --idle-timeout MS       close after MS without a byte; 0 = never\n"
 "                              (default 0)\n"

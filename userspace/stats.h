@@ -20,6 +20,8 @@
 	X(connect_timeouts)						\
 	X(no_server)		/* clients closed: no server left */	\
 	X(accept_errors)						\
+	X(conns_denied)		/* refused by allow/deny */		\
+	X(conns_limited)	/* refused: per-source limit */		\
 	X(idle_timeouts)						\
 	X(resets)		/* connections ended by a reset */	\
 	X(uring_sqes)		/* SQEs handed to the kernel */		\

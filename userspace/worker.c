@@ -107,8 +107,43 @@ struct conn *conn_alloc(struct worker *w, unsigned int sock)
 	return c;
 }
 
+/*
+ * May this client use its listener? Deny blocks first, then allow
+ * blocks (when there are any), then the per-source limit, whose count
+ * conn_free() gives back. 0, -EACCES or -EBUSY.
+ */
+int conn_admit(struct worker *w, struct conn *c)
+{
+	struct listener *ln = conn_listener(w, c);
+	const struct sockaddr *sa = (const struct sockaddr *)&c->client;
+	unsigned int i;
+
+	for (i = 0; i < ln->deny.n; i++)
+		if (cidr_match(&ln->deny.v[i], sa))
+			goto denied;
+	for (i = 0; i < ln->allow.n; i++)
+		if (cidr_match(&ln->allow.v[i], sa))
+			break;
+	if (ln->allow.n && i == ln->allow.n)
+		goto denied;
+	if (ln->sources) {
+		if (src_acquire(ln->sources, sa, ln->max_per_source)) {
+			STAT_INC(w, conns_limited);
+			return -EBUSY;
+		}
+		c->src_held = true;
+	}
+	return 0;
+denied:
+	STAT_INC(w, conns_denied);
+	return -EACCES;
+}
+
 void conn_free(struct worker *w, struct conn *c)
 {
+	if (c->src_held)
+		src_release(conn_listener(w, c)->sources,
+			    (const struct sockaddr *)&c->client);
 	w->ln_used[conn_listener(w, c) - w->cfg->listeners]--;
 	lru_unlink(c);
 	c->state = CONN_FREE;

@@ -100,6 +100,8 @@ int worker_setup(struct worker *w);
 void worker_teardown(struct worker *w);
 
 struct conn *conn_alloc(struct worker *w, unsigned int sock);
+/* 0, or -EACCES (allow/deny) or -EBUSY (per-source limit): close it */
+int conn_admit(struct worker *w, struct conn *c);
 void conn_free(struct worker *w, struct conn *c);
 struct conn *conn_lookup(struct worker *w, uint32_t idx);
 void conn_touch(struct worker *w, struct conn *c);
