@@ -27,7 +27,6 @@ struct epoll_worker {
 	int epfd;
 	struct worker *w;
 	bool *listening;	/* listener registered (not paused) */
-	uint64_t accept_pause_until;
 	unsigned int min_connect_ms;
 	char **free_bufs;
 	unsigned int nfree_bufs;
@@ -404,7 +403,7 @@ static void resume_listeners(struct epoll_worker *e)
 {
 	unsigned int l;
 
-	if (e->w->now_ms < e->accept_pause_until)
+	if (e->w->now_ms < e->w->accept_pause_until)
 		return;
 	for (l = 0; l < e->w->cfg->nsocks; l++)
 		if (worker_can_accept(e->w, l))
@@ -438,15 +437,8 @@ static void on_accept(struct epoll_worker *e, unsigned int l)
 			    errno == ECONNABORTED)
 				return;
 			STAT_INC(w, accept_errors);
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				if (e->accept_pause_until <= w->now_ms)
-					pr_warn("accept on %s: %s: pausing accepts",
-						w->cfg->socks[l].addr_str,
-						strerror(errno));
-				e->accept_pause_until = w->now_ms + 100;
+			if (worker_accept_starved(w, l, -errno))
 				pause_listeners(e);
-			}
 			return;
 		}
 		c = conn_alloc(w, l);

@@ -66,7 +66,7 @@ static void arm_accepts(struct uring_worker *u)
 	struct worker *w = u->w;
 	unsigned int l, s;
 
-	if (w->now_ms < u->accept_pause_until)
+	if (w->now_ms < w->accept_pause_until)
 		return;
 	for (l = 0; l < w->cfg->nsocks; l++) {
 		/*
@@ -153,15 +153,7 @@ static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
 		if (res == -ECANCELED || res == -EINVAL || res == -EBADF)
 			return;	/* listener going away */
 		STAT_INC(w, accept_errors);
-		if (res == -EMFILE || res == -ENFILE || res == -ENOMEM ||
-		    res == -ENOBUFS) {
-			/* out of descriptors: pause rather than spin */
-			if (u->accept_pause_until <= w->now_ms)
-				pr_warn("accept on %s: %s: pausing accepts",
-					w->cfg->socks[l].addr_str,
-					strerror(-res));
-			u->accept_pause_until = w->now_ms + 100;
-		}
+		worker_accept_starved(w, l, res);
 		return;
 	}
 

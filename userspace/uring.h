@@ -56,7 +56,6 @@ struct uring_worker {
 
 	struct accept_slot (*acc)[ACCEPT_BATCH];
 	unsigned int *acc_armed;
-	uint64_t accept_pause_until;
 
 	struct __kernel_timespec *be_ts;	/* connect timeout per backend */
 	struct __kernel_timespec *hc_ts;	/* check timeout per backend */

@@ -74,6 +74,33 @@ static void lru_append(struct worker *w, struct conn *c)
 }
 
 /* A connection for an accept on @sock that worker_reserve() counted. */
+/*
+ * Accept can fail for want of descriptors, and keeps failing until some
+ * close: retrying at once would spin, and logging each failure would
+ * flood. Pause this worker's accepts for a while instead, say so once
+ * per episode, and say when accepts succeed again (conn_alloc).
+ */
+#define ACCEPT_PAUSE_MS	100
+
+bool worker_accept_starved(struct worker *w, unsigned int sock, int err)
+{
+	if (err != -EMFILE && err != -ENFILE && err != -ENOBUFS &&
+	    err != -ENOMEM)
+		return false;
+	if (!w->accept_starved++)
+		pr_warn("accept on %s: %s: pausing accepts until descriptors free up",
+			w->cfg->socks[sock].addr_str, strerror(-err));
+	w->accept_pause_until = w->now_ms + ACCEPT_PAUSE_MS;
+	return true;
+}
+
+static void accept_recovered(struct worker *w)
+{
+	pr_warn("accepting again (%u accepts refused for want of descriptors)",
+		w->accept_starved);
+	w->accept_starved = 0;
+}
+
 struct conn *conn_alloc(struct worker *w, unsigned int sock)
 {
 	struct conn *c;
@@ -81,6 +108,8 @@ struct conn *conn_alloc(struct worker *w, unsigned int sock)
 	uint16_t gen;
 	int d;
 
+	if (w->accept_starved)
+		accept_recovered(w);
 	if (!w->free_conns && conn_grow(w))
 		return NULL;
 	c = w->free_conns;

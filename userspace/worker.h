@@ -52,6 +52,8 @@ struct worker {
 	unsigned int capacity;		/* max conns for this worker, 0 = any */
 	unsigned int active;		/* conns not CONN_FREE */
 	unsigned int accepting;		/* accepts in flight (uring) */
+	uint64_t accept_pause_until;	/* out of fds: no accepts before */
+	unsigned int accept_starved;	/* refused accepts this episode */
 	unsigned int *ln_used;		/* per listener: conns + accepts */
 	unsigned int *ln_cap;		/* per listener share, 0 = any */
 	bool health;			/* this worker runs health checks */
@@ -100,6 +102,12 @@ int worker_setup(struct worker *w);
 void worker_teardown(struct worker *w);
 
 struct conn *conn_alloc(struct worker *w, unsigned int sock);
+/*
+ * Out of descriptors or memory at accept (-EMFILE, -ENFILE, -ENOBUFS,
+ * -ENOMEM): true when the engine should pause accepting until
+ * w->accept_pause_until rather than retry at once.
+ */
+bool worker_accept_starved(struct worker *w, unsigned int sock, int err);
 /* 0, or -EACCES (allow/deny) or -EBUSY (per-source limit): close it */
 int conn_admit(struct worker *w, struct conn *c);
 void conn_free(struct worker *w, struct conn *c);
