@@ -84,6 +84,7 @@ struct rl_opts {
 	const char *engine;	/* overrides the variant's */
 	bool no_uring;		/* seccomp: io_uring_setup() fails EPERM */
 	bool no_wait;		/* do not wait for the listener */
+	const char *extra[12];	/* more arguments, passed as they are */
 };
 
 #define CHECK_SKIP(e)							\
@@ -230,6 +231,8 @@ static inline void env_spawn(struct __test_metadata *_metadata,
 		a[n++] = "-a";
 		a[n++] = o->balance;
 	}
+	for (i = 0; o->extra[i] && n < RL_MAX_ARGS - 1; i++)
+		a[n++] = o->extra[i];
 	a[n] = NULL;
 
 	ret = rl_spawn(&e->rl, e->argv, o->no_uring);
