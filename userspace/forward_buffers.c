@@ -147,8 +147,15 @@ static void recv_done(struct uring_worker *u, struct conn *c, int d,
 	struct dir *dir = &c->dir[d];
 	int res = cqe->res;
 
+	/*
+	 * The recv is over (ENOBUFS, EOF, error, or cancelled): a cancel we
+	 * asked for has nothing left to find, whatever the result says.
+	 * Left set, DIR_CANCELING would keep may_recv() false for good: a
+	 * recv that ran out of buffers while its cancel was on the way
+	 * stalled the direction for ever.
+	 */
 	if (!(cqe->flags & IORING_CQE_F_MORE))
-		dir->flags &= ~DIR_RECV_ARMED;
+		dir->flags &= ~(DIR_RECV_ARMED | DIR_CANCELING);
 
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned int bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
@@ -198,7 +205,7 @@ static void recv_done(struct uring_worker *u, struct conn *c, int d,
 			starve(u, dir);
 		return;
 	} else if (res == -ECANCELED) {
-		dir->flags &= ~DIR_CANCELING;
+		/* flags cleared above */
 	} else if (!err_is_transient(res)) {
 		if (res == -ECONNRESET)
 			STAT_INC(u->w, resets);
