@@ -32,6 +32,11 @@ static inline void server_set_add(struct server_set *s, unsigned int i)
 	s->bits[i / 64] |= 1ULL << (i % 64);
 }
 
+static inline void server_set_del(struct server_set *s, unsigned int i)
+{
+	s->bits[i / 64] &= ~(1ULL << (i % 64));
+}
+
 static inline int server_set_has(const struct server_set *s, unsigned int i)
 {
 	return !!(s->bits[i / 64] & (1ULL << (i % 64)));

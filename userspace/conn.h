@@ -5,6 +5,9 @@
  * engine-specific parts are small and live in the per-direction state.
  *
  * Lifecycle (see Documentation/design.rst):
+ *   CONN_FDWAIT      client accepted, but no descriptor left for the
+ *                    server socket: parked until some close (accepts
+ *                    pause meanwhile), then CONN_CONNECTING
  *   CONN_CONNECTING  client accepted, backend connect in flight
  *   CONN_FORWARDING  both directions move bytes; each ends on EOF with a
  *                    shutdown(SHUT_WR) of its destination
@@ -23,6 +26,7 @@
 
 enum conn_state {
 	CONN_FREE,
+	CONN_FDWAIT,
 	CONN_CONNECTING,
 	CONN_FORWARDING,
 	CONN_CLOSING,

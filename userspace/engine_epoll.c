@@ -88,6 +88,8 @@ static void conn_end(struct epoll_worker *e, struct conn *c, const char *why)
 
 	if (why)
 		conn_set_end(c, why);
+	if (c->state == CONN_FDWAIT)
+		w->fdwait--;
 	for (side = 0; side < 2; side++) {
 		if (c->fd[side] >= 0)
 			close(c->fd[side]);
@@ -130,12 +132,14 @@ static void start_connect(struct epoll_worker *e, struct conn *c)
 		}
 		srv = &conn_backend(w, c)->servers[c->server];
 		fd = conn_server_socket(w, c, true);
+		if (fd == -EMFILE || fd == -ENFILE) {
+			conn_park_fdwait(w, c);
+			return;
+		}
 		if (fd < 0) {
-			pr_warn("socket for %s: %s", srv->addr_str,
-				strerror(-fd));
 			conn_server_released(w, c);
 			c->server = -1;
-			conn_end(e, c, "no-fd");
+			conn_end(e, c, "error");
 			return;
 		}
 		c->fd[SIDE_SERVER] = fd;
@@ -263,7 +267,7 @@ static bool pump_splice(struct epoll_worker *e, struct conn *c, int d)
 			return false;
 		}
 		if (!dir->pipe) {
-			dir->pipe = pipe_get(w);
+			dir->pipe = pipe_get(w, c);
 			if (!dir->pipe) {
 				conn_end(e, c, "no-fd");
 				return true;
@@ -369,6 +373,8 @@ static void on_conn_event(struct epoll_worker *e, uint64_t data,
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		c->ev[side] |= RDY_OUT;
 
+	if (c->state == CONN_FDWAIT)
+		return;	/* the readiness is kept for when it connects */
 	if (c->state == CONN_CONNECTING) {
 		if (side == SIDE_SERVER && (c->ev[side] & RDY_OUT))
 			connected(e, c);
@@ -565,6 +571,13 @@ static void on_tick(struct epoll_worker *e)
 			conn_end(e, c, "idle-timeout");
 		}
 	}
+	/* descriptors freed since: parked clients connect, oldest first */
+	while ((c = conn_next_fdwait(w))) {
+		start_connect(e, c);
+		if (c->state == CONN_FDWAIT)
+			break;
+	}
+	worker_accept_tick(w);
 	if (w->health) {
 		health_expire(e);
 		health_tick(w, health_start);

@@ -216,13 +216,12 @@ static void start_connect(struct uring_worker *u, struct conn *c)
 		fd = conn_server_socket(w, c, true);
 		if (fd >= 0)
 			break;
-		pr_warn("socket for %s: %s", srv->addr_str, strerror(-fd));
-		conn_server_released(w, c);
-		c->server = -1;
 		if (fd == -EMFILE || fd == -ENFILE) {
-			uring_conn_close(u, c, "no-fd");
+			conn_park_fdwait(w, c);
 			return;
 		}
+		conn_server_released(w, c);
+		c->server = -1;
 	}
 	c->fd[SIDE_SERVER] = fd;
 	c->fixed[SIDE_SERVER] = false;
@@ -307,6 +306,8 @@ void uring_conn_close(struct uring_worker *u, struct conn *c, const char *why)
 		return;
 	if (why)
 		conn_set_end(c, why);
+	if (c->state == CONN_FDWAIT)
+		u->w->fdwait--;
 	c->state = CONN_CLOSING;
 	for (side = 0; side < 2; side++) {
 		struct io_uring_sqe *sqe;
@@ -453,6 +454,13 @@ static void on_tick(struct uring_worker *u)
 			uring_conn_close(u, c, "idle-timeout");
 		}
 	}
+	/* descriptors freed since: parked clients connect, oldest first */
+	while ((c = conn_next_fdwait(w))) {
+		start_connect(u, c);
+		if (c->state == CONN_FDWAIT)
+			break;
+	}
+	worker_accept_tick(w);
 	if (w->health)
 		health_tick(w, health_start);
 	if (w->draining && w->now_ms >= w->drain_deadline && w->active) {

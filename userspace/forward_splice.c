@@ -39,9 +39,8 @@ static void splice_in(struct uring_worker *u, struct conn *c, int d)
 	struct io_uring_sqe *sqe;
 
 	if (!dir->pipe) {
-		dir->pipe = pipe_get(u->w);
+		dir->pipe = pipe_get(u->w, c);
 		if (!dir->pipe) {
-			pr_warn("no pipe for a splice: %s", "out of fds");
 			uring_conn_close(u, c, "no-fd");
 			return;
 		}

@@ -78,9 +78,11 @@ static void lru_append(struct worker *w, struct conn *c)
  * Accept can fail for want of descriptors, and keeps failing until some
  * close: retrying at once would spin, and logging each failure would
  * flood. Pause this worker's accepts for a while instead, say so once
- * per episode, and say when accepts succeed again (conn_alloc).
+ * per episode, and say when accepts succeed again (worker_accept_tick).
  */
 #define ACCEPT_PAUSE_MS	100
+/* an episode ends after this long without a refusal */
+#define ACCEPT_CALM_MS	1000
 
 bool worker_accept_starved(struct worker *w, unsigned int sock, int err)
 {
@@ -91,11 +93,44 @@ bool worker_accept_starved(struct worker *w, unsigned int sock, int err)
 		pr_warn("accept on %s: %s: pausing accepts until descriptors free up",
 			w->cfg->socks[sock].addr_str, strerror(-err));
 	w->accept_pause_until = w->now_ms + ACCEPT_PAUSE_MS;
+	w->accept_refused_ms = w->now_ms;
 	return true;
 }
 
-static void accept_recovered(struct worker *w)
+void conn_park_fdwait(struct worker *w, struct conn *c)
 {
+	/* the server it picked was never tried: it may pick it again */
+	server_set_del(&c->tried, c->server);
+	conn_server_released(w, c);
+	c->server = -1;
+	c->state = CONN_FDWAIT;
+	w->fdwait++;
+}
+
+struct conn *conn_next_fdwait(struct worker *w)
+{
+	struct conn *c;
+
+	if (!w->fdwait || w->now_ms < w->accept_pause_until)
+		return NULL;
+	for (c = w->lru.lru_next; c != &w->lru; c = c->lru_next)
+		if (c->state == CONN_FDWAIT) {
+			c->state = CONN_CONNECTING;
+			w->fdwait--;
+			return c;
+		}
+	return NULL;
+}
+
+/*
+ * From the engines' ticks: an episode ends once a while has passed with
+ * no refusal (a lone success between refusals does not end it).
+ */
+void worker_accept_tick(struct worker *w)
+{
+	if (!w->accept_starved || w->fdwait ||
+	    w->now_ms - w->accept_refused_ms < ACCEPT_CALM_MS)
+		return;
 	pr_warn("accepting again (%u accepts refused for want of descriptors)",
 		w->accept_starved);
 	w->accept_starved = 0;
@@ -108,8 +143,6 @@ struct conn *conn_alloc(struct worker *w, unsigned int sock)
 	uint16_t gen;
 	int d;
 
-	if (w->accept_starved)
-		accept_recovered(w);
 	if (!w->free_conns && conn_grow(w))
 		return NULL;
 	c = w->free_conns;
@@ -329,8 +362,14 @@ int conn_server_socket(struct worker *w, struct conn *c, bool nonblock)
 
 	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC |
 			    (nonblock ? SOCK_NONBLOCK : 0), 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		fd = -errno;
+		/* out of fds: take no more clients until some close */
+		if (!worker_accept_starved(w, c->listener, fd))
+			pr_warn("socket for %s: %s", srv->addr_str,
+				strerror(-fd));
+		return fd;
+	}
 	if (family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
@@ -346,7 +385,7 @@ int conn_server_socket(struct worker *w, struct conn *c, bool nonblock)
  */
 #define PIPE_POOL_KEEP	64
 
-struct pipe_pair *pipe_get(struct worker *w)
+struct pipe_pair *pipe_get(struct worker *w, struct conn *c)
 {
 	struct pipe_pair *p = w->free_pipes;
 	int fds[2];
@@ -356,8 +395,11 @@ struct pipe_pair *pipe_get(struct worker *w)
 		w->nfree_pipes--;
 		return p;
 	}
-	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC))
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC)) {
+		if (!worker_accept_starved(w, c->listener, -errno))
+			pr_warn("pipe: %s", strerror(errno));
 		return NULL;
+	}
 	/* best effort: a smaller pipe still works, only with more trips */
 	fcntl(fds[1], F_SETPIPE_SZ, w->cfg->pipe_size);
 	p = malloc(sizeof(*p));
@@ -480,7 +522,7 @@ bool worker_can_accept(struct worker *w, unsigned int sock)
 {
 	unsigned int l = w->cfg->socks[sock].ln - w->cfg->listeners;
 
-	if (w->draining || w->lfd[sock] < 0)
+	if (w->draining || w->lfd[sock] < 0 || w->fdwait)
 		return false;
 	if (w->ln_cap[l] && w->ln_used[l] >= w->ln_cap[l])
 		return false;
@@ -515,6 +557,7 @@ static unsigned int share(unsigned int total, unsigned int id, unsigned int n)
 
 static const char *const state_names[] = {
 	[CONN_FREE] = "free",
+	[CONN_FDWAIT] = "fd-wait",
 	[CONN_CONNECTING] = "connecting",
 	[CONN_FORWARDING] = "forwarding",
 	[CONN_CLOSING] = "closing",

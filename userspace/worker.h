@@ -54,6 +54,8 @@ struct worker {
 	unsigned int accepting;		/* accepts in flight (uring) */
 	uint64_t accept_pause_until;	/* out of fds: no accepts before */
 	unsigned int accept_starved;	/* refused accepts this episode */
+	uint64_t accept_refused_ms;	/* when the last one was refused */
+	unsigned int fdwait;		/* connections in CONN_FDWAIT */
 	unsigned int *ln_used;		/* per listener: conns + accepts */
 	unsigned int *ln_cap;		/* per listener share, 0 = any */
 	bool health;			/* this worker runs health checks */
@@ -108,6 +110,18 @@ struct conn *conn_alloc(struct worker *w, unsigned int sock);
  * w->accept_pause_until rather than retry at once.
  */
 bool worker_accept_starved(struct worker *w, unsigned int sock, int err);
+void worker_accept_tick(struct worker *w);
+/*
+ * No descriptor for @c's server socket (-EMFILE/-ENFILE): give back the
+ * server it picked and park it rather than drop the client; accepts stop
+ * while anything is parked.
+ */
+void conn_park_fdwait(struct worker *w, struct conn *c);
+/*
+ * A parked connection to try again now (its state back to
+ * CONN_CONNECTING: call the engine's connect), or NULL. Oldest first.
+ */
+struct conn *conn_next_fdwait(struct worker *w);
 /* 0, or -EACCES (allow/deny) or -EBUSY (per-source limit): close it */
 int conn_admit(struct worker *w, struct conn *c);
 void conn_free(struct worker *w, struct conn *c);
@@ -121,7 +135,8 @@ void conn_server_released(struct worker *w, struct conn *c);
 int conn_server_socket(struct worker *w, struct conn *c, bool nonblock);
 struct backend *conn_backend(struct worker *w, struct conn *c);
 
-struct pipe_pair *pipe_get(struct worker *w);
+/* a pipe for @c's splices; NULL when out of fds (accepts pause) */
+struct pipe_pair *pipe_get(struct worker *w, struct conn *c);
 void pipe_put(struct worker *w, struct pipe_pair *p);
 void pipe_pool_drain(struct worker *w);
 
