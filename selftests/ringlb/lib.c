@@ -549,6 +549,9 @@ static bool backend_header(struct backend *be, struct sconn *c)
 	c->f.tx_seed = c->hdr.seed;
 	c->f.tx_len = c->hdr.len;
 	c->f.tx_after_eof = c->hdr.mode == BE_AFTER_EOF;
+	c->f.no_shut = c->hdr.mode == BE_RESET;
+	if (c->hdr.mode == BE_RESET)
+		c->f.tx_pause_at = c->hdr.len / 2;
 	prng_init(&c->f.rng, c->hdr.seed);
 	return true;
 }
@@ -574,6 +577,15 @@ static void backend_event(struct backend *be, int ep, struct sconn **head,
 		c->f.events = EPOLLIN;
 	}
 	fin = flow_step(&c->f);
+	if (!fin && c->hdr.mode == BE_RESET &&
+	    c->f.tx_sent >= c->f.tx_pause_at) {
+		/* half of it handed to the kernel: now a close with RST */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(c->f.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		c->f.err = -ECONNRESET;
+		fin = true;
+	}
 	if (!fin) {
 		flow_update(ep, &c->f);
 		return;

@@ -64,6 +64,8 @@ enum be_mode {
 	BE_DUPLEX = 1,
 	/* hash the up stream until EOF, only then send the down stream */
 	BE_AFTER_EOF = 2,
+	/* send half the down stream, then reset the connection (no FIN) */
+	BE_RESET = 3,
 };
 
 /* sent by the client before its up stream; not part of the hash */
