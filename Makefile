@@ -68,6 +68,7 @@ check: deps
 		"ringlb=selftests/ringlb/run.sh $(CURDIR)/userspace $(BUILD)/selftests/ringlb" \
 		"ringlb-asan=selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
 		"fuzz=$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=10" \
+		"deploy=scripts/deploy-check.sh" \
 		"vm=scripts/vm-suite.sh $(KERNELS)"
 
 run: deps userspace
@@ -77,8 +78,10 @@ bench: userspace
 	@scripts/deps.sh bench
 	bench/bench.sh
 
+# DESTDIR stages, PREFIX (default /usr/local) places; see scripts/install.sh
+PREFIX ?= /usr/local
 install: userspace
-	$(MAKE) -C userspace install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+	scripts/install.sh "$(DESTDIR)" "$(PREFIX)"
 
 clean:
 	$(MAKE) -C userspace clean

@@ -6,7 +6,8 @@
 set -e
 # usage: deps.sh [bench]   (bench adds the peers and tools of `make bench`)
 PKGS="build-essential pkg-config liburing-dev libinih-dev libsystemd-dev
-      linux-source-6.1 iperf3 socat python3 iproute2 procps nftables"
+      linux-source-6.1 iperf3 socat python3 iproute2 procps nftables
+      systemd dkms"
 [ "$1" = bench ] && PKGS="$PKGS haproxy nginx libnginx-mod-stream wrk
       gnuplot-nox linux-perf"
 [ -n "$EXTRA_PKGS" ] && PKGS="$PKGS $EXTRA_PKGS"

@@ -1,0 +1,106 @@
+#!/bin/bash
+# The "deploy" suite of `make check` (KTAP): what an operator installs
+# works. make install with PREFIX and with DESTDIR; the unit passes
+# systemd-analyze verify and its hardening scores low exposure; the
+# installed config passes --check; the sysctl keys exist; sd_notify
+# READY/RELOADING/STOPPING reach a NOTIFY_SOCKET; after --user no
+# capability is left; dkms builds uringstat against the installed 6.1
+# headers.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$top/build}
+work=$BUILD/deploy
+rm -rf "$work"
+mkdir -p "$work"
+n=0 rc=0
+ok() { n=$((n + 1)); echo "ok $n $1${2:+ # $2}"; }
+fail() { n=$((n + 1)); echo "not ok $n $1${2:+ # $2}"; rc=1; }
+skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
+check() { local name=$1; shift; if "$@" >"$work/$name.log" 2>&1; then ok "$name"; else fail "$name" "see $work/$name.log"; tail -5 "$work/$name.log" | sed 's/^/# /'; fi; }
+
+echo "KTAP version 1"
+echo "1..9"
+
+# 1. a real PREFIX: everything lands where systemd and sysctl look
+pfx=$work/prefix
+installed() {
+	SYSCONFDIR=$pfx/etc "$top/scripts/install.sh" "" "$pfx" || return 1
+	for f in sbin/ringlb bin/ringlbctl lib/systemd/system/ringlb.service \
+		 lib/sysctl.d/60-ringlb.conf lib/modules-load.d/uringstat.conf \
+		 share/doc/ringlb/README share/doc/ringlb/examples/spec-example.ini \
+		 etc/ringlb/ringlb.conf; do
+		[ -f "$pfx/$f" ] || { echo "missing $pfx/$f"; return 1; }
+	done
+	grep -q "^ExecStart=$pfx/sbin/ringlb " "$pfx/lib/systemd/system/ringlb.service"
+}
+check install-prefix installed
+
+# 2. DESTDIR staging keeps PREFIX paths inside the files
+staged() {
+	local d=$work/stage
+	"$top/scripts/install.sh" "$d" /usr || return 1
+	[ -x "$d/usr/sbin/ringlb" ] && [ -f "$d/etc/ringlb/ringlb.conf" ] &&
+	grep -q '^ExecStart=/usr/sbin/ringlb -c /etc/ringlb/ringlb.conf' \
+		"$d/usr/lib/systemd/system/ringlb.service" &&
+	! grep -rq "$d" "$d/usr/lib/systemd/system/ringlb.service"
+}
+check install-destdir staged
+
+# 3. the unit as installed
+unit=$pfx/lib/systemd/system/ringlb.service
+if command -v systemd-analyze >/dev/null; then
+	check unit-verify systemd-analyze verify "$unit"
+	exposure() {
+		systemd-analyze security --offline=true "$unit" > "$work/security.txt" 2>&1
+		cat "$work/security.txt"
+		awk '/Overall exposure level/ { x = $(NF - 1); exit !(x + 0 <= 2.5) }' \
+			"$work/security.txt"
+	}
+	check unit-exposure exposure
+else
+	skip unit-verify "no systemd-analyze"
+	skip unit-exposure "no systemd-analyze"
+fi
+
+# 4. the config it installs is valid
+check installed-config "$pfx/sbin/ringlb" -c "$pfx/etc/ringlb/ringlb.conf" --check
+
+# 5. every key of the sysctl file exists on this kernel
+sysctl_keys() {
+	local k
+	for k in $(sed -n 's/^\([a-z][a-z0-9_.-]*\) *=.*/\1/p' "$top/deploy/sysctl.d/60-ringlb.conf"); do
+		[ -e "/proc/sys/$(echo "$k" | tr . /)" ] || { echo "no $k"; return 1; }
+	done
+}
+check sysctl-keys sysctl_keys
+
+# 6. sd_notify, as systemd would see it, and 7. no capability after --user
+check sd-notify python3 "$top/scripts/deploy-notify.py" "$pfx/sbin/ringlb" notify
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	check user-no-caps python3 "$top/scripts/deploy-notify.py" "$pfx/sbin/ringlb" caps
+else
+	skip user-no-caps "not root, or no user nobody"
+fi
+
+# 8. dkms builds the module against the installed Debian 6.1 headers
+kver=$(ls -d /lib/modules/6.1.*/build 2>/dev/null | head -1 | cut -d/ -f4)
+if ! command -v dkms >/dev/null; then
+	skip dkms-build "dkms not installed"
+elif [ -z "$kver" ]; then
+	skip dkms-build "no 6.1 kernel headers in /lib/modules"
+elif [ ! -f "$top/deploy/dkms.conf" ]; then
+	fail dkms-build "deploy/dkms.conf missing"
+else
+	dkms_build() {
+		local src=$work/dkms-src tree=$work/dkms-tree
+		DKMS_SRC=$src "$top/scripts/install.sh" "$work/dkms-stage" /usr >/dev/null || return 1
+		src=$(ls -d "$work"/dkms-stage"$src"/uringstat-* | head -1)
+		mkdir -p "$tree"
+		ver=${src##*-}
+		dkms add -m uringstat -v "$ver" --sourcetree "$(dirname "$src")" --dkmstree "$tree" &&
+		dkms build -m uringstat -v "$ver" -k "$kver" --sourcetree "$(dirname "$src")" --dkmstree "$tree" &&
+		find "$tree" -name 'uringstat.ko*' | grep -q .
+	}
+	check dkms-build dkms_build
+fi
+exit $rc

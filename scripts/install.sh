@@ -1,0 +1,58 @@
+#!/bin/sh
+# `make install`: the daemon and its client, the systemd unit, sysctl and
+# modules-load settings, the docs and example configs, and the uringstat
+# sources where dkms looks for them. Honours DESTDIR (staging) and PREFIX
+# (default /usr/local); /etc and /usr/src stay where the tools that read
+# them look, under DESTDIR.
+#
+#   install.sh [DESTDIR] [PREFIX]
+set -e
+top=$(cd "$(dirname "$0")/.." && pwd)
+DESTDIR=${1:-$DESTDIR}
+PREFIX=${2:-${PREFIX:-/usr/local}}
+SYSCONFDIR=${SYSCONFDIR:-/etc}
+DKMS_SRC=${DKMS_SRC:-/usr/src}
+version=$(sed -n 's/^#define RINGLB_VERSION "\(.*\)"/\1/p' "$top/userspace/version.h")
+doc=$PREFIX/share/doc/ringlb
+
+make -s -C "$top/userspace" install DESTDIR="$DESTDIR" PREFIX="$PREFIX"
+
+# the unit names /usr/local paths: rewrite them for this PREFIX
+install -d "$DESTDIR$PREFIX/lib/systemd/system"
+sed -e "s|/usr/local/sbin|$PREFIX/sbin|g" \
+    -e "s|/usr/local/share/doc/ringlb|$doc|g" \
+    -e "s|/etc/ringlb|$SYSCONFDIR/ringlb|g" \
+    "$top/deploy/ringlb.service" \
+    > "$DESTDIR$PREFIX/lib/systemd/system/ringlb.service"
+chmod 0644 "$DESTDIR$PREFIX/lib/systemd/system/ringlb.service"
+install -D -m 0644 "$top/deploy/sysctl.d/60-ringlb.conf" \
+	"$DESTDIR$PREFIX/lib/sysctl.d/60-ringlb.conf"
+install -D -m 0644 "$top/deploy/modules-load.d/uringstat.conf" \
+	"$DESTDIR$PREFIX/lib/modules-load.d/uringstat.conf"
+
+install -d "$DESTDIR$doc/examples"
+install -m 0644 "$top/README" "$DESTDIR$doc/"
+for f in "$top"/Documentation/*.rst; do
+	install -m 0644 "$f" "$DESTDIR$doc/"
+done
+install -m 0644 "$top"/deploy/examples/*.ini "$DESTDIR$doc/examples/"
+# a config to start from, never over one already there
+if [ ! -e "$DESTDIR$SYSCONFDIR/ringlb/ringlb.conf" ]; then
+	install -D -m 0644 "$top/deploy/examples/spec-example.ini" \
+		"$DESTDIR$SYSCONFDIR/ringlb/ringlb.conf"
+fi
+
+# uringstat for dkms: `dkms install uringstat/$version` builds it for
+# every installed kernel, and again after each kernel update
+if [ -f "$top/deploy/dkms.conf" ] && [ -d "$top/kmod" ]; then
+	src=$DESTDIR$DKMS_SRC/uringstat-$version
+	rm -rf "$src"
+	install -d "$src/kmod"
+	cp "$top"/kmod/*.c "$top"/kmod/*.h "$top/kmod/Kbuild" "$src/kmod/" \
+		2>/dev/null || true
+	[ -f "$top/kmod/Makefile" ] && cp "$top/kmod/Makefile" "$src/kmod/"
+	cp "$top/Kbuild" "$src/"
+	sed "s/^PACKAGE_VERSION=.*/PACKAGE_VERSION=\"$version\"/" \
+		"$top/deploy/dkms.conf" > "$src/dkms.conf"
+fi
+echo "installed ringlb $version under ${DESTDIR:-/}$PREFIX"
