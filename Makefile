@@ -9,7 +9,7 @@ export BUILD
 KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
 
 .PHONY: all userspace selftests modules deps check vmcheck run bench \
-	install clean asan vm-payload fuzz fuzz-build
+	install clean asan vm-payload fuzz fuzz-build soak
 
 all: userspace selftests modules-if-possible
 
@@ -54,6 +54,12 @@ fuzz-build:
 fuzz: fuzz-build
 	$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
+# Mixed load through ringlb for SOAK_SECONDS (default 600): RSS and fds
+# sampled every second into $(BUILD)/soak (CSV and a plot), must stay flat.
+SOAK_SECONDS ?= 600
+soak: deps userspace
+	python3 scripts/soak.py --seconds $(SOAK_SECONDS) --out $(BUILD)/soak
+
 vmcheck: deps $(KSFT_HDRS)
 	selftests/vm/vmcheck.sh $(KERNELS)
 
@@ -69,6 +75,7 @@ check: deps
 		"ringlb-asan=selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
 		"fuzz=$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=10" \
 		"deploy=scripts/deploy-check.sh" \
+		"soak=python3 scripts/soak.py --seconds 60 --out $(BUILD)/soak" \
 		"vm=scripts/vm-suite.sh $(KERNELS)"
 
 run: deps userspace
