@@ -23,6 +23,8 @@ struct parse_ctx {
 	struct config *cfg;
 	FILE *f;
 	int line;
+	int section_line;	/* of the last [section] header */
+	bool new_section;	/* no key since that header */
 };
 
 void config_error(struct config *cfg, int line, const char *fmt, ...)
@@ -552,9 +554,42 @@ static char *read_line(char *str, int num, void *stream)
 	struct parse_ctx *ctx = stream;
 	char *s = fgets(str, num, ctx->f);
 
-	if (s)
+	if (s) {
 		ctx->line++;
+		s += strspn(s, " \t");
+		if (*s == '[') {
+			ctx->section_line = ctx->line;
+			ctx->new_section = true;
+		}
+		s = str;
+	}
 	return s;
+}
+
+/*
+ * A listener or backend section opened again further down would merge
+ * silently into the first: report it, as HAProxy and nginx do for a
+ * name defined twice.
+ */
+static void check_reopened(struct parse_ctx *ctx, const char *section)
+{
+	struct config *cfg = ctx->cfg;
+	unsigned int i;
+
+	if (!strncmp(section, "listener ", 9)) {
+		for (i = 0; i < cfg->nlisteners; i++)
+			if (!strcmp(cfg->listeners[i].name, section + 9))
+				config_error(cfg, ctx->section_line,
+					     "duplicate listener name '%s' (first at line %d)",
+					     section + 9, cfg->listeners[i].line);
+	} else if (!strncmp(section, "backend ", 8)) {
+		struct backend *be = config_find_backend(cfg, section + 8);
+
+		if (be)
+			config_error(cfg, ctx->section_line,
+				     "duplicate backend name '%s' (first at line %d)",
+				     section + 8, be->line);
+	}
 }
 
 static int on_key(void *user, const char *section, const char *name,
@@ -562,6 +597,10 @@ static int on_key(void *user, const char *section, const char *name,
 {
 	struct parse_ctx *ctx = user;
 
+	if (ctx->new_section) {
+		ctx->new_section = false;
+		check_reopened(ctx, section);
+	}
 	config_set(ctx->cfg, section, name, value, ctx->line);
 	return 1;	/* errors are counted, parsing goes on */
 }
