@@ -598,13 +598,9 @@ static void start_drain(struct epoll_worker *e)
 {
 	struct worker *w = e->w;
 
-	if (w->draining)
+	if (!worker_start_drain(w))
 		return;
 	pause_listeners(e);
-	w->draining = true;
-	/* a reload retires workers without a deadline: nothing is cut */
-	w->drain_deadline = atomic_load(&w->stop) == 2 ? UINT64_MAX :
-			    w->now_ms + w->cfg->drain_timeout_ms;
 	worker_close_listeners(w);
 	if (w->active)
 		pr_info("worker %u: draining %u connections", w->id, w->active);

@@ -475,12 +475,8 @@ static void start_drain(struct uring_worker *u)
 {
 	struct worker *w = u->w;
 
-	if (w->draining)
+	if (!worker_start_drain(w))
 		return;
-	w->draining = true;
-	/* a reload retires workers without a deadline: nothing is cut */
-	w->drain_deadline = atomic_load(&w->stop) == 2 ? UINT64_MAX :
-			    w->now_ms + w->cfg->drain_timeout_ms;
 	cancel_accepts(u);
 	worker_close_listeners(w);
 	if (w->active)

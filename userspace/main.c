@@ -8,7 +8,8 @@
  * "group" of workers per configuration generation: a reload starts a new
  * group on the new configuration (taking over the listening sockets with
  * dup(), so no connection is refused) and lets the old group drain
- * without a deadline, so established connections are never cut.
+ * without a deadline, so established connections are never cut by a
+ * reload; a shutdown later gives every generation the grace period.
  */
 #include <errno.h>
 #include <grp.h>
@@ -190,13 +191,20 @@ static int group_start(struct generation *g)
 	return 0;
 }
 
-/* stop = 1: drain up to the grace period; 2: drain without deadline */
+/*
+ * stop = 1: drain up to the grace period; 2: drain without deadline.
+ * The grace is the running configuration's, for older generations too:
+ * it is the one the shutdown is logged with.
+ */
 static void group_stop(struct generation *g, int how)
 {
 	unsigned int i;
 
 	g->draining = true;
 	for (i = 0; i < g->nworkers; i++) {
+		/* before stop: the worker reads it once it sees stop = 1 */
+		atomic_store(&g->workers[i].drain_ms,
+			     rt.groups->cfg->drain_timeout_ms);
 		atomic_store(&g->workers[i].stop, how);
 		worker_wake(&g->workers[i]);
 	}

@@ -518,6 +518,26 @@ void worker_close_listeners(struct worker *w)
 	}
 }
 
+/*
+ * Act on w->stop: a retired generation (2) drains without a deadline,
+ * a shutdown (1) gives every connection the grace period. A shutdown
+ * can come after a reload retired the worker, so the deadline is
+ * recomputed on each request and only ever moves earlier. Returns true
+ * the first time, when the caller stops accepting.
+ */
+bool worker_start_drain(struct worker *w)
+{
+	uint64_t deadline = UINT64_MAX;
+	bool first = !w->draining;
+
+	if (atomic_load(&w->stop) == 1)
+		deadline = w->now_ms + atomic_load(&w->drain_ms);
+	if (first || deadline < w->drain_deadline)
+		w->drain_deadline = deadline;
+	w->draining = true;
+	return first;
+}
+
 bool worker_can_accept(struct worker *w, unsigned int sock)
 {
 	unsigned int l = w->cfg->socks[sock].ln - w->cfg->listeners;

@@ -44,7 +44,8 @@ struct worker {
 	enum forward_kind forward;	/* resolved: splice or buffers */
 
 	int wake_fd;			/* eventfd: main -> worker */
-	atomic_int stop;		/* 1: drain requested */
+	atomic_int stop;		/* 1: drain with grace, 2: without */
+	atomic_int drain_ms;		/* the grace, set before stop = 1 */
 	bool draining;
 	uint64_t drain_deadline;
 
@@ -143,6 +144,7 @@ void pipe_pool_drain(struct worker *w);
 int worker_listen(struct worker *w, const struct worker *old);
 int listen_socket(const struct listen_sock *ls);
 void worker_close_listeners(struct worker *w);
+bool worker_start_drain(struct worker *w);
 bool worker_can_accept(struct worker *w, unsigned int sock);
 void worker_reserve(struct worker *w, unsigned int sock);
 void worker_unreserve(struct worker *w, unsigned int sock);

@@ -4,7 +4,8 @@
  * connection (and only a silent one), max-conns holds further clients
  * in the listen backlog until a slot frees, and SIGTERM stops accepting
  * but lets a transfer in flight finish, or ends it when the drain grace
- * runs out, exiting 0 either way.
+ * runs out, exiting 0 either way, also for connections accepted before
+ * a reload.
  */
 #define _GNU_SOURCE
 #include "kselftest_harness.h"
@@ -13,6 +14,7 @@
 
 FIXTURE(lifecycle) {
 	struct rl_env e;
+	char cfg[96];		/* config file of a test that reloads */
 };
 
 FIXTURE_VARIANT(lifecycle) {
@@ -29,6 +31,8 @@ FIXTURE_SETUP(lifecycle)
 FIXTURE_TEARDOWN(lifecycle)
 {
 	env_teardown(_metadata, &self->e);
+	if (self->cfg[0])
+		unlink(self->cfg);
 }
 
 /* a client that holds: the backend answers only after our EOF */
@@ -287,6 +291,94 @@ TEST_F_TIMEOUT(lifecycle, drain_timeout, 60)
 	ret = rl_wait_exit(&e->rl, grace + 5000 + slack_ms());
 	dt = now_ms() - t0;
 	ASSERT_EQ(0, ret) TH_LOG("ringlb ignored its %d ms drain grace", grace);
+	EXPECT_TRUE(WIFEXITED(e->rl.status) && !WEXITSTATUS(e->rl.status))
+		TH_LOG("exit status 0x%x", e->rl.status);
+	EXPECT_LE((uint64_t)(grace - 20), dt)
+		TH_LOG("exited %llu ms after SIGTERM, grace %d ms",
+		       (unsigned long long)dt, grace);
+	EXPECT_GE((uint64_t)(grace + slack_ms()), dt)
+		TH_LOG("exited %llu ms after SIGTERM, grace %d ms",
+		       (unsigned long long)dt, grace);
+
+	ret = wait_eof(fd, 1000, NULL);
+	EXPECT_TRUE(ret == 0 || ret == -ECONNRESET)
+		TH_LOG("client still open after ringlb exited: %s",
+		       strerror(-ret));
+	ASSERT_EQ(0, rl_access(&e->rl, local_port(fd), 1000, &a))
+		TH_LOG("no access line for the drained connection");
+	EXPECT_STREQ("drain", a.end);
+}
+
+/*
+ * SIGTERM after a SIGHUP: the reload retired the generation holding the
+ * connection, which then drains without a deadline of its own; the
+ * shutdown must still bound it by the drain grace, close it and exit 0.
+ */
+TEST_F_TIMEOUT(lifecycle, drain_timeout_after_reload, 60)
+{
+	struct rl_env *e = &self->e;
+	int grace = test_quick() ? 2000 : 1000;
+	const char *tmp = getenv("TMPDIR");
+	const char **argv = e->argv;
+	struct access_line a;
+	char text[512];
+	uint64_t t0, dt;
+	int fd, ret, n = 1;
+	FILE *f;
+
+	CHECK_SKIP(e);
+	env_backends(_metadata, e, 1);
+	ASSERT_EQ(0, free_port(e->v.family, &e->lport));
+	fmt_addr(e->laddr, sizeof(e->laddr), e->v.family, e->lport);
+
+	/* SIGHUP reloads only from a file: -c, and no -l/-b */
+	ASSERT_GT((int)sizeof(self->cfg),
+		  snprintf(self->cfg, sizeof(self->cfg),
+			   "%s/ringlb-lifecycle-%d.ini",
+			   tmp && *tmp ? tmp : "/tmp", getpid()));
+	ASSERT_GT((int)sizeof(text),
+		  snprintf(text, sizeof(text),
+			   "[global]\nthreads = 2\ndrain-timeout = %d\n"
+			   "[listener web]\nbind = %s\nbackend = pool\n"
+			   "[backend pool]\nserver = a %s\n",
+			   grace, e->laddr, e->be[0].addr));
+	f = fopen(self->cfg, "w");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(strlen(text), fwrite(text, 1, strlen(text), f));
+	ASSERT_EQ(0, fclose(f));
+
+	argv[n++] = "-c";
+	argv[n++] = self->cfg;
+	argv[n++] = "--engine";
+	argv[n++] = e->v.engine;
+	if (e->v.forward) {
+		argv[n++] = "--forward";
+		argv[n++] = e->v.forward;
+	}
+	argv[n] = NULL;
+	ASSERT_EQ(0, rl_spawn(&e->rl, e->argv, false));
+	e->rl_started = true;
+	ASSERT_EQ(0, rl_wait_ready(&e->rl, e->v.family, e->lport,
+				   10000 + slack_ms() * 2, &e->probes));
+	env_settle(_metadata, e);
+
+	fd = hold_client(_metadata, e, 6);
+	ASSERT_EQ(0, backend_wait_active(&e->be[0], 1, 5000 + slack_ms()));
+
+	/* the same file again: the held connection stays on the old workers */
+	ASSERT_EQ(0, kill(e->rl.pid, SIGHUP));
+	ASSERT_EQ(0, rl_log_wait(&e->rl, "reload: 1 listener", 1,
+				 3000 + slack_ms()));
+	ASSERT_TRUE(still_open(fd))
+		TH_LOG("the reload cut an established connection");
+
+	t0 = now_ms();
+	ASSERT_EQ(0, kill(e->rl.pid, SIGTERM));
+	ret = rl_wait_exit(&e->rl, grace + 5000 + slack_ms());
+	dt = now_ms() - t0;
+	ASSERT_EQ(0, ret)
+		TH_LOG("ringlb ignored its %d ms drain grace after a reload",
+		       grace);
 	EXPECT_TRUE(WIFEXITED(e->rl.status) && !WEXITSTATUS(e->rl.status))
 		TH_LOG("exit status 0x%x", e->rl.status);
 	EXPECT_LE((uint64_t)(grace - 20), dt)
