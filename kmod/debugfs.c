@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /sys/kernel/debug/uringstat/: the files of the SPEC, root only.
+ *
+ * Readers sum the per-CPU figures at read time; they never stop the
+ * counting. Writers parse strictly: anything but the documented values
+ * returns -EINVAL and changes nothing.
+ */
+#include <linux/kernel.h>
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+#include <linux/uaccess.h>
+#include <linux/pid.h>
+#include <linux/threads.h>
+#include <generated/utsrelease.h>
+#include "uringstat.h"
+
+static struct dentry *us_dir;
+int us_filter_pid;
+
+static void us_op_sum(unsigned int op, struct us_opstat *sum)
+{
+	int cpu, i;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		const struct us_opstat *s = &per_cpu_ptr(us_stats, cpu)->op[op];
+
+		sum->submitted += s->submitted;
+		sum->completed += s->completed;
+		sum->failed += s->failed;
+		sum->poll_armed += s->poll_armed;
+		sum->async += s->async;
+		sum->lat_unmatched += s->lat_unmatched;
+		for (i = 0; i < US_LAT_BUCKETS; i++)
+			sum->lat[i] += s->lat[i];
+	}
+}
+
+static void us_print_opname(struct seq_file *m, unsigned int op)
+{
+	const char *name = us_op_name(op);
+
+	if (name)
+		seq_printf(m, "%-16s", name);
+	else
+		seq_printf(m, "op%-14u", op);
+}
+
+static int us_rings_show(struct seq_file *m, void *v)
+{
+	int want = READ_ONCE(us_filter_pid);
+	struct us_ring *r;
+
+	seq_puts(m, "id pid comm fd sq_entries cq_entries flags submitted completed failed cq_overflow cqring_waits poll_armed task_work async\n");
+	rcu_read_lock();
+	list_for_each_entry_rcu(r, &us_ring_list, lnode, true) {
+		int i;
+
+		/* with filter_pid set, only that process's rings */
+		if (want && r->pid != want)
+			continue;
+		seq_printf(m, "%u %d %s %d %u %u 0x%x", r->id, r->pid,
+			   r->comm[0] ? r->comm : "-", r->fd, r->sq_entries,
+			   r->cq_entries, r->flags);
+		for (i = 0; i < US_NR_RING_COUNTERS; i++)
+			seq_printf(m, " %lld", atomic64_read(&r->cnt[i]));
+		seq_putc(m, '\n');
+	}
+	rcu_read_unlock();
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(us_rings);
+
+static int us_opcodes_show(struct seq_file *m, void *v)
+{
+	struct us_opstat s;
+	unsigned int op;
+
+	seq_puts(m, "opcode name submitted completed failed poll_armed async\n");
+	for (op = 0; op < US_MAX_OPS; op++) {
+		us_op_sum(op, &s);
+		if (!s.submitted && !s.completed && !s.poll_armed && !s.async)
+			continue;
+		seq_printf(m, "%u ", op);
+		us_print_opname(m, op);
+		seq_printf(m, " %llu %llu %llu %llu %llu\n", s.submitted,
+			   s.completed, s.failed, s.poll_armed, s.async);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(us_opcodes);
+
+static int us_poll_show(struct seq_file *m, void *v)
+{
+	u64 in = 0, out = 0, other = 0, tw = 0, submitted = 0;
+	struct us_opstat s;
+	unsigned int op;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		const struct us_cpustat *c = per_cpu_ptr(us_stats, cpu);
+
+		in += c->poll_in;
+		out += c->poll_out;
+		other += c->poll_other;
+		tw += c->task_work;
+	}
+	for (op = 0; op < US_MAX_OPS; op++) {
+		us_op_sum(op, &s);
+		submitted += s.submitted;
+	}
+	seq_printf(m, "poll_armed %llu\n", in + out + other);
+	seq_printf(m, "poll_armed_pollin %llu\n", in);
+	seq_printf(m, "poll_armed_pollout %llu\n", out);
+	seq_printf(m, "poll_armed_other %llu\n", other);
+	seq_printf(m, "task_work %llu\n", tw);
+	seq_printf(m, "submitted %llu\n", submitted);
+	/* per mille, printed as a percentage with one decimal */
+	if (submitted) {
+		u64 pm = div64_u64((in + out + other) * 1000, submitted);
+
+		seq_printf(m, "poll_armed_share %llu.%llu%%\n", pm / 10, pm % 10);
+	} else {
+		seq_puts(m, "poll_armed_share 0.0%\n");
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(us_poll);
+
+static void us_print_bucket(struct seq_file *m, int i, u64 n)
+{
+	if (i == 0)
+		seq_printf(m, "  [0, 1) %llu\n", n);
+	else if (i == US_LAT_BUCKETS - 1)
+		seq_printf(m, "  [%lu, inf) %llu\n", 1UL << (i - 1), n);
+	else
+		seq_printf(m, "  [%lu, %lu) %llu\n", 1UL << (i - 1), 1UL << i, n);
+}
+
+/*
+ * One block per opcode that completed something: a line
+ * "opcode N NAME count C unmatched U", then the buckets from the first to
+ * the last non-empty one, "  [LO, HI) COUNT", in microseconds.
+ */
+static int us_latency_show(struct seq_file *m, void *v)
+{
+	struct us_opstat s;
+	unsigned int op;
+	int i, first, last;
+	u64 total;
+
+	for (op = 0; op < US_MAX_OPS; op++) {
+		us_op_sum(op, &s);
+		total = 0;
+		first = -1;
+		last = -1;
+		for (i = 0; i < US_LAT_BUCKETS; i++) {
+			total += s.lat[i];
+			if (s.lat[i]) {
+				if (first < 0)
+					first = i;
+				last = i;
+			}
+		}
+		if (!total && !s.lat_unmatched)
+			continue;
+		seq_printf(m, "opcode %u ", op);
+		us_print_opname(m, op);
+		seq_printf(m, " count %llu unmatched %llu\n", total,
+			   s.lat_unmatched);
+		for (i = first; first >= 0 && i <= last; i++)
+			us_print_bucket(m, i, s.lat[i]);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(us_latency);
+
+static int us_version_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "uringstat %s\n", US_VERSION);
+	seq_printf(m, "built_for %s\n", UTS_RELEASE);
+	seq_printf(m, "teardown %s\n", us_teardown_hook_name());
+	seq_printf(m, "max_rings %u tracked %u evicted %llu\n", us_max_rings,
+		   us_rings_tracked(), us_rings_evicted());
+	seq_printf(m, "max_inflight %u evicted %llu\n", us_max_inflight,
+		   us_inflight_evicted());
+	us_probes_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(us_version);
+
+/* --- writable files ------------------------------------------------------ */
+
+/* Parse one decimal integer, optionally followed by a newline, and nothing else. */
+static int us_parse_uint(const char __user *ubuf, size_t count, unsigned int *val)
+{
+	char buf[16];
+
+	if (!count || count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	/* kstrtouint accepts one trailing newline and rejects signs like "-1" */
+	if (buf[0] == '+' || kstrtouint(buf, 10, val))
+		return -EINVAL;
+	return 0;
+}
+
+static int us_filter_pid_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "%d\n", READ_ONCE(us_filter_pid));
+	return 0;
+}
+
+static int us_filter_pid_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, us_filter_pid_show, NULL);
+}
+
+static ssize_t us_filter_pid_write(struct file *file, const char __user *ubuf,
+				   size_t count, loff_t *ppos)
+{
+	unsigned int pid;
+	int ret;
+
+	ret = us_parse_uint(ubuf, count, &pid);
+	if (ret)
+		return ret;
+	if (pid > PID_MAX_LIMIT)
+		return -EINVAL;
+	WRITE_ONCE(us_filter_pid, pid);
+	return count;
+}
+
+static const struct file_operations us_filter_pid_fops = {
+	.owner		= THIS_MODULE,
+	.open		= us_filter_pid_open,
+	.read		= seq_read,
+	.llseek		= seq_lseek,
+	.release	= single_release,
+	.write		= us_filter_pid_write,
+};
+
+static ssize_t us_reset_write(struct file *file, const char __user *ubuf,
+			      size_t count, loff_t *ppos)
+{
+	unsigned int val;
+	int ret;
+
+	ret = us_parse_uint(ubuf, count, &val);
+	if (ret)
+		return ret;
+	if (val != 1)
+		return -EINVAL;
+	us_stats_reset();
+	return count;
+}
+
+static const struct file_operations us_reset_fops = {
+	.owner		= THIS_MODULE,
+	.open		= simple_open,
+	.write		= us_reset_write,
+	.llseek		= noop_llseek,
+};
+
+int us_debugfs_init(void)
+{
+	us_dir = debugfs_create_dir("uringstat", NULL);
+	if (IS_ERR(us_dir))
+		return PTR_ERR(us_dir);
+	debugfs_create_file("rings", 0400, us_dir, NULL, &us_rings_fops);
+	debugfs_create_file("opcodes", 0400, us_dir, NULL, &us_opcodes_fops);
+	debugfs_create_file("poll", 0400, us_dir, NULL, &us_poll_fops);
+	debugfs_create_file("latency", 0400, us_dir, NULL, &us_latency_fops);
+	debugfs_create_file("filter_pid", 0600, us_dir, NULL,
+			    &us_filter_pid_fops);
+	debugfs_create_file("reset", 0200, us_dir, NULL, &us_reset_fops);
+	debugfs_create_file("version", 0400, us_dir, NULL, &us_version_fops);
+	return 0;
+}
+
+void us_debugfs_exit(void)
+{
+	debugfs_remove_recursive(us_dir);
+	us_dir = NULL;
+}

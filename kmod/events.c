@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What each io_uring event means for the counters, whatever the kernel
+ * version: probes.c decodes the tracepoint arguments and calls these.
+ *
+ * Counting is per ring (atomic64 in the ring's struct) and per opcode and
+ * poll mask (per-CPU, this_cpu_inc, summed when read). Nothing here takes a
+ * global lock or allocates. Events for rings not in the table (another
+ * process's rings under filter_pid, rings evicted by the cap) count
+ * nowhere, so every figure in every file describes the same set of rings.
+ */
+#include <linux/kernel.h>
+#include <linux/percpu.h>
+#include <linux/log2.h>
+#include <linux/poll.h>
+#include <uapi/linux/io_uring.h>
+#include "uringstat.h"
+
+struct us_cpustat __percpu *us_stats;
+
+/*
+ * The request whose submit event this CPU saw last: on some kernels a
+ * request that fails after its submit event also fires req_failed, and
+ * must not count twice.
+ */
+static DEFINE_PER_CPU(const void *, us_last_submit);
+
+/*
+ * The ring an event belongs to, if it is tracked and counted: with
+ * filter_pid set, rings of other processes count nowhere, even those
+ * created while the filter said otherwise.
+ */
+static struct us_ring *us_counted(struct us_ring *r)
+{
+	int want = READ_ONCE(us_filter_pid);
+
+	if (r && want && r->pid != want)
+		return NULL;
+	return r;
+}
+
+static unsigned int us_op_slot(int opcode)
+{
+	return opcode < 0 || opcode >= US_OP_OTHER ? US_OP_OTHER : opcode;
+}
+
+static void us_ring_inc(struct us_ring *r, enum us_ring_counter c)
+{
+	atomic64_inc(&r->cnt[c]);
+}
+
+void us_ev_create(const void *ctx, int fd, u32 sq, u32 cq, u32 flags)
+{
+	us_ring_created(ctx, fd, sq, cq, flags);
+}
+
+static void us_count_submit(const void *ctx, const void *req, u8 opcode)
+{
+	struct us_ring *r = us_counted(us_ring_first_sight(ctx));
+
+	if (!r)
+		return;
+	us_ring_inc(r, US_SUBMITTED);
+	this_cpu_inc(us_stats->op[us_op_slot(opcode)].submitted);
+	if (req)
+		us_inflight_submit(req, opcode);
+}
+
+void us_ev_submit(const void *ctx, const void *req, u8 opcode)
+{
+	this_cpu_write(us_last_submit, req);
+	us_count_submit(ctx, req, opcode);
+}
+
+/*
+ * An SQE rejected at submission (bad opcode, bad flags, prep failure):
+ * the kernel took it, so it counts as submitted, and it completes with a
+ * negative result like any other. A request that fails after its submit
+ * event (a linked request whose async prep fails) was counted already.
+ */
+void us_ev_submit_failed(const void *ctx, const void *req, u8 opcode)
+{
+	if (req && this_cpu_read(us_last_submit) == req)
+		return;
+	us_count_submit(ctx, req, opcode);
+}
+
+static unsigned int us_lat_bucket(s64 ns)
+{
+	u64 us = (u64)ns / NSEC_PER_USEC;
+
+	if (!us)
+		return 0;
+	return min_t(unsigned int, ilog2(us) + 1, US_LAT_BUCKETS - 1);
+}
+
+void us_ev_complete(const void *ctx, const void *req, int opcode, s32 res,
+		    u32 cflags)
+{
+	struct us_ring *r = us_counted(us_ring_find(ctx));
+	int seen_op = -1;
+	unsigned int slot;
+	s64 lat;
+
+	if (!r)
+		return;
+	us_ring_inc(r, US_COMPLETED);
+	if (res < 0)
+		us_ring_inc(r, US_FAILED);
+	/* completions not tied to a request (aux CQEs) have no opcode */
+	if (!req)
+		return;
+	lat = us_inflight_complete(req, cflags & IORING_CQE_F_MORE, &seen_op);
+	/*
+	 * The opcode as submitted, when the submission was seen: kernels
+	 * before 6.0 do not say which opcode completed, and a rejected SQE's
+	 * request no longer carries its (invalid) opcode.
+	 */
+	slot = us_op_slot(seen_op >= 0 ? seen_op : opcode);
+	this_cpu_inc(us_stats->op[slot].completed);
+	if (res < 0)
+		this_cpu_inc(us_stats->op[slot].failed);
+	if (lat < 0)
+		this_cpu_inc(us_stats->op[slot].lat_unmatched);
+	else
+		this_cpu_inc(us_stats->op[slot].lat[us_lat_bucket(lat)]);
+}
+
+/*
+ * A CQE that did not fit in the CQ ring: it is posted later from the
+ * overflow list, without another complete event, so it counts as
+ * completed now.
+ */
+void us_ev_overflow(const void *ctx, s32 res)
+{
+	struct us_ring *r = us_counted(us_ring_find(ctx));
+
+	if (!r)
+		return;
+	us_ring_inc(r, US_CQ_OVERFLOW);
+	us_ring_inc(r, US_COMPLETED);
+	if (res < 0)
+		us_ring_inc(r, US_FAILED);
+}
+
+void us_ev_cqring_wait(const void *ctx)
+{
+	struct us_ring *r = us_counted(us_ring_first_sight(ctx));
+
+	if (r)
+		us_ring_inc(r, US_CQRING_WAITS);
+}
+
+void us_ev_poll_arm(const void *ctx, u8 opcode, int events)
+{
+	struct us_ring *r = us_counted(us_ring_find(ctx));
+
+	if (!r)
+		return;
+	us_ring_inc(r, US_POLL_ARMED);
+	this_cpu_inc(us_stats->op[us_op_slot(opcode)].poll_armed);
+	/* waiting for both directions, or for neither, is "other" */
+	if ((events & (EPOLLIN | EPOLLOUT)) == EPOLLIN)
+		this_cpu_inc(us_stats->poll_in);
+	else if ((events & (EPOLLIN | EPOLLOUT)) == EPOLLOUT)
+		this_cpu_inc(us_stats->poll_out);
+	else
+		this_cpu_inc(us_stats->poll_other);
+}
+
+void us_ev_task_add(const void *ctx, u8 opcode)
+{
+	struct us_ring *r = us_counted(us_ring_find(ctx));
+
+	if (!r)
+		return;
+	us_ring_inc(r, US_TASK_WORK);
+	this_cpu_inc(us_stats->task_work);
+}
+
+void us_ev_async(const void *ctx, u8 opcode)
+{
+	struct us_ring *r = us_counted(us_ring_find(ctx));
+
+	if (!r)
+		return;
+	us_ring_inc(r, US_ASYNC);
+	this_cpu_inc(us_stats->op[us_op_slot(opcode)].async);
+}
+
+void us_stats_reset(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		memset(per_cpu_ptr(us_stats, cpu), 0, sizeof(struct us_cpustat));
+	us_rings_reset();
+	us_inflight_reset();
+}

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The ring table: one struct us_ring per io_uring context we have seen,
+ * found by the context's address.
+ *
+ * Lookups happen on every event and take no lock (RCU; tracepoint probes
+ * already run inside an RCU-sched read side). Insertions and removals are
+ * rare (ring creation and teardown) and take us_ring_lock. Every struct
+ * comes from a pool allocated at load time, so no event allocates memory
+ * (io_uring_task_add can fire in interrupt context). When the table holds
+ * us_max_rings rings, the oldest is evicted to make room and counted.
+ *
+ * Teardown: io_uring has no teardown tracepoint. A kprobe on
+ * io_uring_release() (the ring's file going away; the ctx is
+ * file->private_data) removes the ring. Without kprobes, rings leave only
+ * by eviction, and the version file says so.
+ */
+#include <linux/kernel.h>
+#include <linux/hash.h>
+#include <linux/hashtable.h>
+#include <linux/kprobes.h>
+#include <linux/fs.h>
+#include <linux/slab.h>
+#include <linux/sched/signal.h>
+#include <linux/vmalloc.h>
+#include <linux/string.h>
+#include "uringstat.h"
+
+#define US_RING_HASH_BITS	10
+/* slack beyond the cap: evicted structs wait out an RCU grace period */
+#define US_RING_SLACK		64
+
+static DEFINE_HASHTABLE(us_ring_hash, US_RING_HASH_BITS);
+LIST_HEAD(us_ring_list);
+DEFINE_SPINLOCK(us_ring_lock);
+
+static struct us_ring *us_pool;
+static LIST_HEAD(us_free);		/* struct us_ring via lnode */
+static unsigned int us_nr_tracked;
+static atomic_t us_next_id = ATOMIC_INIT(0);
+static atomic64_t us_evicted = ATOMIC64_INIT(0);
+
+int us_rings_init(void)
+{
+	unsigned int i, n = us_max_rings + US_RING_SLACK;
+
+	us_pool = vzalloc(array_size(n, sizeof(*us_pool)));
+	if (!us_pool)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		list_add_tail(&us_pool[i].lnode, &us_free);
+	return 0;
+}
+
+/* Called after the probes are gone and an RCU barrier: nothing races. */
+void us_rings_exit(void)
+{
+	vfree(us_pool);
+	us_pool = NULL;
+}
+
+static u32 us_ctx_hash(const void *ctx)
+{
+	return hash_ptr((void *)ctx, US_RING_HASH_BITS);
+}
+
+struct us_ring *us_ring_find(const void *ctx)
+{
+	struct us_ring *r;
+
+	hlist_for_each_entry_rcu(r, &us_ring_hash[us_ctx_hash(ctx)], hnode,
+				 true) {
+		if (r->ctx == ctx)
+			return r;
+	}
+	return NULL;
+}
+
+static void us_ring_free_rcu(struct rcu_head *head)
+{
+	struct us_ring *r = container_of(head, struct us_ring, rcu);
+	unsigned long flags;
+
+	spin_lock_irqsave(&us_ring_lock, flags);
+	list_add_tail(&r->lnode, &us_free);
+	spin_unlock_irqrestore(&us_ring_lock, flags);
+}
+
+/* us_ring_lock held */
+static void us_ring_unlink(struct us_ring *r)
+{
+	hash_del_rcu(&r->hnode);
+	list_del(&r->lnode);
+	us_nr_tracked--;
+	call_rcu(&r->rcu, us_ring_free_rcu);
+}
+
+/* us_ring_lock held; NULL when the pool is (briefly) dry */
+static struct us_ring *us_ring_alloc(void)
+{
+	struct us_ring *r;
+	int i;
+
+	if (us_nr_tracked >= us_max_rings) {
+		r = list_first_entry_or_null(&us_ring_list, struct us_ring,
+					     lnode);
+		if (r) {
+			us_ring_unlink(r);
+			atomic64_inc(&us_evicted);
+		}
+	}
+	r = list_first_entry_or_null(&us_free, struct us_ring, lnode);
+	if (!r) {
+		atomic64_inc(&us_evicted);
+		return NULL;
+	}
+	list_del(&r->lnode);
+	for (i = 0; i < US_NR_RING_COUNTERS; i++)
+		atomic64_set(&r->cnt[i], 0);
+	return r;
+}
+
+/*
+ * The ring's owner: the thread group of whoever created (or first used)
+ * it. SQPOLL and io-wq threads belong to that group, so the leader's comm
+ * names the program rather than "iou-sqp-…".
+ */
+static void us_ring_fill_owner(struct us_ring *r)
+{
+	r->pid = task_tgid_nr(current);
+	strscpy(r->comm, current->group_leader->comm, sizeof(r->comm));
+}
+
+static struct us_ring *us_ring_insert(const void *ctx, int fd, u32 sq, u32 cq,
+				      u32 flags, bool replace)
+{
+	struct us_ring *r, *old;
+	unsigned long irqflags;
+
+	spin_lock_irqsave(&us_ring_lock, irqflags);
+	old = us_ring_find(ctx);
+	if (old) {
+		if (!replace) {
+			spin_unlock_irqrestore(&us_ring_lock, irqflags);
+			return old;
+		}
+		/* the address was freed and reused: a new ring */
+		us_ring_unlink(old);
+	}
+	r = us_ring_alloc();
+	if (!r)
+		goto out;
+	r->ctx = ctx;
+	r->id = atomic_inc_return(&us_next_id);
+	r->fd = fd;
+	r->sq_entries = sq;
+	r->cq_entries = cq;
+	r->flags = flags;
+	us_ring_fill_owner(r);
+	list_add_tail(&r->lnode, &us_ring_list);
+	hlist_add_head_rcu(&r->hnode, &us_ring_hash[us_ctx_hash(ctx)]);
+	us_nr_tracked++;
+out:
+	spin_unlock_irqrestore(&us_ring_lock, irqflags);
+	return r;
+}
+
+static bool us_filter_allows_current(void)
+{
+	int want = READ_ONCE(us_filter_pid);
+
+	return !want || want == task_tgid_nr(current);
+}
+
+void us_ring_created(const void *ctx, int fd, u32 sq, u32 cq, u32 flags)
+{
+	if (!us_filter_allows_current())
+		return;
+	us_ring_insert(ctx, fd, sq, cq, flags, true);
+}
+
+/*
+ * A ring that existed before the module loaded (or before filter_pid
+ * allowed it): adopt it on the first event that runs in its owner's
+ * context (submission, waiting). Events from other contexts (completions
+ * from interrupts, task work) never create rings.
+ */
+struct us_ring *us_ring_first_sight(const void *ctx)
+{
+	struct us_ring *r = us_ring_find(ctx);
+	u32 sq, cq, flags;
+
+	if (r)
+		return r;
+	if (in_interrupt() || !us_filter_allows_current())
+		return NULL;
+	us_ctx_info(ctx, &sq, &cq, &flags);
+	return us_ring_insert(ctx, -1, sq, cq, flags, false);
+}
+
+void us_ring_gone(const void *ctx)
+{
+	struct us_ring *r;
+	unsigned long flags;
+
+	spin_lock_irqsave(&us_ring_lock, flags);
+	r = us_ring_find(ctx);
+	if (r)
+		us_ring_unlink(r);
+	spin_unlock_irqrestore(&us_ring_lock, flags);
+}
+
+void us_rings_reset(void)
+{
+	struct us_ring *r;
+	unsigned long flags;
+	int i;
+
+	spin_lock_irqsave(&us_ring_lock, flags);
+	list_for_each_entry(r, &us_ring_list, lnode)
+		for (i = 0; i < US_NR_RING_COUNTERS; i++)
+			atomic64_set(&r->cnt[i], 0);
+	atomic64_set(&us_evicted, 0);
+	spin_unlock_irqrestore(&us_ring_lock, flags);
+}
+
+u64 us_rings_evicted(void)
+{
+	return atomic64_read(&us_evicted);
+}
+
+unsigned int us_rings_tracked(void)
+{
+	return READ_ONCE(us_nr_tracked);
+}
+
+/* --- teardown hook ---------------------------------------------------- */
+
+static int us_release_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	/* int io_uring_release(struct inode *inode, struct file *file) */
+	struct file *file = (struct file *)regs_get_kernel_argument(regs, 1);
+
+	if (file)
+		us_ring_gone(file->private_data);
+	return 0;
+}
+
+static struct kprobe us_release_kp = {
+	.symbol_name	= "io_uring_release",
+	.pre_handler	= us_release_pre,
+};
+
+static bool us_release_kp_on;
+
+int us_teardown_hook_init(void)
+{
+	int ret = register_kprobe(&us_release_kp);
+
+	if (ret) {
+		pr_warn("uringstat: no kprobe on io_uring_release (%d): closed rings stay listed until evicted\n",
+			ret);
+		return 0;
+	}
+	us_release_kp_on = true;
+	return 0;
+}
+
+void us_teardown_hook_exit(void)
+{
+	if (us_release_kp_on)
+		unregister_kprobe(&us_release_kp);
+	us_release_kp_on = false;
+}
+
+const char *us_teardown_hook_name(void)
+{
+	return us_release_kp_on ? "kprobe:io_uring_release" :
+				  "none (rings leave by eviction only)";
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * uringstat: per-ring, per-opcode, poll and latency statistics for every
+ * io_uring ring on the machine, gathered from the kernel's io_uring
+ * tracepoints and shown in debugfs.
+ *
+ * The probes (probes.c) know each kernel's tracepoint prototypes and turn
+ * every event into one of the us_ev_*() calls below, which know nothing
+ * about kernel versions. rings.c owns the ring table, inflight.c the
+ * submit timestamps for latency, debugfs.c the files.
+ */
+#ifndef URINGSTAT_H
+#define URINGSTAT_H
+
+#include <linux/types.h>
+#include <linux/atomic.h>
+#include <linux/rculist.h>
+#include <linux/sched.h>
+
+struct seq_file;
+
+#define US_VERSION		"1.0.0"
+
+/* opcodes at or above US_MAX_OPS are counted together as the last slot */
+#define US_MAX_OPS		64
+#define US_OP_OTHER		(US_MAX_OPS - 1)
+/*
+ * Latency buckets, in microseconds: [0,1), [1,2), [2,4) … [2^21,2^22),
+ * and everything from 2^22 us (about 4.2 s) up in the last one.
+ */
+#define US_LAT_BUCKETS		24
+
+enum us_ring_counter {
+	US_SUBMITTED,
+	US_COMPLETED,
+	US_FAILED,
+	US_CQ_OVERFLOW,
+	US_CQRING_WAITS,
+	US_POLL_ARMED,
+	US_TASK_WORK,
+	US_ASYNC,
+	US_NR_RING_COUNTERS,
+};
+
+struct us_ring {
+	struct hlist_node	hnode;		/* us_ring_hash, by ctx */
+	struct list_head	lnode;		/* us_ring_list, oldest first */
+	struct rcu_head		rcu;
+	const void		*ctx;		/* key only: never printed */
+	u32			id;
+	pid_t			pid;
+	int			fd;		/* -1: created before we looked */
+	u32			sq_entries;
+	u32			cq_entries;
+	u32			flags;
+	char			comm[TASK_COMM_LEN];
+	atomic64_t		cnt[US_NR_RING_COUNTERS];
+};
+
+/* per-CPU, per-opcode figures */
+struct us_opstat {
+	u64	submitted;
+	u64	completed;
+	u64	failed;
+	u64	poll_armed;
+	u64	async;
+	u64	lat_unmatched;	/* completions whose submission we did not see */
+	u64	lat[US_LAT_BUCKETS];
+};
+
+struct us_cpustat {
+	struct us_opstat	op[US_MAX_OPS];
+	u64			poll_in;
+	u64			poll_out;
+	u64			poll_other;
+	u64			task_work;
+};
+
+extern struct us_cpustat __percpu *us_stats;
+extern int us_filter_pid;
+extern unsigned int us_max_rings;
+extern unsigned int us_max_inflight;
+
+/* rings.c */
+int us_rings_init(void);
+void us_rings_exit(void);
+struct us_ring *us_ring_find(const void *ctx);
+struct us_ring *us_ring_first_sight(const void *ctx);
+void us_ring_created(const void *ctx, int fd, u32 sq, u32 cq, u32 flags);
+void us_ring_gone(const void *ctx);
+void us_rings_reset(void);
+u64 us_rings_evicted(void);
+unsigned int us_rings_tracked(void);
+extern struct list_head us_ring_list;
+extern spinlock_t us_ring_lock;
+int us_teardown_hook_init(void);
+void us_teardown_hook_exit(void);
+const char *us_teardown_hook_name(void);
+
+/* inflight.c */
+int us_inflight_init(void);
+void us_inflight_exit(void);
+void us_inflight_submit(const void *req, u8 opcode);
+/*
+ * The latency in ns, or -1 when the submission was not seen; *opcode is
+ * set to the submitted opcode when it was.
+ */
+s64 us_inflight_complete(const void *req, bool more, int *opcode);
+u64 us_inflight_evicted(void);
+void us_inflight_reset(void);
+
+/* probes.c */
+int us_probes_init(void);
+void us_probes_exit(void);
+/* the ring's sizes and flags from the kernel's ctx, where the types are visible */
+void us_ctx_info(const void *ctx, u32 *sq, u32 *cq, u32 *flags);
+void us_probes_show(struct seq_file *m);
+
+/* events, in version-neutral form (events.c) */
+void us_ev_create(const void *ctx, int fd, u32 sq, u32 cq, u32 flags);
+void us_ev_submit(const void *ctx, const void *req, u8 opcode);
+void us_ev_submit_failed(const void *ctx, const void *req, u8 opcode);
+void us_ev_complete(const void *ctx, const void *req, int opcode, s32 res,
+		    u32 cflags);
+void us_ev_overflow(const void *ctx, s32 res);
+void us_ev_cqring_wait(const void *ctx);
+void us_ev_poll_arm(const void *ctx, u8 opcode, int events);
+void us_ev_task_add(const void *ctx, u8 opcode);
+void us_ev_async(const void *ctx, u8 opcode);
+void us_stats_reset(void);
+
+/* debugfs.c */
+int us_debugfs_init(void);
+void us_debugfs_exit(void);
+
+/* opnames.c */
+const char *us_op_name(unsigned int opcode);
+
+#endif /* URINGSTAT_H */
