@@ -24,12 +24,12 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "control.h"
 #include "log.h"
+#include "notify.h"
 #include "uring.h"
 #include "version.h"
 #include "worker.h"

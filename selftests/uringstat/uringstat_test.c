@@ -1,0 +1,849 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uringstat selftests: deterministic io_uring workloads of our own, and
+ * the exact figures the module must show for them in
+ * /sys/kernel/debug/uringstat/. Run as root with the module loaded
+ * (inside the VMs of selftests/vm); without the module every test skips.
+ *
+ * Each test sets filter_pid to its own pid (children's rings are counted
+ * by temporarily setting it to theirs, or to 0) and resets the counters,
+ * so the machine's other rings never leak into the figures.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <liburing.h>
+
+#include "kselftest_harness.h"
+
+#define US_DIR "/sys/kernel/debug/uringstat"
+
+enum { C_SUB, C_COMP, C_FAIL, C_OVF, C_WAIT, C_POLL, C_TW, C_ASYNC, C_NR };
+
+struct ring_row {
+	unsigned int id;
+	int pid;
+	char comm[32];
+	int fd;
+	unsigned int sq, cq, flags;
+	unsigned long long c[C_NR];
+};
+
+struct op_row {
+	unsigned long long submitted, completed, failed, poll_armed, async;
+};
+
+static int us_write(const char *file, const void *buf, size_t len)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), US_DIR "/%s", file);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, buf, len);
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+static int us_writes(const char *file, const char *s)
+{
+	return us_write(file, s, strlen(s));
+}
+
+/* the whole file, NUL-terminated, in a malloc'd buffer */
+static char *us_read(const char *file)
+{
+	char path[128];
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), US_DIR "/%s", file);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += n;
+		if (len + 1 == cap)
+			buf = realloc(buf, cap *= 2);
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* the row of the ring with this owner and fd (fd -1: any of its rings) */
+static int find_ring(int pid, int fd, struct ring_row *out)
+{
+	char *buf = us_read("rings"), *line, *save = NULL;
+	int found = 0;
+
+	if (!buf)
+		return -1;
+	line = strtok_r(buf, "\n", &save);	/* header */
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		struct ring_row r;
+
+		if (sscanf(line, "%u %d %31s %d %u %u %x %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &r.id, &r.pid, r.comm, &r.fd, &r.sq, &r.cq, &r.flags,
+			   &r.c[0], &r.c[1], &r.c[2], &r.c[3], &r.c[4], &r.c[5],
+			   &r.c[6], &r.c[7]) != 15)
+			continue;
+		if (r.pid == pid && (fd < 0 || r.fd == fd)) {
+			*out = r;
+			found++;
+		}
+	}
+	free(buf);
+	return found;
+}
+
+static int count_rings(void)
+{
+	char *buf = us_read("rings");
+	int n = -1;
+
+	for (char *p = buf; p && *p; p++)
+		n += *p == '\n';
+	free(buf);
+	return n;
+}
+
+static int find_op(const char *name, struct op_row *out)
+{
+	char *buf = us_read("opcodes"), *line, *save = NULL;
+	int found = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!buf)
+		return -1;
+	line = strtok_r(buf, "\n", &save);
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		char n[32];
+		struct op_row r;
+		unsigned int op;
+
+		if (sscanf(line, "%u %31s %llu %llu %llu %llu %llu", &op, n,
+			   &r.submitted, &r.completed, &r.failed, &r.poll_armed,
+			   &r.async) == 7 && !strcmp(n, name)) {
+			*out = r;
+			found = 1;
+		}
+	}
+	free(buf);
+	return found;
+}
+
+/* latency block of one opcode: its count, unmatched, and the bucket sum */
+static int find_lat(const char *name, unsigned long long *count,
+		    unsigned long long *unmatched, unsigned long long *sum)
+{
+	char *buf = us_read("latency"), *line, *save = NULL;
+	int in = 0, found = 0;
+
+	*count = *unmatched = *sum = 0;
+	if (!buf)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char n[32];
+		unsigned int op;
+		unsigned long long c, u, v;
+
+		if (sscanf(line, "opcode %u %31s count %llu unmatched %llu", &op,
+			   n, &c, &u) == 4) {
+			in = !strcmp(n, name);
+			if (in) {
+				*count = c;
+				*unmatched = u;
+				found = 1;
+			}
+		} else if (in && strchr(line, ')') &&
+			   sscanf(strchr(line, ')') + 1, "%llu", &v) == 1) {
+			*sum += v;
+		}
+	}
+	free(buf);
+	return found;
+}
+
+static long long poll_get(const char *key)
+{
+	char *buf = us_read("poll"), *line, *save = NULL;
+	long long v = -1;
+
+	for (line = buf ? strtok_r(buf, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char k[64];
+		long long x;
+
+		if (sscanf(line, "%63s %lld", k, &x) == 2 && !strcmp(k, key))
+			v = x;
+	}
+	free(buf);
+	return v;
+}
+
+/* n NOPs, a ring-full at a time, each batch reaped before the next */
+static void submit_nops(struct io_uring *ring, int n, unsigned int flags)
+{
+	struct io_uring_cqe *cqe;
+
+	while (n > 0) {
+		int batch = 0, i;
+
+		while (batch < n) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+			if (!sqe)
+				break;
+			io_uring_prep_nop(sqe);
+			sqe->flags |= flags;
+			batch++;
+		}
+		io_uring_submit(ring);
+		for (i = 0; i < batch && !io_uring_wait_cqe(ring, &cqe); i++)
+			io_uring_cqe_seen(ring, cqe);
+		n -= batch;
+	}
+}
+
+static int have_module(void)
+{
+	return access(US_DIR "/rings", F_OK) == 0;
+}
+
+static char us_pidbuf[16];
+static const char *pidstr(int pid)
+{
+	snprintf(us_pidbuf, sizeof(us_pidbuf), "%d", pid);
+	return us_pidbuf;
+}
+
+FIXTURE(us) {
+	struct io_uring ring;
+	int ring_ok;
+};
+
+FIXTURE_SETUP(us)
+{
+	if (!have_module())
+		SKIP(return, "uringstat is not loaded (no " US_DIR ")");
+	ASSERT_EQ(0, us_writes("filter_pid", pidstr(getpid())));
+	ASSERT_EQ(0, us_writes("reset", "1"));
+	self->ring_ok = 0;
+}
+
+FIXTURE_TEARDOWN(us)
+{
+	if (self->ring_ok)
+		io_uring_queue_exit(&self->ring);
+	if (have_module())
+		us_writes("filter_pid", "0");
+}
+
+/* The files exist with the SPEC's modes, and version names the kernel. */
+TEST_F(us, files_and_modes)
+{
+	static const struct { const char *f; mode_t mode; } files[] = {
+		{ "rings", 0400 }, { "opcodes", 0400 }, { "poll", 0400 },
+		{ "latency", 0400 }, { "filter_pid", 0600 }, { "reset", 0200 },
+		{ "version", 0400 },
+	};
+	char path[128], *v;
+	struct stat st;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), US_DIR "/%s", files[i].f);
+		ASSERT_EQ(0, stat(path, &st)) TH_LOG("%s", path);
+		EXPECT_EQ(files[i].mode, st.st_mode & 07777) TH_LOG("%s", path);
+		EXPECT_EQ(0, st.st_uid);
+	}
+	v = us_read("version");
+	ASSERT_NE(NULL, v);
+	EXPECT_NE(NULL, strstr(v, "uringstat ")) TH_LOG("%s", v);
+	EXPECT_NE(NULL, strstr(v, "built_for ")) TH_LOG("%s", v);
+	free(v);
+}
+
+/* 100 NOPs on a fresh ring: 100 submitted, 100 completed, latency 100. */
+TEST_F(us, nops_exact)
+{
+	unsigned long long cnt, unm, sum;
+	struct ring_row r;
+	struct op_row op;
+
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	submit_nops(&self->ring, 100, 0);
+
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	EXPECT_EQ(100, r.c[C_SUB]);
+	EXPECT_EQ(100, r.c[C_COMP]);
+	EXPECT_EQ(0, r.c[C_FAIL]);
+	EXPECT_EQ(0, r.c[C_OVF]);
+	EXPECT_EQ(0, r.c[C_ASYNC]);
+	EXPECT_EQ(8, r.sq);
+	EXPECT_EQ(16, r.cq);
+	ASSERT_EQ(1, find_op("NOP", &op));
+	EXPECT_EQ(100, op.submitted);
+	EXPECT_EQ(100, op.completed);
+	EXPECT_EQ(0, op.failed);
+	ASSERT_EQ(1, find_lat("NOP", &cnt, &unm, &sum));
+	EXPECT_EQ(100, cnt);
+	EXPECT_EQ(100, sum);
+	EXPECT_EQ(0, unm);
+}
+
+/*
+ * A read from an empty socket must arm poll; the write wakes it as task
+ * work. (A socket, not a pipe: some kernels punt pipe reads to io-wq.)
+ */
+TEST_F(us, read_arms_poll)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct ring_row r;
+	struct op_row op;
+	char buf[16];
+	int p[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, p));
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	sqe = io_uring_get_sqe(&self->ring);
+	io_uring_prep_read(sqe, p[0], buf, sizeof(buf), 0);
+	ASSERT_EQ(1, io_uring_submit(&self->ring));
+	usleep(50 * 1000);
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+	EXPECT_EQ(1, cqe->res);
+	io_uring_cqe_seen(&self->ring, cqe);
+
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	EXPECT_EQ(1, r.c[C_SUB]);
+	EXPECT_EQ(1, r.c[C_COMP]);
+	EXPECT_EQ(1, r.c[C_POLL]);
+	EXPECT_EQ(1, r.c[C_TW]);
+	EXPECT_EQ(0, r.c[C_ASYNC]);
+	ASSERT_EQ(1, find_op("READ", &op));
+	EXPECT_EQ(1, op.poll_armed);
+	EXPECT_EQ(1, poll_get("poll_armed"));
+	EXPECT_EQ(1, poll_get("poll_armed_pollin"));
+	EXPECT_EQ(0, poll_get("poll_armed_pollout"));
+	EXPECT_EQ(1, poll_get("task_work"));
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
+ * Reads on a closed fd fail at issue; an unknown opcode is rejected at
+ * submission. Both count as submitted, completed and failed.
+ */
+TEST_F(us, failures_exact)
+{
+	struct io_uring_cqe *cqe;
+	struct ring_row r;
+	struct op_row op;
+	char buf[8];
+	int i, bad = 0;
+
+	ASSERT_EQ(0, io_uring_queue_init(32, &self->ring, 0));
+	self->ring_ok = 1;
+	for (i = 0; i < 10; i++)
+		io_uring_prep_read(io_uring_get_sqe(&self->ring), 1000 + i, buf,
+				   sizeof(buf), 0);
+	for (i = 0; i < 5; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+
+		io_uring_prep_nop(sqe);
+		sqe->opcode = 250;
+	}
+	/* submission stops after each rejected SQE: go on until all are in */
+	while (io_uring_sq_ready(&self->ring))
+		ASSERT_GT(io_uring_submit(&self->ring), 0);
+	for (i = 0; i < 15; i++) {
+		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+		bad += cqe->res < 0;
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+	EXPECT_EQ(15, bad);
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	EXPECT_EQ(15, r.c[C_SUB]);
+	EXPECT_EQ(15, r.c[C_COMP]);
+	EXPECT_EQ(15, r.c[C_FAIL]);
+	ASSERT_EQ(1, find_op("READ", &op));
+	EXPECT_EQ(10, op.submitted);
+	EXPECT_EQ(10, op.failed);
+}
+
+/* A read linked to a 20 ms timeout: the timeout fires, both CQEs fail. */
+TEST_F(us, linked_timeout_fires)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct ring_row r;
+	struct op_row op;
+	char buf[8];
+	int p[2], i;
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	sqe = io_uring_get_sqe(&self->ring);
+	io_uring_prep_read(sqe, p[0], buf, sizeof(buf), 0);
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = io_uring_get_sqe(&self->ring);
+	io_uring_prep_link_timeout(sqe, &ts, 0);
+	ASSERT_EQ(2, io_uring_submit(&self->ring));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+		EXPECT_LT(cqe->res, 0);
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	EXPECT_EQ(2, r.c[C_SUB]);
+	EXPECT_EQ(2, r.c[C_COMP]);
+	EXPECT_EQ(2, r.c[C_FAIL]);
+	ASSERT_EQ(1, find_op("LINK_TIMEOUT", &op));
+	EXPECT_EQ(1, op.submitted);
+	EXPECT_EQ(1, op.completed);
+	EXPECT_EQ(1, op.failed);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* IOSQE_ASYNC punts every request to io-wq: async counts each. */
+TEST_F(us, async_punt)
+{
+	struct ring_row r;
+	struct op_row op;
+
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	submit_nops(&self->ring, 7, IOSQE_ASYNC);
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	EXPECT_EQ(7, r.c[C_SUB]);
+	EXPECT_EQ(7, r.c[C_COMP]);
+	EXPECT_EQ(7, r.c[C_ASYNC]);
+	ASSERT_EQ(1, find_op("NOP", &op));
+	EXPECT_EQ(7, op.async);
+}
+
+/*
+ * 8 NOPs into a 4-entry CQ without reaping: 4 CQEs overflow, all 8 count
+ * as completed.
+ */
+TEST_F(us, cq_overflow)
+{
+	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = 4 };
+	struct io_uring_cqe *cqe;
+	struct ring_row r;
+	int i;
+
+	ASSERT_EQ(0, io_uring_queue_init_params(4, &self->ring, &p));
+	self->ring_ok = 1;
+	for (i = 0; i < 2; i++) {
+		int j;
+
+		for (j = 0; j < 4; j++)
+			io_uring_prep_nop(io_uring_get_sqe(&self->ring));
+		ASSERT_EQ(4, io_uring_submit(&self->ring));
+	}
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	EXPECT_EQ(8, r.c[C_SUB]);
+	EXPECT_EQ(8, r.c[C_COMP]);
+	EXPECT_EQ(4, r.c[C_OVF]);
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+}
+
+/* Waiting for a CQE that is not there yet counts a cqring wait. */
+TEST_F(us, cqring_wait)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+	struct io_uring_cqe *cqe;
+	struct ring_row r;
+
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	io_uring_prep_timeout(io_uring_get_sqe(&self->ring), &ts, 0, 0);
+	ASSERT_EQ(1, io_uring_submit_and_wait(&self->ring, 1));
+	ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+	EXPECT_EQ(-ETIME, cqe->res);
+	io_uring_cqe_seen(&self->ring, cqe);
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	EXPECT_GE(r.c[C_WAIT], 1);
+	EXPECT_EQ(1, r.c[C_FAIL]);
+}
+
+/* a child that makes a ring, does n NOPs, reports, and waits to be told to go */
+static pid_t nop_child(int n, int *ready_rd, int *go_wr)
+{
+	int ready[2], go[2];
+	pid_t pid;
+
+	if (pipe(ready) || pipe(go))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct io_uring ring;
+		char c;
+
+		close(ready[0]);
+		close(go[1]);
+		if (io_uring_queue_init(8, &ring, 0))
+			_exit(1);
+		submit_nops(&ring, n, 0);
+		if (write(ready[1], &ring.ring_fd, sizeof(int)) != sizeof(int))
+			_exit(1);
+		if (read(go[0], &c, 1) < 0)
+			_exit(1);
+		io_uring_queue_exit(&ring);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	*ready_rd = ready[0];
+	*go_wr = go[1];
+	return pid;
+}
+
+/* killed rather than told: its siblings hold copies of its pipes */
+static void child_done(pid_t pid, int ready_rd, int go_wr)
+{
+	close(go_wr);
+	close(ready_rd);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* Three processes, three rings, each counted exactly and apart. */
+TEST_F(us, several_processes)
+{
+	int n[3] = { 11, 22, 33 }, rd[3], wr[3], fd[3], i;
+	pid_t pid[3];
+	struct ring_row r;
+
+	ASSERT_EQ(0, us_writes("filter_pid", "0"));
+	for (i = 0; i < 3; i++) {
+		pid[i] = nop_child(n[i], &rd[i], &wr[i]);
+		ASSERT_GT(pid[i], 0);
+		ASSERT_EQ(sizeof(int), read(rd[i], &fd[i], sizeof(int)));
+	}
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(1, find_ring(pid[i], fd[i], &r)) TH_LOG("child %d", i);
+		EXPECT_EQ(n[i], r.c[C_SUB]);
+		EXPECT_EQ(n[i], r.c[C_COMP]);
+	}
+	for (i = 0; i < 3; i++)
+		child_done(pid[i], rd[i], wr[i]);
+	/* their rings are gone with them (teardown hook) */
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(0, find_ring(pid[i], -1, &r));
+}
+
+/* filter_pid: only the chosen process's rings are tracked and counted. */
+TEST_F(us, filter_pid_isolates)
+{
+	int ready[2], go[2], fd = -1;
+	struct ring_row r;
+	struct op_row op;
+	char c = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	/* the child makes its ring only once the filter names it */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct io_uring ring;
+
+		if (read(go[0], &c, 1) != 1 || io_uring_queue_init(8, &ring, 0))
+			_exit(1);
+		submit_nops(&ring, 5, 0);
+		if (write(ready[1], &ring.ring_fd, sizeof(int)) < 0)
+			_exit(1);
+		if (read(go[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	ASSERT_EQ(0, us_writes("filter_pid", pidstr(pid)));
+	ASSERT_EQ(0, us_writes("reset", "1"));
+	ASSERT_EQ(1, write(go[1], &c, 1));
+	ASSERT_EQ(sizeof(int), read(ready[0], &fd, sizeof(int)));
+	/* our own traffic, on a ring made before, must not count */
+	submit_nops(&self->ring, 9, 0);
+	ASSERT_EQ(1, find_ring(pid, fd, &r));
+	EXPECT_EQ(5, r.c[C_SUB]);
+	EXPECT_EQ(0, find_ring(getpid(), -1, &r));
+	ASSERT_EQ(1, find_op("NOP", &op));
+	EXPECT_EQ(5, op.submitted);
+	EXPECT_EQ(1, count_rings());
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(go[1]);
+	close(go[0]);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+/* reset zeroes every counter, in every file */
+TEST_F(us, reset_zeroes)
+{
+	unsigned long long cnt, unm, sum;
+	struct ring_row r;
+	struct op_row op;
+	int i;
+
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	submit_nops(&self->ring, 20, IOSQE_ASYNC);
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	ASSERT_EQ(20, r.c[C_SUB]);
+	ASSERT_EQ(0, us_writes("reset", "1\n"));
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	for (i = 0; i < C_NR; i++) {
+		EXPECT_EQ(0, r.c[i]) TH_LOG("counter %d", i);
+	}
+	EXPECT_EQ(0, find_op("NOP", &op));
+	EXPECT_EQ(0, find_lat("NOP", &cnt, &unm, &sum));
+	EXPECT_EQ(0, poll_get("poll_armed"));
+	EXPECT_EQ(0, poll_get("task_work"));
+}
+
+/* every malformed write is -EINVAL and changes nothing */
+TEST_F(us, bad_writes_einval)
+{
+	static const char *bad_pid[] = {
+		"abc", "-1", "", "1x", " 1", "+5", "99999999999",
+		"4194305", "1 2", "0x10", "1\n\n",
+	};
+	static const char *bad_reset[] = {
+		"7", "0", "abc", "-1", "", "2", "1 1", "11", "1\n\n", "one",
+	};
+	char big[4096], bin[] = { 1, 2, 0, (char)0xff, '\n' };
+	struct ring_row before, after;
+	char *v;
+	unsigned int i;
+
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	submit_nops(&self->ring, 3, 0);
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &before));
+	memset(big, '1', sizeof(big));
+
+	for (i = 0; i < sizeof(bad_pid) / sizeof(bad_pid[0]); i++) {
+		EXPECT_EQ(-EINVAL, us_writes("filter_pid", bad_pid[i]))
+			TH_LOG("filter_pid <- bad value #%u", i);
+	}
+	EXPECT_EQ(-EINVAL, us_write("filter_pid", big, sizeof(big)));
+	EXPECT_EQ(-EINVAL, us_write("filter_pid", bin, sizeof(bin)));
+	for (i = 0; i < sizeof(bad_reset) / sizeof(bad_reset[0]); i++) {
+		EXPECT_EQ(-EINVAL, us_writes("reset", bad_reset[i]))
+			TH_LOG("reset <- bad value #%u", i);
+	}
+	EXPECT_EQ(-EINVAL, us_write("reset", big, sizeof(big)));
+	EXPECT_EQ(-EINVAL, us_write("reset", bin, sizeof(bin)));
+
+	v = us_read("filter_pid");
+	ASSERT_NE(NULL, v);
+	EXPECT_EQ(getpid(), atoi(v));
+	free(v);
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &after));
+	EXPECT_EQ(before.c[C_SUB], after.c[C_SUB]);
+	EXPECT_EQ(3, after.c[C_COMP]);
+	/* read-only files refuse writes */
+	EXPECT_NE(0, us_writes("rings", "1"));
+	EXPECT_NE(0, us_writes("version", "1"));
+}
+
+/* a mixed workload: per opcode, the histogram counts equal the completions */
+TEST_F(us, latency_sums_to_completions)
+{
+	static const char *ops[] = { "NOP", "READ", "TIMEOUT" };
+	struct __kernel_timespec ts = { .tv_nsec = 1000 * 1000 };
+	unsigned long long cnt, unm, sum, total_lat = 0;
+	struct io_uring_cqe *cqe;
+	struct ring_row r;
+	struct op_row op;
+	char buf[4];
+	unsigned int i;
+	int p[2];
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, io_uring_queue_init(16, &self->ring, 0));
+	self->ring_ok = 1;
+	for (i = 0; i < 4; i++) {
+		io_uring_prep_read(io_uring_get_sqe(&self->ring), p[0], buf, 1, 0);
+		io_uring_prep_timeout(io_uring_get_sqe(&self->ring), &ts, 0, 0);
+		io_uring_prep_nop(io_uring_get_sqe(&self->ring));
+	}
+	io_uring_submit(&self->ring);
+	ASSERT_EQ(4, write(p[1], "abcd", 4));
+	for (i = 0; i < 12; i++) {
+		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(1, find_op(ops[i], &op)) TH_LOG("%s", ops[i]);
+		ASSERT_EQ(1, find_lat(ops[i], &cnt, &unm, &sum)) TH_LOG("%s", ops[i]);
+		EXPECT_EQ(op.completed, cnt) TH_LOG("%s", ops[i]);
+		EXPECT_EQ(cnt, sum) TH_LOG("%s", ops[i]);
+		EXPECT_EQ(0, unm) TH_LOG("%s", ops[i]);
+		total_lat += cnt;
+	}
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	EXPECT_EQ(r.c[C_COMP], total_lat);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* the module's figures agree with the kernel's own ring indexes */
+TEST_F(us, matches_fdinfo)
+{
+	unsigned int sqhead = 0, cqtail = 0;
+	char path[64], line[128];
+	struct ring_row r;
+	FILE *f;
+
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	submit_nops(&self->ring, 37, 0);
+	submit_nops(&self->ring, 5, IOSQE_ASYNC);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", self->ring.ring_fd);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "SqHead: %u", &sqhead);
+		sscanf(line, "CqTail: %u", &cqtail);
+	}
+	fclose(f);
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	EXPECT_EQ(42, sqhead);
+	EXPECT_EQ(sqhead, r.c[C_SUB]);
+	EXPECT_EQ(cqtail, r.c[C_COMP]);
+}
+
+/* rings older than the module's filter appear on first sight */
+TEST_F(us, first_sight)
+{
+	struct ring_row r;
+
+	ASSERT_EQ(0, us_writes("filter_pid", "1"));	/* not us */
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	submit_nops(&self->ring, 2, 0);
+	EXPECT_EQ(0, find_ring(getpid(), -1, &r));
+	ASSERT_EQ(0, us_writes("filter_pid", pidstr(getpid())));
+	submit_nops(&self->ring, 4, 0);
+	ASSERT_EQ(1, find_ring(getpid(), -1, &r));
+	EXPECT_EQ(-1, r.fd);	/* not seen at creation */
+	EXPECT_EQ(8, r.sq);
+	EXPECT_EQ(4, r.c[C_SUB]);
+	EXPECT_EQ(4, r.c[C_COMP]);
+}
+
+/* no kernel address in any file, whatever was traced */
+TEST_F(us, no_kernel_pointers)
+{
+	static const char *files[] = { "rings", "opcodes", "poll", "latency",
+				       "filter_pid", "version" };
+	unsigned int i;
+
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	submit_nops(&self->ring, 10, IOSQE_ASYNC);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *v = us_read(files[i]);
+
+		ASSERT_NE(NULL, v);
+		EXPECT_EQ(NULL, strstr(v, "ffff")) TH_LOG("%s:\n%s", files[i], v);
+		EXPECT_EQ(NULL, strstr(v, "0x0000")) TH_LOG("%s", files[i]);
+		free(v);
+	}
+}
+
+/*
+ * Unload while two processes hammer their rings, then load again: nothing
+ * breaks (the VM runner also fails on any BUG/WARNING in dmesg).
+ * URINGSTAT_KO names the module file; without it the test skips.
+ */
+TEST(unload_under_load)
+{
+	const char *ko = getenv("URINGSTAT_KO");
+	pid_t kids[2];
+	int i, fd;
+
+	if (!ko || !have_module())
+		SKIP(return, "needs the module loaded and URINGSTAT_KO");
+	us_writes("filter_pid", "0");
+	for (i = 0; i < 2; i++) {
+		kids[i] = fork();
+		ASSERT_GE(kids[i], 0);
+		if (kids[i] == 0) {
+			struct io_uring ring;
+			char buf[4];
+			int p[2];
+
+			if (io_uring_queue_init(64, &ring, 0) || pipe(p))
+				_exit(1);
+			for (;;) {
+				/* NOPs, async punts and reads that arm poll */
+				submit_nops(&ring, 32, i ? IOSQE_ASYNC : 0);
+				io_uring_prep_read(io_uring_get_sqe(&ring), p[0],
+						   buf, 1, 0);
+				io_uring_submit(&ring);
+				if (write(p[1], "x", 1) != 1)
+					_exit(1);
+				submit_nops(&ring, 1, 0);
+			}
+		}
+	}
+	usleep(300 * 1000);
+	ASSERT_EQ(0, syscall(SYS_delete_module, "uringstat", O_NONBLOCK))
+		TH_LOG("delete_module: %s", strerror(errno));
+	EXPECT_NE(0, access(US_DIR, F_OK));
+	usleep(100 * 1000);
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, syscall(SYS_finit_module, fd, "", 0))
+		TH_LOG("finit_module: %s", strerror(errno));
+	close(fd);
+	EXPECT_TRUE(have_module());
+	usleep(200 * 1000);
+	/* the hammering rings, older than this load, appear on first sight */
+	EXPECT_GE(count_rings(), 2);
+	for (i = 0; i < 2; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,64 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+# /init of the test VM (busybox ash): load uringstat, run the module's
+# selftests and ringlb's, unload, show dmesg, power off. Everything goes
+# to the serial console, between markers that vmcheck.sh looks for.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+ip link set lo up
+ulimit -n 8192
+export TMPDIR=/tmp HOME=/tmp
+
+what=$(cat /vmcheck.what 2>/dev/null)
+echo "VMCHECK-BEGIN $(uname -r)"
+n=0
+result() {	# result OK|FAIL description
+	n=$((n + 1))
+	if [ "$1" = OK ]; then echo "ok $n vm: $2"; else echo "not ok $n vm: $2"; fi
+}
+
+if insmod /uringstat.ko; then
+	result OK "insmod uringstat"
+else
+	result FAIL "insmod uringstat"
+fi
+echo "# uringstat version:"
+sed 's/^/#   /' /sys/kernel/debug/uringstat/version
+
+echo "# selftests: uringstat: uringstat_test"
+URINGSTAT_KO=/uringstat.ko /tests/uringstat_test
+echo "# exit: $?"
+
+case " $what " in
+*" ringlb "*)
+	# the daemon and its own selftests on this kernel's io_uring, and
+	# once more while uringstat watches every ring it makes
+	echo "# selftests: ringlb (with uringstat loaded)"
+	RINGLB_TEST_QUICK=1 /tests/ringlb/run.sh /tests/ringlb /tests/ringlb
+	echo "# exit: $?"
+	if grep -q ringlb /sys/kernel/debug/uringstat/rings 2>/dev/null ||
+	   [ "$(sed -n '2,$p' /sys/kernel/debug/uringstat/opcodes | wc -l)" -gt 0 ]; then
+		result OK "uringstat saw ringlb's rings"
+	else
+		result FAIL "uringstat saw ringlb's rings"
+	fi
+	;;
+esac
+
+if rmmod uringstat; then
+	result OK "rmmod uringstat"
+else
+	result FAIL "rmmod uringstat"
+fi
+[ -e /sys/kernel/debug/uringstat ] && result FAIL "debugfs directory gone after rmmod" ||
+	result OK "debugfs directory gone after rmmod"
+echo "VMCHECK-DMESG"
+dmesg
+echo "VMCHECK-END"
+poweroff -f

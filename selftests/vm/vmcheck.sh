@@ -1,0 +1,173 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# vmcheck.sh [VER...]: prove uringstat (and ringlb) on real Debian kernels.
+#
+# For each kernel (default: 6.1 6.12): fetch it (kernels.sh, cached under
+# $BUILD/vm), build kmod/ for it, pack an initramfs of busybox-static, the
+# module and statically linked test binaries, boot it under
+# `qemu-system-x86_64 -accel tcg`, and read the results back from the
+# serial console. KTAP on stdout; a kernel fails on any `not ok`, on a
+# test binary whose plan (1..N) is not met, on a boot that never reaches
+# the end marker, or on BUG/WARNING/Oops/lockdep lines in dmesg.
+#
+# VMCHECK_RINGLB=0 skips ringlb's selftests in the VMs (they are the slow
+# part under TCG); VMCHECK_TESTS names the ringlb_<name> binaries to take
+# (default: all); VMCHECK_TIMEOUT bounds each boot (seconds).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+BUILD=${BUILD:-$top/build}
+CACHE=$BUILD/vm
+TIMEOUT=${VMCHECK_TIMEOUT:-1500}
+RINGLB_IN_VM=${VMCHECK_RINGLB:-1}
+RINGLB_TESTS=${VMCHECK_TESTS:-}
+kernels=${*:-6.1 6.12}
+
+n=0
+fails=0
+result()	# result 0|1 description [# directive]
+{
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n $2"
+	else
+		echo "not ok $n $2"
+		fails=$((fails + 1))
+	fi
+}
+
+# the static test binaries, shared by every kernel
+build_payload()
+{
+	make -s -C "$top" vm-payload >&2 &&
+	make -s -C "$top/selftests/uringstat" OUT="$BUILD/static/selftests" >&2
+}
+
+# build_module VER: kmod/ built for that kernel, in a copy of its own
+build_module()
+{
+	local ver=$1 src=$CACHE/$1/kmod
+
+	mkdir -p "$src"
+	cp "$top"/kmod/*.c "$top"/kmod/*.h "$top"/kmod/Kbuild "$src/"
+	"$here/kernels.sh" kbuild "$ver" "$CACHE" "$src" >&2
+}
+
+# make_initramfs VER OUT
+make_initramfs()
+{
+	local ver=$1 out=$2 root=$CACHE/$1/initramfs
+
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,tests/ringlb}
+	cp /bin/busybox "$root/bin/busybox"
+	cp "$here/init.sh" "$root/init"
+	cp "$CACHE/$ver/kmod/uringstat.ko" "$root/uringstat.ko"
+	cp "$BUILD/static/selftests/uringstat_test" "$root/tests/"
+	what=uringstat
+	if [ "$RINGLB_IN_VM" = 1 ]; then
+		what="$what ringlb"
+		cp "$BUILD/static/ringlb" "$root/tests/ringlb/"
+		if [ -n "$RINGLB_TESTS" ]; then
+			for t in $RINGLB_TESTS; do
+				cp "$BUILD/static/selftests/ringlb_$t" "$root/tests/ringlb/" || return 1
+			done
+		else
+			cp "$BUILD"/static/selftests/ringlb_* "$root/tests/ringlb/"
+		fi
+		cp "$top/selftests/ringlb/run.sh" "$root/tests/ringlb/"
+	fi
+	echo "$what" >"$root/vmcheck.what"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out"
+}
+
+# check_log VER LOG: the verdicts on one boot's console output
+check_log()
+{
+	local ver=$1 log=$2
+
+	if ! grep -q '^VMCHECK-END' "$log"; then
+		result 1 "vm-$ver: boot ran to the end (see $log)"
+	else
+		result 0 "vm-$ver: boot ran to the end"
+	fi
+	# every test binary met its plan, and none failed
+	python3 - "$log" "$ver" <<'PY'
+import re, sys
+log, ver = sys.argv[1], sys.argv[2]
+lines = open(log, errors="replace").read().replace("\r", "").split("\n")
+body = []
+for l in lines:
+    if l.startswith("VMCHECK-DMESG"):
+        break
+    body.append(l)
+bad = []
+plan = None
+seen = 0
+def close():
+    if plan is not None and seen != plan:
+        bad.append("plan 1..%d but %d results" % (plan, seen))
+for l in body:
+    m = re.match(r"^\s*1\.\.(\d+)\s*$", l)
+    if m:
+        close()
+        plan, seen = int(m.group(1)), 0
+        continue
+    # init.sh's own "vm:" verdicts belong to no plan
+    if re.match(r"^\s*(not )?ok \d+", l) and " vm: " not in l:
+        seen += 1
+close()
+fails = [l for l in body if re.match(r"^\s*not ok \d+", l)]
+print("# vm-%s: %d failing results, %d plan mismatches" % (ver, len(fails), len(bad)))
+for b in bad + fails:
+    print("#   " + b.strip())
+sys.exit(1 if bad or fails else 0)
+PY
+	result $? "vm-$ver: every selftest result present and ok"
+	sed -n '/^VMCHECK-DMESG/,/^VMCHECK-END/p' "$log" >"$log.dmesg"
+	if grep -nE 'BUG:|WARNING:|Oops|lockdep|general protection|Call Trace|KASAN|UBSAN|refcount_t' "$log.dmesg" >"$log.bad"; then
+		sed 's/^/# /' "$log.bad" | head -40
+		result 1 "vm-$ver: dmesg clean of BUG/WARNING/Oops/lockdep"
+	else
+		result 0 "vm-$ver: dmesg clean of BUG/WARNING/Oops/lockdep"
+	fi
+}
+
+echo "TAP version 13"
+if ! build_payload; then
+	result 1 "static test binaries build"
+	echo "1..$n"
+	exit 1
+fi
+for ver in $kernels; do
+	dir=$CACHE/$ver
+	mkdir -p "$dir"
+	if ! "$here/kernels.sh" prepare "$ver" "$CACHE" >&2; then
+		result 1 "vm-$ver: fetch the kernel"
+		continue
+	fi
+	if ! build_module "$ver"; then
+		result 1 "vm-$ver: build kmod/ (-Werror)"
+		continue
+	fi
+	result 0 "vm-$ver: build kmod/ (-Werror)"
+	if ! make_initramfs "$ver" "$dir/initramfs.gz"; then
+		result 1 "vm-$ver: initramfs"
+		continue
+	fi
+	log=$dir/console.log
+	echo "# vm-$ver: booting $(readlink -f "$dir/vmlinuz"), log in $log"
+	start=$(date +%s)
+	timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=single \
+		-smp 2 -m 2048 -nographic -no-reboot -monitor none \
+		-kernel "$dir/vmlinuz" -initrd "$dir/initramfs.gz" \
+		-append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3" \
+		</dev/null >"$log" 2>&1
+	echo "# vm-$ver: qemu exited ($?) after $(( $(date +%s) - start )) s"
+	# the VM's own results, as subtests
+	tr -d '\r' <"$log" | sed -n '/VMCHECK-BEGIN/,/^VMCHECK-DMESG/p' |
+		grep -vE '^VMCHECK' | sed 's/^/    /'
+	check_log "$ver" "$log"
+done
+echo "1..$n"
+[ "$fails" -eq 0 ]
