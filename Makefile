@@ -4,6 +4,8 @@
 BUILD ?= $(CURDIR)/build
 KDIR ?= /lib/modules/$(shell uname -r)/build
 KERNELS ?= 6.1 6.12
+# ringlb's selftest binaries that `make check` also runs inside the VMs
+VM_RINGLB_TESTS ?= data failover lb startup
 export BUILD
 
 KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
@@ -60,6 +62,8 @@ SOAK_SECONDS ?= 600
 soak: deps userspace
 	python3 scripts/soak.py --seconds $(SOAK_SECONDS) --out $(BUILD)/soak
 
+# uringstat (and ringlb) inside QEMU on Debian's kernels; see
+# Documentation/testing.rst for VMCHECK_RINGLB, VMCHECK_TESTS, VMCHECK_TIMEOUT
 vmcheck: deps $(KSFT_HDRS)
 	selftests/vm/vmcheck.sh $(KERNELS)
 
@@ -75,8 +79,9 @@ check: deps
 		"ringlb-asan=selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
 		"fuzz=$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=10" \
 		"deploy=scripts/deploy-check.sh" \
+		"kmod=scripts/kmod-check.sh" \
 		"soak=python3 scripts/soak.py --seconds 60 --out $(BUILD)/soak" \
-		"vm=scripts/vm-suite.sh $(KERNELS)"
+		"vm=VMCHECK_TESTS='$(VM_RINGLB_TESTS)' selftests/vm/vmcheck.sh $(KERNELS)"
 
 run: deps userspace
 	scripts/run-demo.sh

@@ -48,8 +48,11 @@ if [ -f "$top/deploy/dkms.conf" ] && [ -d "$top/kmod" ]; then
 	src=$DESTDIR$DKMS_SRC/uringstat-$version
 	rm -rf "$src"
 	install -d "$src/kmod"
-	cp "$top"/kmod/*.c "$top"/kmod/*.h "$top/kmod/Kbuild" "$src/kmod/" \
-		2>/dev/null || true
+	# sources only: not the kbuild output of an in-tree build
+	for f in "$top"/kmod/*.c "$top"/kmod/*.h "$top/kmod/Kbuild"; do
+		case $f in *.mod.c) continue ;; esac
+		cp "$f" "$src/kmod/"
+	done
 	[ -f "$top/kmod/Makefile" ] && cp "$top/kmod/Makefile" "$src/kmod/"
 	cp "$top/Kbuild" "$src/"
 	sed "s/^PACKAGE_VERSION=.*/PACKAGE_VERSION=\"$version\"/" \
