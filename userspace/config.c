@@ -19,12 +19,22 @@
 #include "config.h"
 #include "log.h"
 
+/* a configuration file larger than this is refused, not parsed */
+#define CONFIG_MAX_BYTES	(1 << 20)
+/* and at most this many syntax errors are listed */
+#define CONFIG_MAX_SYNTAX_ERRORS	100
+
 struct parse_ctx {
 	struct config *cfg;
-	FILE *f;
+	const char *buf;	/* the whole file */
+	size_t len, pos;
+	bool at_bol;		/* the next read starts a line */
 	int line;
 	int section_line;	/* of the last [section] header */
 	bool new_section;	/* no key since that header */
+	int *bad;		/* lines libinih rejected, to skip */
+	unsigned int nbad;
+	bool dry;		/* finding syntax errors only */
 };
 
 void config_error(struct config *cfg, int line, const char *fmt, ...)
@@ -548,22 +558,50 @@ int config_set(struct config *cfg, const char *section, const char *key,
 
 /* ---- the file --------------------------------------------------------- */
 
-/* libinih's reader, counting lines so every message can name its line */
+/*
+ * libinih's reader, from memory, counting lines so every message can name
+ * its line. Lines found bad by an earlier pass read as empty, so libinih
+ * goes on to the next error (it only ever returns the first one).
+ */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct parse_ctx *ctx = stream;
-	char *s = fgets(str, num, ctx->f);
+	size_t n = 0, room = num > 0 ? (size_t)num - 1 : 0;
+	unsigned int i;
+	bool skip = false;
 
-	if (s) {
-		ctx->line++;
-		s += strspn(s, " \t");
-		if (*s == '[') {
+	if (ctx->pos >= ctx->len || !room)
+		return NULL;
+	while (n < room && ctx->pos < ctx->len) {
+		char c = ctx->buf[ctx->pos++];
+
+		str[n++] = c;
+		if (c == '\n')
+			break;
+	}
+	str[n] = '\0';
+	if (!ctx->at_bol)
+		return str;	/* the rest of a line longer than libinih's */
+	ctx->at_bol = str[n - 1] == '\n';
+	ctx->line++;
+	for (i = 0; i < ctx->nbad; i++)
+		skip |= ctx->bad[i] == ctx->line;
+	if (skip) {
+		if (!ctx->dry)
+			config_error(ctx->cfg, ctx->line,
+				     "syntax error (want [section] or key = value)");
+		strcpy(str, "\n");
+		return str;
+	}
+	{
+		const char *t = str + strspn(str, " \t");
+
+		if (*t == '[') {
 			ctx->section_line = ctx->line;
 			ctx->new_section = true;
 		}
-		s = str;
 	}
-	return s;
+	return str;
 }
 
 /*
@@ -597,6 +635,8 @@ static int on_key(void *user, const char *section, const char *name,
 {
 	struct parse_ctx *ctx = user;
 
+	if (ctx->dry)
+		return 1;
 	if (ctx->new_section) {
 		ctx->new_section = false;
 		check_reopened(ctx, section);
@@ -605,20 +645,82 @@ static int on_key(void *user, const char *section, const char *name,
 	return 1;	/* errors are counted, parsing goes on */
 }
 
+static int parse_pass(struct parse_ctx *ctx, bool dry)
+{
+	ctx->pos = 0;
+	ctx->line = 0;
+	ctx->at_bol = true;
+	ctx->new_section = false;
+	ctx->dry = dry;
+	return ini_parse_stream(read_line, ctx, on_key, ctx);
+}
+
+/* the whole stream in memory (config files are small), NUL-terminated */
+static char *slurp(FILE *f, size_t *len)
+{
+	size_t cap = 4096, n = 0, r;
+	char *buf = malloc(cap), *nb;
+
+	while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+		n += r;
+		if (n + 1 < cap)
+			continue;
+		if (cap >= CONFIG_MAX_BYTES) {
+			free(buf);
+			return NULL;
+		}
+		nb = realloc(buf, cap * 2);
+		if (!nb)
+			free(buf);
+		buf = nb;
+		cap *= 2;
+	}
+	if (buf)
+		buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
 int config_load_stream(struct config *cfg, FILE *f, const char *name)
 {
-	struct parse_ctx ctx = { .cfg = cfg, .f = f };
+	struct parse_ctx ctx = { .cfg = cfg };
 	unsigned int before = cfg->errors;
-	int ret;
+	int ret, *nb;
+	char *buf;
 
 	cfg->file = name;
+	buf = slurp(f, &ctx.len);
+	if (!buf) {
+		config_error(cfg, 0, "%s: cannot read (larger than %d bytes?)",
+			     name, CONFIG_MAX_BYTES);
+		return -EINVAL;
+	}
+	ctx.buf = buf;
 	/* one key per physical line, so line numbers are exact */
 	ini_allow_multiline = false;
-	ret = ini_parse_stream(read_line, &ctx, on_key, &ctx);
-	if (ret > 0 && cfg->errors == before)
-		config_error(cfg, ret, "syntax error (want [section] or key = value)");
-	else if (ret < 0)
+	/*
+	 * libinih reports only the first syntax error: find them all first,
+	 * each pass blanking the lines already found, then parse for real.
+	 */
+	while ((ret = parse_pass(&ctx, true)) > 0) {
+		/* a line libinih still rejects once blanked: stop there */
+		if (ctx.nbad == CONFIG_MAX_SYNTAX_ERRORS ||
+		    (ctx.nbad && ctx.bad[ctx.nbad - 1] >= ret))
+			break;
+		nb = realloc(ctx.bad, (ctx.nbad + 1) * sizeof(*ctx.bad));
+		if (!nb) {
+			ret = -ENOMEM;
+			break;
+		}
+		ctx.bad = nb;
+		ctx.bad[ctx.nbad++] = ret;
+	}
+	if (ret >= 0)
+		ret = parse_pass(&ctx, false);
+	if (ret < 0)
 		config_error(cfg, 0, "%s: cannot parse", name);
+	free(ctx.bad);
+	free(buf);
 	return cfg->errors == before ? 0 : -EINVAL;
 }
 

@@ -63,7 +63,7 @@ static void usage(FILE *f)
 "  -c, --config FILE           INI config file (see Documentation/admin-guide.rst)\n"
 "      --check                 validate the configuration and exit (0 valid, 1 not)\n"
 "  -l, --listen ADDR:PORT      listen address (repeatable; 127.0.0.1:80, [::]:80)\n"
-"  -b, --backend ADDR:PORT[@W] backend server, weight W 0..256 (repeatable;\n"
+"  -b, --backend ADDR:PORT[@W] backend server, weight W 1..256 (repeatable;\n"
 "                              unix:/path too)\n"
 "  -a, --balance ALGO          " BALANCE_NAMES " (default rr)\n"
 "  -t, --threads N             worker threads, one ring each (default: CPUs)\n"

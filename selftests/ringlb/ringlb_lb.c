@@ -1097,8 +1097,12 @@ TEST(config_errors)
 		"\n"							/* 19 */
 		"[listener api]\n"					/* 20 */
 		"bind = 127.0.0.1:8081\n"				/* 21 */
-		"backend = pool\n";					/* 22 */
-	static const int want[] = { 4, 7, 9, 13, 14, 16, 18 };
+		"backend = pool\n"					/* 22 */
+		"a line with no equals sign\n"				/* 23 */
+		"[unclosed section\n"					/* 24 */
+		"another bad line\n";					/* 25 */
+	/* every error, the syntax errors libinih stops at included */
+	static const int want[] = { 4, 7, 9, 13, 14, 16, 18, 23, 24, 25 };
 	const char *tmp = getenv("TMPDIR");
 	char path[PATH_MAX];
 	const char *argv[] = { ringlb_path(), "--check", "-c", path, NULL };
