@@ -11,7 +11,7 @@ export BUILD
 KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
 
 .PHONY: all userspace selftests modules deps check vmcheck run bench \
-	install clean asan vm-payload fuzz fuzz-build soak
+	install clean asan vm-payload fuzz fuzz-build soak vmbench
 
 all: userspace selftests modules-if-possible
 
@@ -66,6 +66,13 @@ soak: deps userspace
 # Documentation/testing.rst for VMCHECK_RINGLB, VMCHECK_TESTS, VMCHECK_TIMEOUT
 vmcheck: deps $(KSFT_HDRS)
 	selftests/vm/vmcheck.sh $(KERNELS)
+
+# uringstat's cost on ringlb inside the 6.1 VM, module unloaded vs loaded
+# in the same boot: Documentation/benchmarks-uringstat.rst
+vmbench: deps $(KSFT_HDRS)
+	VMCHECK_SUFFIX=bench VMCHECK_BENCH=1 VMCHECK_RINGLB=0 selftests/vm/vmcheck.sh 6.1
+	bench/vmbench-report.py Documentation/benchmarks-uringstat.rst \
+		6.1=$(BUILD)/vm/6.1-bench/console.log
 
 check: deps
 	$(MAKE) $(KSFT_HDRS)

@@ -51,6 +51,30 @@ case " $what " in
 	;;
 esac
 
+case " $what " in
+*" bench "*)
+	# the module's cost on proxy throughput: the same boot, unloaded and
+	# loaded in turn (the order alternates), vmbench through ringlb
+	for r in 1 2 3 4 5; do
+		order="unloaded loaded"
+		[ $((r % 2)) = 0 ] && order="loaded unloaded"
+		for state in $order; do
+			if [ $state = loaded ]; then
+				lsmod | grep -q '^uringstat' || insmod /uringstat.ko
+				echo 1 >/sys/kernel/debug/uringstat/reset
+			else
+				lsmod | grep -q '^uringstat' && rmmod uringstat
+			fi
+			out=$(/tests/vmbench /tests/ringlb/ringlb 3 8 --engine uring)
+			seen=$(sed -n '2,$p' /sys/kernel/debug/uringstat/opcodes 2>/dev/null |
+				awk '{ s += $3 } END { print s + 0 }')
+			echo "# vmbench-result round=$r state=$state $out sqes_seen=$seen"
+		done
+	done
+	lsmod | grep -q '^uringstat' || insmod /uringstat.ko
+	;;
+esac
+
 if rmmod uringstat; then
 	result OK "rmmod uringstat"
 else

@@ -12,7 +12,9 @@
 #
 # VMCHECK_RINGLB=0 skips ringlb's selftests in the VMs (they are the slow
 # part under TCG); VMCHECK_TESTS names the ringlb_<name> binaries to take
-# (default: all); VMCHECK_TIMEOUT bounds each boot (seconds).
+# (default: all); VMCHECK_TIMEOUT bounds each boot (seconds);
+# VMCHECK_BENCH=1 adds vmbench rounds with the module unloaded and loaded
+# (`make vmbench`, bench/vmbench-report.py).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -21,6 +23,10 @@ CACHE=$BUILD/vm
 TIMEOUT=${VMCHECK_TIMEOUT:-1500}
 RINGLB_IN_VM=${VMCHECK_RINGLB:-1}
 RINGLB_TESTS=${VMCHECK_TESTS:-}
+BENCH_IN_VM=${VMCHECK_BENCH:-0}
+# outputs (module build, initramfs, console log) go to $CACHE/VER$SUFFIX,
+# so runs with different settings can share the kernel cache side by side
+SUFFIX=${VMCHECK_SUFFIX:+-$VMCHECK_SUFFIX}
 kernels=${*:-6.1 6.12}
 
 n=0
@@ -40,13 +46,15 @@ result()	# result 0|1 description [# directive]
 build_payload()
 {
 	make -s -C "$top" vm-payload >&2 &&
-	make -s -C "$top/selftests/uringstat" OUT="$BUILD/static/selftests" >&2
+	make -s -C "$top/selftests/uringstat" OUT="$BUILD/static/selftests" >&2 &&
+	cc -O2 -Wall -Wextra -Werror -static -pthread \
+		-o "$BUILD/static/vmbench" "$top/bench/vmbench.c" >&2
 }
 
 # build_module VER: kmod/ built for that kernel, in a copy of its own
 build_module()
 {
-	local ver=$1 src=$CACHE/$1/kmod
+	local ver=$1 src=$CACHE/$1$SUFFIX/kmod
 
 	mkdir -p "$src"
 	cp "$top"/kmod/*.c "$top"/kmod/*.h "$top"/kmod/Kbuild "$src/"
@@ -56,13 +64,13 @@ build_module()
 # make_initramfs VER OUT
 make_initramfs()
 {
-	local ver=$1 out=$2 root=$CACHE/$1/initramfs
+	local ver=$1 out=$2 root=$CACHE/$1$SUFFIX/initramfs
 
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,tests/ringlb}
 	cp /bin/busybox "$root/bin/busybox"
 	cp "$here/init.sh" "$root/init"
-	cp "$CACHE/$ver/kmod/uringstat.ko" "$root/uringstat.ko"
+	cp "$CACHE/$ver$SUFFIX/kmod/uringstat.ko" "$root/uringstat.ko"
 	cp "$BUILD/static/selftests/uringstat_test" "$root/tests/"
 	what=uringstat
 	if [ "$RINGLB_IN_VM" = 1 ]; then
@@ -76,6 +84,12 @@ make_initramfs()
 			cp "$BUILD"/static/selftests/ringlb_* "$root/tests/ringlb/"
 		fi
 		cp "$top/selftests/ringlb/run.sh" "$root/tests/ringlb/"
+	fi
+	if [ "$BENCH_IN_VM" = 1 ]; then
+		what="$what bench"
+		cp "$BUILD/static/vmbench" "$root/tests/"
+		[ -f "$root/tests/ringlb/ringlb" ] ||
+			cp "$BUILD/static/ringlb" "$root/tests/ringlb/"
 	fi
 	echo "$what" >"$root/vmcheck.what"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out"
@@ -140,7 +154,7 @@ if ! build_payload; then
 	exit 1
 fi
 for ver in $kernels; do
-	dir=$CACHE/$ver
+	dir=$CACHE/$ver$SUFFIX
 	mkdir -p "$dir"
 	if ! "$here/kernels.sh" prepare "$ver" "$CACHE" >&2; then
 		result 1 "vm-$ver: fetch the kernel"
@@ -156,11 +170,11 @@ for ver in $kernels; do
 		continue
 	fi
 	log=$dir/console.log
-	echo "# vm-$ver: booting $(readlink -f "$dir/vmlinuz"), log in $log"
+	echo "# vm-$ver: booting $(readlink -f "$CACHE/$ver/vmlinuz"), log in $log"
 	start=$(date +%s)
 	timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=single \
 		-smp 2 -m 2048 -nographic -no-reboot -monitor none \
-		-kernel "$dir/vmlinuz" -initrd "$dir/initramfs.gz" \
+		-kernel "$CACHE/$ver/vmlinuz" -initrd "$dir/initramfs.gz" \
 		-append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3" \
 		</dev/null >"$log" 2>&1
 	echo "# vm-$ver: qemu exited ($?) after $(( $(date +%s) - start )) s"
