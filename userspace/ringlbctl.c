@@ -17,12 +17,15 @@
 #include "version.h"
 
 #define DEFAULT_SOCK	"/run/ringlb.sock"
+/* where deploy/ringlb.service puts it (RuntimeDirectory=ringlb) */
+#define UNIT_SOCK	"/run/ringlb/admin.sock"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: ringlbctl [-s PATH] [--json] COMMAND...\n"
-"  -s, --socket PATH   admin socket (default " DEFAULT_SOCK ")\n"
+"  -s, --socket PATH   admin socket (default " DEFAULT_SOCK ", or\n"
+"                      " UNIT_SOCK " where only that exists)\n"
 "  -j, --json          JSON output\n"
 "commands:\n"
 "  show stats | show servers | show conns | show kernel\n"
@@ -41,7 +44,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	const char *path = DEFAULT_SOCK;
+	const char *path = NULL;
 	char cmd[4096] = "", buf[65536];
 	bool json = false, error = false;
 	size_t n = 0;
@@ -81,6 +84,9 @@ int main(int argc, char **argv)
 	}
 	n += snprintf(cmd + n, sizeof(cmd) - n, "%s\n", json ? " --json" : "");
 
+	if (!path)
+		path = access(DEFAULT_SOCK, F_OK) && !access(UNIT_SOCK, F_OK) ?
+		       UNIT_SOCK : DEFAULT_SOCK;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		fprintf(stderr, "ringlbctl: socket path too long\n");
 		return 2;
