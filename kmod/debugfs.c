@@ -47,6 +47,19 @@ static void us_print_opname(struct seq_file *m, unsigned int op)
 		seq_printf(m, "op%-14u", op);
 }
 
+/* one column whatever the name: blanks and controls print as '_' */
+static void us_print_comm(struct seq_file *m, const char *comm)
+{
+	int i;
+
+	if (!comm[0]) {
+		seq_putc(m, '-');
+		return;
+	}
+	for (i = 0; comm[i] && i < TASK_COMM_LEN; i++)
+		seq_putc(m, comm[i] > ' ' && comm[i] < 127 ? comm[i] : '_');
+}
+
 static int us_rings_show(struct seq_file *m, void *v)
 {
 	int want = READ_ONCE(us_filter_pid);
@@ -60,8 +73,9 @@ static int us_rings_show(struct seq_file *m, void *v)
 		/* with filter_pid set, only that process's rings */
 		if (want && r->pid != want)
 			continue;
-		seq_printf(m, "%u %d %s %d %u %u 0x%x", r->id, r->pid,
-			   r->comm[0] ? r->comm : "-", r->fd, r->sq_entries,
+		seq_printf(m, "%u %d ", r->id, r->pid);
+		us_print_comm(m, r->comm);
+		seq_printf(m, " %d %u %u 0x%x", r->fd, r->sq_entries,
 			   r->cq_entries, r->flags);
 		for (i = 0; i < US_NR_RING_COUNTERS; i++)
 			seq_printf(m, " %lld", atomic64_read(&r->cnt[i]));

@@ -54,7 +54,29 @@ void us_ev_create(const void *ctx, int fd, u32 sq, u32 cq, u32 flags)
 	us_ring_created(ctx, fd, sq, cq, flags);
 }
 
-static void us_count_submit(const void *ctx, const void *req, u8 opcode)
+/*
+ * Opcodes whose requests can post CQEs without naming themselves
+ * (multishot accept, receive, poll and timeout, read multishot); and on
+ * kernels whose complete event never names the request, every opcode.
+ */
+static bool us_reqless_cqes(int opcode)
+{
+	if (!us_complete_has_req)
+		return true;
+	switch (opcode) {
+	case IORING_OP_POLL_ADD:
+	case IORING_OP_RECVMSG:
+	case IORING_OP_TIMEOUT:
+	case IORING_OP_ACCEPT:
+	case IORING_OP_RECV:
+	case 49:	/* IORING_OP_READ_MULTISHOT, 6.7+ */
+		return true;
+	}
+	return false;
+}
+
+static void us_count_submit(const void *ctx, const void *req, u64 user_data,
+			    u8 opcode)
 {
 	struct us_ring *r = us_counted(us_ring_first_sight(ctx));
 
@@ -62,27 +84,32 @@ static void us_count_submit(const void *ctx, const void *req, u8 opcode)
 		return;
 	us_ring_inc(r, US_SUBMITTED);
 	this_cpu_inc(us_stats->op[us_op_slot(opcode)].submitted);
-	if (req)
-		us_inflight_submit(req, opcode);
+	us_inflight_submit(ctx, req, user_data, opcode,
+			   us_reqless_cqes(opcode));
 }
 
-void us_ev_submit(const void *ctx, const void *req, u8 opcode)
+void us_ev_submit(const void *ctx, const void *req, u64 user_data, u8 opcode)
 {
 	this_cpu_write(us_last_submit, req);
-	us_count_submit(ctx, req, opcode);
+	us_count_submit(ctx, req, user_data, opcode);
 }
 
 /*
  * An SQE rejected at submission (bad opcode, bad flags, prep failure):
  * the kernel took it, so it counts as submitted, and it completes with a
- * negative result like any other. A request that fails after its submit
- * event (a linked request whose async prep fails) was counted already.
+ * negative result like any other. A request that fails after its own
+ * submit event (a linked request whose async prep fails) was counted
+ * already: it is the last one this CPU saw submitted and it is still in
+ * flight. Request structs are reused, so the address alone proves
+ * nothing.
  */
-void us_ev_submit_failed(const void *ctx, const void *req, u8 opcode)
+void us_ev_submit_failed(const void *ctx, const void *req, u64 user_data,
+			 u8 opcode)
 {
-	if (req && this_cpu_read(us_last_submit) == req)
+	if (req && this_cpu_read(us_last_submit) == req &&
+	    us_inflight_has(ctx, req))
 		return;
-	us_count_submit(ctx, req, opcode);
+	us_count_submit(ctx, req, user_data, opcode);
 }
 
 static unsigned int us_lat_bucket(s64 ns)
@@ -94,29 +121,28 @@ static unsigned int us_lat_bucket(s64 ns)
 	return min_t(unsigned int, ilog2(us) + 1, US_LAT_BUCKETS - 1);
 }
 
-void us_ev_complete(const void *ctx, const void *req, int opcode, s32 res,
-		    u32 cflags)
+/* the per-opcode side of a CQE, posted or overflowed */
+static void us_count_cqe(const void *ctx, const void *req, int opcode,
+			 u64 user_data, s32 res, u32 cflags)
 {
-	struct us_ring *r = us_counted(us_ring_find(ctx));
 	int seen_op = -1;
 	unsigned int slot;
 	s64 lat;
 
-	if (!r)
-		return;
-	us_ring_inc(r, US_COMPLETED);
-	if (res < 0)
-		us_ring_inc(r, US_FAILED);
-	/* completions not tied to a request (aux CQEs) have no opcode */
-	if (!req)
-		return;
-	lat = us_inflight_complete(req, cflags & IORING_CQE_F_MORE, &seen_op);
+	lat = us_inflight_complete(ctx, req, user_data,
+				   cflags & IORING_CQE_F_MORE,
+				   us_reqless_cqes(opcode), &seen_op);
 	/*
 	 * The opcode as submitted, when the submission was seen: kernels
-	 * before 6.0 do not say which opcode completed, and a rejected SQE's
-	 * request no longer carries its (invalid) opcode.
+	 * before 6.0 do not say which opcode completed, request-less CQEs
+	 * cannot, and a rejected SQE's request no longer carries its
+	 * (invalid) opcode.
 	 */
-	slot = us_op_slot(seen_op >= 0 ? seen_op : opcode);
+	if (seen_op >= 0)
+		opcode = seen_op;
+	if (opcode < 0)
+		return;	/* a CQE of no request we know (e.g. MSG_RING's) */
+	slot = us_op_slot(opcode);
 	this_cpu_inc(us_stats->op[slot].completed);
 	if (res < 0)
 		this_cpu_inc(us_stats->op[slot].failed);
@@ -126,12 +152,25 @@ void us_ev_complete(const void *ctx, const void *req, int opcode, s32 res,
 		this_cpu_inc(us_stats->op[slot].lat[us_lat_bucket(lat)]);
 }
 
+void us_ev_complete(const void *ctx, const void *req, int opcode,
+		    u64 user_data, s32 res, u32 cflags)
+{
+	struct us_ring *r = us_counted(us_ring_find(ctx));
+
+	if (!r)
+		return;
+	us_ring_inc(r, US_COMPLETED);
+	if (res < 0)
+		us_ring_inc(r, US_FAILED);
+	us_count_cqe(ctx, req, opcode, user_data, res, cflags);
+}
+
 /*
  * A CQE that did not fit in the CQ ring: it is posted later from the
  * overflow list, without another complete event, so it counts as
  * completed now.
  */
-void us_ev_overflow(const void *ctx, s32 res)
+void us_ev_overflow(const void *ctx, u64 user_data, s32 res, u32 cflags)
 {
 	struct us_ring *r = us_counted(us_ring_find(ctx));
 
@@ -141,6 +180,7 @@ void us_ev_overflow(const void *ctx, s32 res)
 	us_ring_inc(r, US_COMPLETED);
 	if (res < 0)
 		us_ring_inc(r, US_FAILED);
+	us_count_cqe(ctx, NULL, -1, user_data, res, cflags);
 }
 
 void us_ev_cqring_wait(const void *ctx)

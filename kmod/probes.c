@@ -17,8 +17,11 @@
  *   6.0-6.3     struct io_kiocb is visible; events pass the request
  *   6.4-6.12    io_uring_submit_sqe renamed io_uring_submit_req
  *   6.13-       io_uring_complete passes the posted CQE
+ *   7.x         io_uring_queue_async_work's int rw becomes bool hashed
+ *               (told apart by the header's type, see us_tp_async)
  *
- * 6.1 and 6.12 are built and tested (selftests/vm); the other ranges
+ * 6.1, 6.12 and the newest Debian kernel (7.3) are built and tested
+ * (selftests/vm); the other ranges
  * follow those kernels' headers and are only as good as that reading,
  * with the type check as the safety net.
  */
@@ -70,7 +73,7 @@ static void us_tp_submit(void *data, struct io_kiocb *req)
 static void us_tp_submit(void *data, struct io_kiocb *req, bool force_nonblock)
 #endif
 {
-	us_ev_submit(req->ctx, req, req->opcode);
+	us_ev_submit(req->ctx, req, req->cqe.user_data, req->opcode);
 }
 
 static int us_req_opcode(const void *req)
@@ -82,20 +85,21 @@ static int us_req_opcode(const void *req)
 static void us_tp_complete(void *data, struct io_ring_ctx *ctx, void *req,
 			   struct io_uring_cqe *cqe)
 {
-	us_ev_complete(ctx, req, us_req_opcode(req), cqe->res, cqe->flags);
+	us_ev_complete(ctx, req, us_req_opcode(req), cqe->user_data, cqe->res,
+		       cqe->flags);
 }
 #else
 static void us_tp_complete(void *data, void *ctx, void *req, u64 user_data,
 			   int res, unsigned int cflags, u64 extra1, u64 extra2)
 {
-	us_ev_complete(ctx, req, us_req_opcode(req), res, cflags);
+	us_ev_complete(ctx, req, us_req_opcode(req), user_data, res, cflags);
 }
 #endif
 
 static void us_tp_req_failed(void *data, const struct io_uring_sqe *sqe,
 			     struct io_kiocb *req, int error)
 {
-	us_ev_submit_failed(req->ctx, req, sqe->opcode);
+	us_ev_submit_failed(req->ctx, req, sqe->user_data, sqe->opcode);
 }
 
 static void us_tp_poll_arm(void *data, struct io_kiocb *req, int mask,
@@ -109,7 +113,20 @@ static void us_tp_task_add(void *data, struct io_kiocb *req, int mask)
 	us_ev_task_add(req->ctx, req->opcode);
 }
 
-static void us_tp_async(void *data, struct io_kiocb *req, int rw)
+/*
+ * io_uring_queue_async_work's second argument, unused here, was "int rw"
+ * and became "bool hashed" (upstream "io_uring/trace: rename
+ * io_uring_queue_async_work event "rw" field", Dec 2025; in 7.3). Its type
+ * is read off the header's own check function rather than tied to a
+ * guessed release.
+ */
+#define US_ASYNC_HASHED							\
+	__builtin_types_compatible_p(					\
+		typeof(check_trace_callback_type_io_uring_queue_async_work), \
+		void (void (*)(void *, struct io_kiocb *, bool)))
+#define US_ASYNC_ARG	typeof(__builtin_choose_expr(US_ASYNC_HASHED, (bool)0, 0))
+
+static void us_tp_async(void *data, struct io_kiocb *req, US_ASYNC_ARG hashed)
 {
 	us_ev_async(req->ctx, req->opcode);
 }
@@ -130,7 +147,7 @@ static void us_tp_submit(void *data, void *ctx, void *req,
 			 unsigned long long user_data, u8 opcode, u32 flags,
 			 bool force_nonblock, bool sq_thread)
 {
-	us_ev_submit(ctx, req, opcode);
+	us_ev_submit(ctx, req, user_data, opcode);
 }
 
 static void us_tp_poll_arm(void *data, void *ctx, void *req, u64 user_data,
@@ -155,14 +172,14 @@ static void us_tp_async(void *data, void *ctx, void *req,
 static void us_tp_req_failed(void *data, const struct io_uring_sqe *sqe,
 			     void *ctx, void *req, int error)
 {
-	us_ev_submit_failed(ctx, req, sqe->opcode);
+	us_ev_submit_failed(ctx, req, sqe->user_data, sqe->opcode);
 }
 #else
 static void us_tp_submit(void *data, void *ctx, void *req, u8 opcode,
 			 u64 user_data, u32 flags, bool force_nonblock,
 			 bool sq_thread)
 {
-	us_ev_submit(ctx, req, opcode);
+	us_ev_submit(ctx, req, user_data, opcode);
 }
 
 static void us_tp_poll_arm(void *data, void *ctx, void *req, u8 opcode,
@@ -185,20 +202,20 @@ static void us_tp_task_add(void *data, void *ctx, u8 opcode, u64 user_data,
 static void us_tp_complete(void *data, void *ctx, void *req, u64 user_data,
 			   int res, unsigned int cflags, u64 extra1, u64 extra2)
 {
-	us_ev_complete(ctx, req, -1, res, cflags);
+	us_ev_complete(ctx, req, -1, user_data, res, cflags);
 }
 #elif US_KV_GE(5, 16)
 static void us_tp_complete(void *data, void *ctx, void *req, u64 user_data,
 			   int res, unsigned int cflags)
 {
-	us_ev_complete(ctx, req, -1, res, cflags);
+	us_ev_complete(ctx, req, -1, user_data, res, cflags);
 }
 #else
-/* no request: per-ring counts only, no per-opcode completions or latency */
+/* no request: the opcode comes from the in-flight table, by user_data */
 static void us_tp_complete(void *data, void *ctx, u64 user_data, int res,
 			   unsigned int cflags)
 {
-	us_ev_complete(ctx, NULL, -1, res, cflags);
+	us_ev_complete(ctx, NULL, -1, user_data, res, cflags);
 }
 #endif
 
@@ -208,10 +225,16 @@ static void us_tp_complete(void *data, void *ctx, u64 user_data, int res,
 static void us_tp_overflow(void *data, void *ctx, unsigned long long user_data,
 			   s32 res, u32 cflags, void *ocqe)
 {
-	us_ev_overflow(ctx, res);
+	us_ev_overflow(ctx, user_data, res, cflags);
 }
 #else
 #define US_NO_OVERFLOW_PROBE	/* io_uring_cqe_overflow came in 5.19 */
+#endif
+
+#if US_KV_GE(5, 16)
+const bool us_complete_has_req = true;
+#else
+const bool us_complete_has_req;
 #endif
 
 /* --- registration ------------------------------------------------------- */

@@ -100,16 +100,26 @@ const char *us_teardown_hook_name(void);
 /* inflight.c */
 int us_inflight_init(void);
 void us_inflight_exit(void);
-void us_inflight_submit(const void *req, u8 opcode);
 /*
- * The latency in ns, or -1 when the submission was not seen; *opcode is
- * set to the submitted opcode when it was.
+ * reqless_cqes: the request may post CQEs that do not name it (multishot
+ * opcodes), or the kernel's complete event never names requests.
  */
-s64 us_inflight_complete(const void *req, bool more, int *opcode);
+void us_inflight_submit(const void *ctx, const void *req, u64 user_data,
+			u8 opcode, bool reqless_cqes);
+bool us_inflight_has(const void *ctx, const void *req);
+/*
+ * The latency in ns of this CQE's request (by req when given, else the
+ * oldest with this user_data), or -1 when its submission was not seen;
+ * *opcode is set to its opcode as submitted when it was.
+ */
+s64 us_inflight_complete(const void *ctx, const void *req, u64 user_data,
+			 bool more, bool reqless_cqes, int *opcode);
 u64 us_inflight_evicted(void);
 void us_inflight_reset(void);
 
 /* probes.c */
+/* false where the complete event does not name the request (5.15) */
+extern const bool us_complete_has_req;
 int us_probes_init(void);
 void us_probes_exit(void);
 /* the ring's sizes and flags from the kernel's ctx, where the types are visible */
@@ -118,11 +128,13 @@ void us_probes_show(struct seq_file *m);
 
 /* events, in version-neutral form (events.c) */
 void us_ev_create(const void *ctx, int fd, u32 sq, u32 cq, u32 flags);
-void us_ev_submit(const void *ctx, const void *req, u8 opcode);
-void us_ev_submit_failed(const void *ctx, const void *req, u8 opcode);
-void us_ev_complete(const void *ctx, const void *req, int opcode, s32 res,
-		    u32 cflags);
-void us_ev_overflow(const void *ctx, s32 res);
+void us_ev_submit(const void *ctx, const void *req, u64 user_data, u8 opcode);
+void us_ev_submit_failed(const void *ctx, const void *req, u64 user_data,
+			 u8 opcode);
+/* req and its opcode when the event has them, else NULL and -1 */
+void us_ev_complete(const void *ctx, const void *req, int opcode,
+		    u64 user_data, s32 res, u32 cflags);
+void us_ev_overflow(const void *ctx, u64 user_data, s32 res, u32 cflags);
 void us_ev_cqring_wait(const void *ctx);
 void us_ev_poll_arm(const void *ctx, u8 opcode, int events);
 void us_ev_task_add(const void *ctx, u8 opcode);
