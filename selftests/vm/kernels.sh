@@ -12,7 +12,8 @@
 #       compiler that built that kernel.  Output (*.ko) lands in SRCDIR.
 #       Implies `prepare`.
 #
-#   VER is 6.1 or 6.12.  Everything downloaded or generated lives in CACHE,
+#   VER is 6.1, 6.12, newest, or the X.Y (>= 6.13) of the kernel that
+#   newest resolves to.  Everything downloaded or generated lives in CACHE,
 #   so a second run is a few seconds and needs no network.
 #
 # 6.1  = the host's own Debian 12 kernel: CACHE/6.1/{vmlinuz,build} are
@@ -32,11 +33,25 @@
 #        modules) and CACHE/6.12/vmlinuz is a copy of its bzImage.
 #        Trixie packages are fetched with a private apt configuration under
 #        CACHE and are never installed into the host system.
+# newest = the highest $KFLAVOUR kernel of $NEW_SUITES (sid and
+#        trixie-backports), e.g. 7.3.4+deb13 from trixie-backports.  It is
+#        kept in CACHE/X.Y like 6.12, and CACHE/newest is a symlink to X.Y
+#        (VER=X.Y then works too); it is looked up again only with REFRESH=1
+#        or when that link is missing.  Each suite has its own private apt
+#        index (CACHE/apt/<suite>.list, lists-<suite>); modules build in the
+#        chroot of the release the packages are built for (trixie-backports:
+#        CACHE/trixie-chroot, sid: CACHE/sid-chroot, made on demand) with the
+#        gcc-N its headers depend on.  Since 7.x the image comes split as
+#        linux-binary-unsigned-* (vmlinuz), linux-base-* (config) and
+#        linux-modules-*; all three are unpacked into CACHE/X.Y/root.
+#        CACHE/X.Y/suite and CACHE/X.Y/chroot record where it came from.
 #
 # Environment:
 #   KFLAVOUR=amd64   use the generic trixie kernel instead of cloud-amd64
 #                    (give it to `kbuild` as well as to `prepare`)
-#   REFRESH=1        re-resolve the newest trixie 6.12 ABI (apt-get update)
+#   REFRESH=1        re-resolve the newest ABI (apt-get update): 6.12 in
+#                    trixie, newest/X.Y in $NEW_SUITES
+#   NEW_SUITES       default "sid trixie-backports"
 #   DEBIAN_MIRROR    default http://deb.debian.org/debian
 #
 # Needs root (debootstrap, chroot, mounts).  Concurrent runs on one CACHE
@@ -48,10 +63,13 @@ set -euo pipefail
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 KFLAVOUR=${KFLAVOUR:-cloud-amd64}
 REFRESH=${REFRESH:-0}
-# Packages the 6.12 kbuild needs in the chroot: compiler named by the
-# headers' Makefile, make, libc/libelf headers for the host tools, pahole
+# Packages every chroot kbuild needs: make, libc/libelf headers for the host tools, pahole
 # for BTF of modules, bc for the kernel's Makefiles, kmod for modinfo.
-CHROOT_PKGS=gcc-14,make,libc6-dev,libelf-dev,pahole,bc,kmod
+# (The compiler, gcc-N, is added per kernel from its headers' Depends.)
+CHROOT_PKGS=make,libc6-dev,libelf-dev,pahole,bc,kmod
+# Where VER=newest (and X.Y above 6.12) is looked for: the highest
+# linux-image-$KFLAVOUR of these suites wins.
+NEW_SUITES=${NEW_SUITES:-sid trixie-backports}
 
 log() { printf 'kernels.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -109,13 +127,40 @@ kbuild_61() {
 	make -C "$CACHE/6.1/build" M="$SRC" "$@"
 }
 
-# -------------------------------------------------------- trixie chroot
+# ------------------------------------------------------- suite chroots
 
 CHROOT_STAMP=.ringlb-debootstrap-done
 
+# The Debian release a suite's packages are built for, which is also the
+# chroot their kbuild runs in: trixie-backports -> trixie, unstable -> sid.
+chroot_base() {
+	case $1 in
+	*-backports) printf '%s' "${1%-backports}" ;;
+	unstable) printf 'sid' ;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+
+# ensure_chroot BASE GCC: CACHE/BASE-chroot, a minbase debootstrap of BASE
+# with CHROOT_PKGS and the compiler package GCC (e.g. gcc-14).  A chroot
+# that exists but lacks GCC gets it from its own suite.
 ensure_chroot() {
-	local root=$CACHE/trixie-chroot
-	[ -f "$root/$CHROOT_STAMP" ] && return 0
+	local base=$1 gcc=$2 root=$CACHE/$1-chroot
+	if [ -f "$root/$CHROOT_STAMP" ]; then
+		[ -x "$root/usr/bin/$gcc" ] && return 0
+		log "installing $gcc into $root"
+		# shellcheck disable=SC2016 # expanded by the inner bash
+		unshare --mount --propagation private -- bash -c '
+			set -e
+			mount -t proc proc "$1/proc"
+			mount --bind /dev "$1/dev"
+			chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+				DEBIAN_FRONTEND=noninteractive \
+				sh -c "apt-get -q update && apt-get -q install -y --no-install-recommends $2"
+		' _ "$root" "$gcc" >&2
+		[ -x "$root/usr/bin/$gcc" ] || die "$gcc not installed in $root"
+		return 0
+	fi
 	if [ -e "$root" ]; then
 		# An interrupted debootstrap: start over.  Refuse if anything is
 		# mounted inside (rm would descend into it); --one-file-system
@@ -127,99 +172,183 @@ ensure_chroot() {
 		rm -rf --one-file-system "$root"
 	fi
 	command -v debootstrap >/dev/null || die "debootstrap missing (apt-get install debootstrap)"
-	log "creating trixie chroot in $root (about a minute)"
-	debootstrap --variant=minbase --include="$CHROOT_PKGS" \
-		trixie "$root" "$MIRROR" >&2
+	log "creating $base chroot in $root (about a minute)"
+	debootstrap --variant=minbase --include="$gcc,$CHROOT_PKGS" \
+		"$base" "$root" "$MIRROR" >&2
 	touch "$root/$CHROOT_STAMP"
 }
 
-# ------------------------------------------------------------ 6.12 (trixie)
+# ------------------------------------------- Debian suites' own kernels
 
-# apt-get/apt-cache on a private trixie index under CACHE; the host's
-# sources, lists and package cache are left alone.
+# apt-get/apt-cache on a private index of one suite under CACHE; the
+# host's sources, lists and package cache are left alone.  (trixie keeps
+# the unsuffixed lists/ and cache/ of the 6.12-only layout.)
 apt_private() {
-	local tool=$1
-	shift
-	"$tool" -o Dir::Etc::SourceList="$CACHE/apt/trixie.list" \
+	local suite=$1 tool=$2 sfx=
+	shift 2
+	[ "$suite" = trixie ] || sfx=-$suite
+	"$tool" -o Dir::Etc::SourceList="$CACHE/apt/$suite.list" \
 		-o Dir::Etc::SourceParts=/dev/null \
-		-o Dir::State::Lists="$CACHE/apt/lists" \
-		-o Dir::Cache="$CACHE/apt/cache" \
+		-o Dir::State::Lists="$CACHE/apt/lists$sfx" \
+		-o Dir::Cache="$CACHE/apt/cache$sfx" \
 		"$@"
 }
 
+UPDATED=' '
 apt_private_update() {
-	mkdir -p "$CACHE/apt/lists/partial" "$CACHE/apt/cache/archives/partial"
-	echo "deb $MIRROR trixie main" >"$CACHE/apt/trixie.list"
-	log "apt-get update (private trixie index)"
-	apt_private apt-get -q update >&2
+	local suite=$1 sfx=
+	case $UPDATED in *" $suite "*) return 0 ;; esac
+	[ "$suite" = trixie ] || sfx=-$suite
+	mkdir -p "$CACHE/apt/lists$sfx/partial" "$CACHE/apt/cache$sfx/archives/partial"
+	echo "deb $MIRROR $suite main" >"$CACHE/apt/$suite.list"
+	log "apt-get update (private $suite index)"
+	apt_private "$suite" apt-get -q update >&2
+	UPDATED="$UPDATED$suite "
 }
 
-# Newest 6.12 ABI (e.g. 6.12.117+deb13) of the flavour's meta package.
-resolve_612_abi() {
-	apt_private apt-cache depends "linux-image-$KFLAVOUR" |
-		sed -n "s/^ *Depends: linux-image-\(6\.12\.[0-9][^ ]*\)-$KFLAVOUR\$/\1/p" |
+# resolve_abi SUITE: the ABI (e.g. 6.12.117+deb13, 7.3.4+deb13) that the
+# flavour's meta package pulls in, in that suite.
+resolve_abi() {
+	apt_private "$1" apt-cache depends "linux-image-$KFLAVOUR" |
+		sed -n "s/^ *Depends: linux-image-\([0-9][^ -]*\)-$KFLAVOUR\$/\1/p" |
 		sort -V | tail -n1
+}
+
+majmin() { printf '%s' "$1" | sed -n 's/^\([0-9]*\.[0-9]*\)\..*/\1/p'; }
+
+# The suite (of NEW_SUITES) with the highest kernel ABI; "suite abi".
+resolve_newest() {
+	local s abi best='' bs=''
+	for s in $NEW_SUITES; do
+		apt_private_update "$s"
+		abi=$(resolve_abi "$s")
+		[ -n "$abi" ] || continue
+		if [ -z "$best" ] || [ "$(printf '%s\n%s\n' "$best" "$abi" | sort -V | tail -n1)" = "$abi" ]; then
+			best=$abi bs=$s
+		fi
+	done
+	[ -n "$best" ] || die "no linux-image-$KFLAVOUR in any of: $NEW_SUITES"
+	printf '%s %s' "$bs" "$best"
+}
+
+# The binary packages that make up the bootable image of ABI in SUITE.
+# Up to 6.x: linux-image-<abi>-<flavour>-unsigned (boot/vmlinuz-<rel> and
+# the modules).  Since 7.x the image is split: linux-binary-unsigned-*
+# (lib/modules/<rel>/vmlinuz.unsigned), linux-base-* (config, System.map)
+# and linux-modules-*.
+image_pkgs() {
+	local suite=$1 abi=$2 rel=$2-$KFLAVOUR
+	if apt_private "$suite" apt-cache show "linux-binary-unsigned-$rel" >/dev/null 2>&1; then
+		printf '%s ' "linux-binary-unsigned-$rel" "linux-base-$rel" "linux-modules-$rel"
+	else
+		printf '%s ' "linux-image-$rel-unsigned"
+	fi
 }
 
 # Download the image and the headers chain (flavour headers -> -common and
 # linux-kbuild-<abi>, names taken from apt-cache depends so they follow
-# Debian's renames) into $1.
-download_612() {
-	local abi=$1 dir=$2 hdr kb
+# Debian's renames) into $3.
+download_kernel() {
+	local suite=$1 abi=$2 dir=$3 hdr kb img
 	hdr=linux-headers-$abi-$KFLAVOUR
-	kb=$(apt_private apt-cache depends "$hdr" |
+	kb=$(apt_private "$suite" apt-cache depends "$hdr" |
 		sed -n 's/^ *Depends: \(linux-kbuild-[^ ]*\)$/\1/p' | head -n1)
 	[ -n "$kb" ] || die "cannot find the linux-kbuild dependency of $hdr"
+	img=$(image_pkgs "$suite" "$abi")
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	log "downloading linux-image-$abi-$KFLAVOUR-unsigned $hdr linux-headers-$abi-common $kb"
+	log "downloading from $suite: $img$hdr linux-headers-$abi-common $kb"
 	# Download as root: apt's _apt sandbox user may not write into $dir.
-	(cd "$dir" && apt_private apt-get -q \
+	# shellcheck disable=SC2086 # $img is a list of package names
+	(cd "$dir" && apt_private "$suite" apt-get -q \
 		-o APT::Sandbox::User=root download \
-		"linux-image-$abi-$KFLAVOUR-unsigned" "$hdr" \
-		"linux-headers-$abi-common" "$kb") >&2
+		$img "$hdr" "linux-headers-$abi-common" "$kb") >&2
 }
 
-prepare_612() {
-	local vd=$CACHE/6.12 chroot=$CACHE/trixie-chroot rel='' abi stamp f
-	mkdir -p "$vd"
-	ensure_chroot
+# The compiler package the flavour headers depend on (gcc-N-for-host ->
+# gcc-N), i.e. the one their Makefile's CC names.
+headers_gcc() {
+	dpkg-deb -f "$1"/debs/linux-headers-*-"$KFLAVOUR"_*.deb Depends |
+		tr ',' '\n' | sed -n 's/^ *\(gcc-[0-9][0-9]*\)\(-for-host\)\{0,1\}\( .*\)\{0,1\}$/\1/p' |
+		head -n1
+}
+
+# prepare_deb VER SUITE|'' ABI|'': CACHE/VER for a kernel from a Debian
+# suite (6.12: trixie; newer: sid or trixie-backports).  With SUITE and ABI
+# given that kernel is taken; otherwise the cache is used if complete, or
+# VER is looked up (6.12 in trixie, X.Y in NEW_SUITES).
+prepare_deb() {
+	local ver=$1 suite=$2 abi=$3 vd=$CACHE/$1 rel='' s a gcc base chroot stamp f img
 
 	# release is written last, so it marks a complete download+unpack;
 	# flavour is checked separately (cloud-amd64 ends in -amd64 too).
-	if [ "$REFRESH" != 1 ] && [ -f "$vd/vmlinuz" ] && [ -d "$vd/debs" ] &&
+	if [ -z "$abi" ] && [ "$REFRESH" != 1 ] && [ -f "$vd/vmlinuz" ] &&
+		[ -d "$vd/debs" ] &&
 		[ "$(cat "$vd/flavour" 2>/dev/null)" = "$KFLAVOUR" ]; then
 		rel=$(cat "$vd/release" 2>/dev/null || true)
+		suite=$(cat "$vd/suite" 2>/dev/null || echo trixie)
 	fi
 
 	if [ -z "$rel" ]; then
 		rm -f "$vd/release"
-		apt_private_update
-		abi=$(resolve_612_abi)
-		[ -n "$abi" ] || die "no 6.12 kernel found for linux-image-$KFLAVOUR in trixie"
+		if [ -z "$abi" ] && [ "$ver" = 6.12 ]; then
+			suite=trixie
+			apt_private_update trixie
+			abi=$(resolve_abi trixie)
+			case $abi in 6.12.*) ;; *) abi= ;; esac
+			[ -n "$abi" ] || die "no 6.12 kernel found for linux-image-$KFLAVOUR in trixie"
+		elif [ -z "$abi" ]; then
+			for s in $NEW_SUITES; do
+				apt_private_update "$s"
+				a=$(resolve_abi "$s")
+				[ "$(majmin "$a")" = "$ver" ] || continue
+				if [ -z "$abi" ] || [ "$(printf '%s\n%s\n' "$abi" "$a" | sort -V | tail -n1)" = "$a" ]; then
+					abi=$a suite=$s
+				fi
+			done
+			[ -n "$abi" ] || die "no $ver kernel for linux-image-$KFLAVOUR in $NEW_SUITES (try VER=newest)"
+		fi
 		rel=$abi-$KFLAVOUR
+		mkdir -p "$vd"
 		if [ "$(cat "$vd/debs/.release" 2>/dev/null)" != "$rel" ]; then
-			download_612 "$abi" "$vd/debs.tmp"
+			download_kernel "$suite" "$abi" "$vd/debs.tmp"
 			echo "$rel" >"$vd/debs.tmp/.release"
 			rm -rf "$vd/debs"
 			mv "$vd/debs.tmp" "$vd/debs"
 		fi
-		log "unpacking linux-image-$rel into $vd/root"
+		log "unpacking the $rel image into $vd/root"
 		rm -rf "$vd/root" "$vd/root.tmp"
-		dpkg-deb -x "$vd"/debs/linux-image-"$rel"-unsigned_*.deb "$vd/root.tmp"
+		for f in "$vd"/debs/*.deb; do
+			case ${f##*/} in
+			linux-headers-* | linux-kbuild-*) ;;
+			*) dpkg-deb -x "$f" "$vd/root.tmp" ;;
+			esac
+		done
 		mv "$vd/root.tmp" "$vd/root"
-		cp "$vd/root/boot/vmlinuz-$rel" "$vd/vmlinuz.tmp"
+		img=$vd/root/boot/vmlinuz-$rel
+		[ -f "$img" ] || img=$vd/root/usr/lib/modules/$rel/vmlinuz.unsigned
+		[ -f "$img" ] || img=$vd/root/usr/lib/modules/$rel/vmlinuz
+		[ -f "$img" ] || die "no kernel image for $rel in $vd/debs"
+		cp "$img" "$vd/vmlinuz.tmp"
 		mv "$vd/vmlinuz.tmp" "$vd/vmlinuz"
 		echo "$KFLAVOUR" >"$vd/flavour"
+		echo "$suite" >"$vd/suite"
 		echo "$rel" >"$vd/release"
 	fi
+
+	base=$(chroot_base "$suite")
+	gcc=$(headers_gcc "$vd")
+	[ -n "$gcc" ] || die "cannot tell which gcc the $rel headers want"
+	ensure_chroot "$base" "$gcc"
+	chroot=$CACHE/$base-chroot
+	echo "$base" >"$vd/chroot"
 
 	# Headers go into the chroot at their packaged paths (all under ./usr,
 	# so usrmerge symlinks like /lib are untouched).  Stamped per release
 	# because a recreated chroot needs them again.
 	stamp=$chroot/.ringlb-headers-$rel
 	if [ ! -f "$stamp" ]; then
-		log "unpacking headers for $rel into the chroot"
+		log "unpacking headers for $rel into the $base chroot"
 		for f in "$vd"/debs/linux-headers-*.deb "$vd"/debs/linux-kbuild-*.deb; do
 			dpkg-deb -x "$f" "$chroot"
 		done
@@ -227,16 +356,47 @@ prepare_612() {
 			die "headers for $rel missing after unpacking"
 		touch "$stamp"
 	fi
-	ln -sfn "../trixie-chroot/usr/src/linux-headers-$rel" "$vd/build"
-	log "6.12: $rel"
+	ln -sfn "../$base-chroot/usr/src/linux-headers-$rel" "$vd/build"
+	log "$ver: $rel (from $suite, modules built in the $base chroot with $gcc)"
+}
+
+# VER=newest: the highest kernel of NEW_SUITES, kept as the symlink
+# CACHE/newest -> X.Y; re-resolved (network) only when missing or REFRESH=1.
+prepare_newest() {
+	local link=$CACHE/newest cur suite abi ver
+	cur=$(readlink "$link" 2>/dev/null || true)
+	if [ "$REFRESH" != 1 ] && [ -n "$cur" ] && [ -f "$CACHE/$cur/release" ] &&
+		[ "$(cat "$CACHE/$cur/flavour" 2>/dev/null)" = "$KFLAVOUR" ]; then
+		VER=$cur
+		prepare_deb "$VER" '' ''
+		return
+	fi
+	read -r suite abi <<<"$(resolve_newest)"
+	ver=$(majmin "$abi")
+	case $ver in 6.1 | 6.12 | newest | '') die "newest kernel $abi has an unusable version" ;; esac
+	VER=$ver
+	if [ "$REFRESH" != 1 ] && [ "$(cat "$CACHE/$ver/release" 2>/dev/null)" = "$abi-$KFLAVOUR" ] &&
+		[ "$(cat "$CACHE/$ver/flavour" 2>/dev/null)" = "$KFLAVOUR" ]; then
+		prepare_deb "$ver" '' ''
+	else
+		prepare_deb "$ver" "$suite" "$abi"
+	fi
+	# vmcheck.sh makes CACHE/newest a directory before calling us: an
+	# empty one gives way to the link.
+	if [ -d "$link" ] && [ ! -L "$link" ]; then
+		rmdir "$link" 2>/dev/null || die "$link is a non-empty directory, not a link"
+	fi
+	ln -sfn "$ver" "$link"
+	log "newest: $ver"
 }
 
 # Run make inside the chroot with SRC bind-mounted there.  Runs in a new
-# private mount namespace (see kbuild_612), so every mount vanishes with the
-# process, whatever kills it; the trap still unmounts for tidiness.
-kbuild_612_in_ns() {
-	local chroot=$CACHE/trixie-chroot rel mnt
-	rel=$(cat "$CACHE/6.12/release")
+# private mount namespace (see kbuild_chroot), so every mount vanishes with
+# the process, whatever kills it; the trap still unmounts for tidiness.
+kbuild_chroot_in_ns() {
+	local chroot rel mnt
+	chroot=$CACHE/$(cat "$CACHE/$VER/chroot" 2>/dev/null || echo trixie)-chroot
+	rel=$(cat "$CACHE/$VER/release")
 	# Same absolute path as on the host, so compiler messages name real
 	# files and kbuild's .cmd files stay valid for incremental rebuilds.
 	# A path that would shadow the chroot's own system falls back to a
@@ -258,9 +418,9 @@ kbuild_612_in_ns() {
 		make -C "/usr/src/linux-headers-$rel" M="${mnt#"$chroot"}" "$@"
 }
 
-kbuild_612() {
+kbuild_chroot() {
 	unshare --mount --propagation private -- \
-		bash "$SELF" __kbuild_612_in_ns 6.12 "$CACHE" "$SRC" "$@"
+		bash "$SELF" __kbuild_in_ns "$VER" "$CACHE" "$SRC" "$@"
 }
 
 # ------------------------------------------------------------------- main
@@ -268,7 +428,7 @@ kbuild_612() {
 run_make() {
 	case $VER in
 	6.1) kbuild_61 "$@" ;;
-	6.12) kbuild_612 "$@" ;;
+	*) kbuild_chroot "$@" ;;
 	esac
 }
 
@@ -290,8 +450,15 @@ prepare() {
 	lock_cache
 	case $VER in
 	6.1) prepare_61 ;;
-	6.12) prepare_612 ;;
-	*) die "unsupported kernel version '$VER' (want 6.1 or 6.12)" ;;
+	6.12) prepare_deb 6.12 '' '' ;;
+	newest) prepare_newest ;;
+	[6-9].[0-9]* | [1-9][0-9].[0-9]*)
+		case $VER in *[!0-9.]* | *.*.*) die "unsupported kernel version '$VER'" ;; esac
+		if [ "$(printf '6.13\n%s\n' "$VER" | sort -V | head -n1)" != 6.13 ]; then
+			die "unsupported kernel version '$VER' (want 6.1, 6.12, newest or >= 6.13)"
+		fi
+		prepare_deb "$VER" '' '' ;;
+	*) die "unsupported kernel version '$VER' (want 6.1, 6.12, newest or >= 6.13)" ;;
 	esac
 	unlock_cache
 }
@@ -309,13 +476,13 @@ prepare)
 	[ $# -eq 0 ] || usage
 	prepare
 	;;
-kbuild | __kbuild_612_in_ns)
+kbuild | __kbuild_in_ns)
 	[ $# -ge 1 ] || usage
 	[ -d "$1" ] || die "no such directory: $1"
 	SRC=$(cd "$1" && pwd -P)
 	shift
-	if [ "$cmd" = __kbuild_612_in_ns ]; then
-		kbuild_612_in_ns "$@"
+	if [ "$cmd" = __kbuild_in_ns ]; then
+		kbuild_chroot_in_ns "$@"
 		exit
 	fi
 	prepare
