@@ -14,9 +14,10 @@
  *
  * Each table is fixed, allocated at load time, in buckets of US_IF_WAYS
  * entries; locks are striped (one per group of buckets), never global.
- * A request that never posts a CQE (CQE_SKIP_SUCCESS, a ring torn down)
- * leaves a stale entry behind, evicted (oldest first in its bucket, and
- * counted) when the bucket fills.
+ * A request that never posts a CQE we see (CQE_SKIP_SUCCESS, a ring torn
+ * down, an overflowed CQE) leaves a stale entry behind: replaced when its
+ * struct is submitted again, else evicted (oldest first in its bucket,
+ * and counted) when the bucket fills.
  *
  * Multishot requests post several CQEs (IORING_CQE_F_MORE on all but the
  * last): each CQE's latency is measured from the previous one, so the
@@ -100,8 +101,14 @@ static struct us_if_bucket *us_if_bucket(struct us_if_table *t,
 	return &t->b[h];
 }
 
+/*
+ * replace: a request struct submitted again is done with its last use,
+ * whatever became of that (no CQE, or one we did not see): its old entry
+ * goes, or it would be taken for the new one. user_data keys are shared
+ * by design and never replace.
+ */
 static void us_if_insert(struct us_if_table *t, const void *ctx, u64 key,
-			 u8 opcode, u64 now)
+			 u8 opcode, u64 now, bool replace)
 {
 	struct us_inflight *slot = NULL, *oldest = NULL;
 	struct us_if_bucket *b;
@@ -114,6 +121,10 @@ static void us_if_insert(struct us_if_table *t, const void *ctx, u64 key,
 	for (i = 0; i < US_IF_WAYS; i++) {
 		struct us_inflight *e = &b->e[i];
 
+		if (replace && e->ctx == ctx && e->key == key) {
+			slot = e;
+			break;
+		}
 		if (!e->ctx) {
 			if (!slot)
 				slot = e;
@@ -172,9 +183,9 @@ void us_inflight_submit(const void *ctx, const void *req, u64 user_data,
 
 	if (req)
 		us_if_insert(&us_by_req, ctx, (u64)(unsigned long)req, opcode,
-			     now);
+			     now, true);
 	if (reqless_cqes || !req)
-		us_if_insert(&us_by_ud, ctx, user_data, opcode, now);
+		us_if_insert(&us_by_ud, ctx, user_data, opcode, now, false);
 }
 
 bool us_inflight_has(const void *ctx, const void *req)

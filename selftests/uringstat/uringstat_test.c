@@ -206,6 +206,20 @@ static long long poll_get(const char *key)
 }
 
 /* n NOPs, a ring-full at a time, each batch reaped before the next */
+/* the in-flight tables' evictions, from version */
+static long long inflight_evicted(void)
+{
+	char *v = us_read("version"), *p;
+	long long e = -1;
+	unsigned int cap;
+
+	p = v ? strstr(v, "max_inflight ") : NULL;
+	if (p && sscanf(p, "max_inflight %u evicted %lld", &cap, &e) != 2)
+		e = -1;
+	free(v);
+	return e;
+}
+
 static void submit_nops(struct io_uring *ring, int n, unsigned int flags)
 {
 	struct io_uring_cqe *cqe;
@@ -372,6 +386,10 @@ TEST_F(us, failures_exact)
 
 	ASSERT_EQ(0, io_uring_queue_init(32, &self->ring, 0));
 	self->ring_ok = 1;
+	/* request structs reused many times over, inline and from io-wq */
+	submit_nops(&self->ring, 500, 0);
+	submit_nops(&self->ring, 40, IOSQE_ASYNC);
+	ASSERT_EQ(0, us_writes("reset", "1"));
 	for (i = 0; i < 10; i++)
 		io_uring_prep_read(io_uring_get_sqe(&self->ring), 1000 + i, buf,
 				   sizeof(buf), 0);
@@ -396,7 +414,10 @@ TEST_F(us, failures_exact)
 	EXPECT_EQ(15, r.c[C_FAIL]);
 	ASSERT_EQ(1, find_op("READ", &op));
 	EXPECT_EQ(10, op.submitted);
+	EXPECT_EQ(10, op.completed);
 	EXPECT_EQ(10, op.failed);
+	EXPECT_EQ(0, find_op("NOP", &op));
+	EXPECT_EQ(0, inflight_evicted());
 	/* rejected opcodes count under "other", not under what they became */
 	ASSERT_EQ(1, find_op("other", &op));
 	EXPECT_EQ(5, op.submitted);
@@ -828,6 +849,7 @@ TEST_F(us, latency_sums_to_completions)
 	}
 	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
 	EXPECT_EQ(r.c[C_COMP], total_lat);
+	EXPECT_EQ(0, inflight_evicted());
 	close(p[0]);
 	close(p[1]);
 }
