@@ -9,7 +9,15 @@
  *
  * Backpressure: a direction that has QUEUE_HIGH chunks waiting cancels
  * its recv and re-arms it once the queue is down to QUEUE_LOW, so a slow
- * reader holds a bounded number of buffers.
+ * reader holds a bounded number of buffers. Bounded, but not tightly: a
+ * multishot recv goes on taking buffers until the cancel lands, and on
+ * loopback a burst can take the whole ring. So a direction that hit
+ * QUEUE_HIGH once is throttled for good: it re-arms with single-shot
+ * recvs, one buffer each, and a reader that never reads can pin no more
+ * than it already has. Directions starved by ENOBUFS are fed again as
+ * soon as any buffer comes back (fairly: oldest starved first), so one
+ * stuck connection cannot stall the others for as long as it holds most
+ * of the ring.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,7 +35,7 @@ static void arm_recv(struct uring_worker *u, struct conn *c, int d)
 	int src = dir_src(d);
 	struct io_uring_sqe *sqe = uring_sqe(u, 1);
 
-	if (uring_caps.recv_multishot)
+	if (uring_caps.recv_multishot && !(dir->flags & DIR_THROTTLED))
 		io_uring_prep_recv_multishot(sqe, c->fd[src], NULL, 0, 0);
 	else
 		io_uring_prep_recv(sqe, c->fd[src], NULL, 0, 0);
@@ -83,8 +91,10 @@ static void starve(struct uring_worker *u, struct dir *dir)
 	if (dir->flags & DIR_STARVED)
 		return;
 	dir->flags |= DIR_STARVED;
-	dir->starved_next = u->starved;
-	u->starved = dir;
+	dir->starved_next = NULL;
+	/* at the tail: the longest starved are fed first */
+	*u->starved_tail = dir;
+	u->starved_tail = &dir->starved_next;
 }
 
 static void unstarve(struct uring_worker *u, struct dir *dir)
@@ -96,6 +106,8 @@ static void unstarve(struct uring_worker *u, struct dir *dir)
 	for (pp = &u->starved; *pp; pp = &(*pp)->starved_next) {
 		if (*pp == dir) {
 			*pp = dir->starved_next;
+			if (!*pp)
+				u->starved_tail = pp;
 			break;
 		}
 	}
@@ -110,16 +122,23 @@ static bool may_recv(struct dir *dir)
 	       dir->qlen < QUEUE_HIGH;
 }
 
-/* Re-arm directions that ran out of buffers, once some came back. */
+/*
+ * Re-arm directions that ran out of buffers, as buffers come back: one
+ * direction per free buffer, so each re-armed recv can find one.
+ */
 void buffers_feed_starved(struct uring_worker *u)
 {
-	while (u->starved && u->bufs_free >= u->nbufs / 8) {
+	unsigned int budget = u->bufs_free;
+
+	while (u->starved && budget) {
 		struct dir *dir = u->starved;
 		struct conn *c = dir_conn(dir);
 
 		unstarve(u, dir);
-		if (c->state == CONN_FORWARDING && may_recv(dir))
+		if (c->state == CONN_FORWARDING && may_recv(dir)) {
 			arm_recv(u, c, dir->d);
+			budget--;
+		}
 	}
 }
 
@@ -185,8 +204,11 @@ static void recv_done(struct uring_worker *u, struct conn *c, int d,
 		conn_touch(u->w, c);
 		if (!(dir->flags & DIR_SEND_BUSY))
 			send_head(u, c, d);
+		if (dir->qlen >= QUEUE_HIGH)
+			dir->flags |= DIR_THROTTLED;
 		if (dir->qlen >= QUEUE_HIGH &&
 		    (dir->flags & DIR_RECV_ARMED) &&
+		    (cqe->flags & IORING_CQE_F_MORE) &&
 		    !(dir->flags & DIR_CANCELING)) {
 			struct io_uring_sqe *sqe = uring_sqe(u, 1);
 

@@ -73,7 +73,8 @@ struct uring_worker {
 	bool slab_registered;		/* fixed buffer 0, for send_zc */
 	unsigned int nbufs, buf_size, bufs_free;
 	struct chunk *chunks;
-	struct dir *starved;
+	struct dir *starved;		/* oldest first */
+	struct dir **starved_tail;
 
 	bool stopping;
 };
