@@ -521,13 +521,21 @@ static int admin_raw(const char *path, const char *req, size_t len,
 	int fd;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+	/*
+	 * The daemon may not have made its socket yet (it listens first):
+	 * under QEMU's emulation that takes a while.
+	 */
+	for (;;) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			return -errno;
+		if (!connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
+			break;
 		n = -errno;
 		close(fd);
-		return n;
+		if ((n != -ENOENT && n != -ECONNREFUSED) || now_ms() > end)
+			return n;
+		usleep(20 * 1000);
 	}
 	for (;;) {
 		if (now_ms() > end) {

@@ -40,7 +40,8 @@ case " $what " in
 	# the daemon and its own selftests on this kernel's io_uring, and
 	# once more while uringstat watches every ring it makes
 	echo "# selftests: ringlb (with uringstat loaded)"
-	RINGLB_TEST_QUICK=1 /tests/ringlb/run.sh /tests/ringlb /tests/ringlb
+	RINGLB_TEST_QUICK=1 RINGLB_EXAMPLES=/tests/examples \
+		/tests/ringlb/run.sh /tests/ringlb /tests/ringlb
 	echo "# exit: $?"
 	if grep -q ringlb /sys/kernel/debug/uringstat/rings 2>/dev/null ||
 	   [ "$(sed -n '2,$p' /sys/kernel/debug/uringstat/opcodes | wc -l)" -gt 0 ]; then

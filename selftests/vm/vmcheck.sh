@@ -69,13 +69,20 @@ make_initramfs()
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,tests/ringlb}
 	cp /bin/busybox "$root/bin/busybox"
+	# users for --user tests (static glibc reads /etc/passwd itself)
+	mkdir -p "$root/etc"
+	printf 'root:x:0:0:root:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
+		>"$root/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 	cp "$here/init.sh" "$root/init"
 	cp "$CACHE/$ver$SUFFIX/kmod/uringstat.ko" "$root/uringstat.ko"
 	cp "$BUILD/static/selftests/uringstat_test" "$root/tests/"
 	what=uringstat
 	if [ "$RINGLB_IN_VM" = 1 ]; then
 		what="$what ringlb"
-		cp "$BUILD/static/ringlb" "$root/tests/ringlb/"
+		cp "$BUILD/static/ringlb" "$BUILD/static/ringlbctl" "$root/tests/ringlb/"
+		mkdir -p "$root/tests/examples"
+		cp "$top"/deploy/examples/*.ini "$root/tests/examples/"
 		if [ -n "$RINGLB_TESTS" ]; then
 			for t in $RINGLB_TESTS; do
 				cp "$BUILD/static/selftests/ringlb_$t" "$root/tests/ringlb/" || return 1
