@@ -11,13 +11,15 @@
  * its recv and re-arms it once the queue is down to QUEUE_LOW, so a slow
  * reader holds a bounded number of buffers. Bounded, but not tightly: a
  * multishot recv goes on taking buffers until the cancel lands, and on
- * loopback a burst can take the whole ring. So a direction that hit
- * QUEUE_HIGH once is throttled for good: it re-arms with single-shot
- * recvs, one buffer each, and a reader that never reads can pin no more
- * than it already has. Directions starved by ENOBUFS are fed again as
- * soon as any buffer comes back (fairly: oldest starved first), so one
- * stuck connection cannot stall the others for as long as it holds most
- * of the ring.
+ * loopback a burst can take most of the ring. So a direction that hits
+ * QUEUE_HIGH while fewer than a quarter of the buffers are free is
+ * throttled until its queue drains: it re-arms with single-shot recvs,
+ * one buffer each, and a reader that never reads pins no more than it
+ * already has. (Throttling every direction that reached QUEUE_HIGH cost
+ * a third of bulk throughput: a fast stream reaches it all the time.)
+ * Directions starved by ENOBUFS are fed again as soon as any buffer
+ * comes back (oldest starved first), so one stuck connection cannot
+ * stall the others for as long as it holds most of the ring.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -204,7 +206,8 @@ static void recv_done(struct uring_worker *u, struct conn *c, int d,
 		conn_touch(u->w, c);
 		if (!(dir->flags & DIR_SEND_BUSY))
 			send_head(u, c, d);
-		if (dir->qlen >= QUEUE_HIGH)
+		/* hoarding while the ring runs low: one buffer per recv */
+		if (dir->qlen >= QUEUE_HIGH && u->bufs_free < u->nbufs / 4)
 			dir->flags |= DIR_THROTTLED;
 		if (dir->qlen >= QUEUE_HIGH &&
 		    (dir->flags & DIR_RECV_ARMED) &&
@@ -282,7 +285,11 @@ static void send_done(struct uring_worker *u, struct conn *c, int d,
 	if (dir->qlen) {
 		/* a short send resumes where it stopped, before anything else */
 		send_head(u, c, d);
-	} else if (dir->flags & DIR_EOF) {
+	} else {
+		/* the reader caught up: multishot again */
+		dir->flags &= ~DIR_THROTTLED;
+	}
+	if (!dir->qlen && (dir->flags & DIR_EOF)) {
 		uring_dir_finish(u, c, d);
 		return;
 	}
