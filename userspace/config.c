@@ -444,6 +444,12 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 		cfg->zerocopy = x;
 		return 0;
 	}
+	if (!strcmp(k, "direct-descriptors")) {
+		if (parse_choice(cfg, line, k, v, onoff_names, &x))
+			return -EINVAL;
+		cfg->direct_fds = x;
+		return 0;
+	}
 	if (!strcmp(k, "ring-entries"))
 		return parse_int(cfg, line, k, v, 64, 32768,
 				 &cfg->ring_entries);

@@ -134,6 +134,7 @@ struct config {
 	int buf_count;			/* provided buffers per worker */
 	int buf_size;			/* bytes per provided buffer */
 	bool zerocopy;			/* send_zc from registered buffers */
+	bool direct_fds;		/* uring: accept clients as direct descriptors */
 	int ring_entries;
 
 	unsigned int errors;		/* problems found while parsing */

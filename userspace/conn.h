@@ -47,7 +47,8 @@ static inline int dir_dst(int d) { return d == DIR_UP ? SIDE_SERVER : SIDE_CLIEN
 #define DIR_IN_BUSY	0x10	/* a poll-in/splice-in is in flight */
 #define DIR_STARVED	0x20	/* uring buffers: recv hit -ENOBUFS */
 #define DIR_CANCELING	0x40	/* uring buffers: recv cancel in flight */
-#define DIR_THROTTLED	0x100	/* uring buffers: hit QUEUE_HIGH once; single-shot recvs */
+#define DIR_DRAINED	0x80	/* uring splice: last splice-in read the socket dry */
+#define DIR_THROTTLED	0x100	/* uring buffers: hoarding while buffers ran low: single-shot recvs until drained */
 
 struct pipe_pair;
 

@@ -89,14 +89,8 @@ static void resume_listeners(struct epoll_worker *e);
 static void pass_reset(struct conn *c, const char *why)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	int side = -1;
+	int side = conn_reset_target(why);
 
-	if (!why)
-		return;
-	if (!strcmp(why, conn_reset_reason(SIDE_SERVER)))
-		side = SIDE_CLIENT;
-	else if (!strcmp(why, conn_reset_reason(SIDE_CLIENT)))
-		side = SIDE_SERVER;
 	if (side >= 0 && c->fd[side] >= 0)
 		setsockopt(c->fd[side], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }

@@ -162,8 +162,13 @@ static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
 		/* table full: should not happen under capacity; shed */
 		worker_unreserve(w, l);
 		if (direct) {
-			struct io_uring_sqe *sqe = uring_sqe(u, 1);
+			struct io_uring_sqe *sqe = uring_sqe(u, 2);
 
+			/* see uring_conn_close(): close alone may not end it */
+			io_uring_prep_shutdown(sqe, res, SHUT_RDWR);
+			sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+			io_uring_sqe_set_data64(sqe, ud_pack(UD_NONE, 0, 0, 0, 0));
+			sqe = io_uring_get_sqe(&u->ring);
 			io_uring_prep_close_direct(sqe, res);
 			io_uring_sqe_set_data64(sqe, ud_pack(UD_NONE, 0, 0, 0, 0));
 		} else {
@@ -282,21 +287,41 @@ void uring_dir_finish(struct uring_worker *u, struct conn *c, int d)
 		uring_conn_close(u, c, NULL);
 		return;
 	}
-	if (uring_caps.shutdown) {
+	/*
+	 * IORING_OP_SHUTDOWN always goes to io-wq (and, on a direct
+	 * descriptor, takes the ring's lock there): a plain descriptor is
+	 * cheaper to shut down with the syscall, at once.
+	 */
+	if (!c->fixed[dst]) {
+		shutdown(c->fd[dst], SHUT_WR);
+	} else if (uring_caps.shutdown) {
 		sqe = uring_sqe(u, 1);
 		io_uring_prep_shutdown(sqe, c->fd[dst], SHUT_WR);
 		uring_sqe_fd(u, sqe, c, dst);
 		uring_sqe_ud(sqe, c, UD_SHUTDOWN, d, 0);
-	} else if (!c->fixed[dst]) {
-		shutdown(c->fd[dst], SHUT_WR);
 	}
 }
+
+static void conn_reap(struct uring_worker *u, struct conn *c);
 
 /*
  * End a connection: cancel whatever is still in flight on its sockets.
  * The sockets themselves are closed only once nothing refers to them any
  * more (conn_reap), because a queued splice resolves its input fd late
  * and must never find a reused descriptor number.
+ *
+ * A direct descriptor is shut down first. Closing its slot does not end
+ * the connection by itself: older kernels (6.1 among them; per-file
+ * resource nodes came in 6.13) put a removed fixed file only once every
+ * request issued with fixed files before the removal has completed, in
+ * order, so one idle or stalled connection
+ * elsewhere on the ring (a pending recv, a send to a client that never
+ * reads) keeps every later-closed client socket open, with no FIN, for
+ * as long as it lasts - up to ring teardown, which is itself
+ * asynchronous after exit. shutdown() acts on the socket at once: the
+ * peer sees its FIN now, and the requests pending on the socket wake.
+ * The cancel is hard-linked behind it so that it cannot cancel the
+ * shutdown, which the kernel always runs from io-wq.
  */
 void uring_conn_close(struct uring_worker *u, struct conn *c, const char *why)
 {
@@ -309,13 +334,44 @@ void uring_conn_close(struct uring_worker *u, struct conn *c, const char *why)
 	if (c->state == CONN_FDWAIT)
 		u->w->fdwait--;
 	c->state = CONN_CLOSING;
+	/*
+	 * A reset is passed on as one: with SO_LINGER at 0 the close sends
+	 * RST. Plain descriptors only: a direct one has no setsockopt
+	 * before 6.7's uring_cmd, and gets a FIN.
+	 */
+	side = conn_reset_target(why);
+	if (side >= 0 && c->fd[side] >= 0 && !c->fixed[side]) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(c->fd[side], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	for (side = 0; side < 2; side++) {
 		struct io_uring_sqe *sqe;
 
 		if (c->fd[side] < 0)
 			continue;
+		/*
+		 * Nothing in flight (both directions ended with EOF, the
+		 * usual end): no request to cancel, and a cancel by fd is
+		 * not free, it walks the poll table and io-wq. Since 6.13 a
+		 * direct descriptor's close ends the socket at once, so the
+		 * shutdown below is needed only before.
+		 */
+		if (!c->inflight &&
+		    (!c->fixed[side] || uring_caps.kver >= KVER(6, 13)))
+			continue;
 		if (uring_caps.cancel_fd) {
-			sqe = uring_sqe(u, 1);
+			if (c->fixed[side] && uring_caps.shutdown) {
+				sqe = uring_sqe(u, 2);
+				io_uring_prep_shutdown(sqe, c->fd[side],
+						       SHUT_RDWR);
+				sqe->flags |= IOSQE_FIXED_FILE |
+					      IOSQE_IO_HARDLINK;
+				uring_sqe_ud(sqe, c, UD_SHUTDOWN, 0, 0);
+				sqe = io_uring_get_sqe(&u->ring);
+			} else {
+				sqe = uring_sqe(u, 1);
+			}
 			io_uring_prep_cancel_fd(sqe, c->fd[side],
 				IORING_ASYNC_CANCEL_ALL |
 				(c->fixed[side] ?
@@ -326,6 +382,9 @@ void uring_conn_close(struct uring_worker *u, struct conn *c, const char *why)
 			shutdown(c->fd[side], SHUT_RDWR);
 		}
 	}
+	/* no CQE is coming to reap it: close the sockets now */
+	if (!c->inflight && (c->fd[0] >= 0 || c->fd[1] >= 0))
+		conn_reap(u, c);
 }
 
 /* Nothing in flight names @c any more: close its fds, then free it. */
@@ -580,9 +639,11 @@ static int uring_worker_init(struct uring_worker *u, struct worker *w)
 	/*
 	 * Direct descriptors for clients: no fd table entry, no fget/fput
 	 * per request. The table is sized like the fd limit it replaces.
+	 * Off unless --direct-descriptors on: see uring.h.
 	 */
 	/* fixed fds need fd-based cancel to end a connection cleanly */
-	if (uring_caps.accept_direct_alloc && uring_caps.cancel_fd) {
+	if (w->cfg->direct_fds && uring_caps.accept_direct_alloc &&
+	    uring_caps.cancel_fd) {
 		getrlimit(RLIMIT_NOFILE, &rl);
 		u->nfiles = rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
 		if (w->capacity && w->capacity + 64 < u->nfiles)

@@ -12,6 +12,8 @@
  *                    |  -EAGAIN: pipe back to the pool, POLL_IN again
  *                    |  0: EOF, shutdown(dst, SHUT_WR) once the pipe is empty
  *   SPLICE_OUT -EAGAIN -> POLL_OUT -> SPLICE_OUT
+ *   SPLICE_OUT done: SPLICE_IN again if the last one filled the pipe,
+ *                    else (the socket was read dry) pipe back, POLL_IN
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,6 +99,17 @@ static void in_done(struct uring_worker *u, struct conn *c, int d, int res)
 	struct dir *dir = &c->dir[d];
 
 	if (res > 0) {
+		/*
+		 * Less than the pipe had room for: the socket is empty for
+		 * now. Request/response traffic always lands here, and its
+		 * next bytes are a round trip away, so out_done() waits for
+		 * them with a poll rather than spend an io-wq splice on a
+		 * certain -EAGAIN.
+		 */
+		if ((uint32_t)res < u->w->cfg->pipe_size - dir->pipe_bytes)
+			dir->flags |= DIR_DRAINED;
+		else
+			dir->flags &= ~DIR_DRAINED;
 		dir->pipe_bytes += res;
 		conn_touch(u->w, c);
 		splice_out(u, c, d);
@@ -146,9 +159,15 @@ static void out_done(struct uring_worker *u, struct conn *c, int d, int res)
 		else if (dir->flags & DIR_EOF) {
 			release_pipe(u, dir);
 			uring_dir_finish(u, c, d);
-		} else
+		} else if (dir->flags & DIR_DRAINED) {
+			/* the pipe goes back to the pool while we wait */
+			release_pipe(u, dir);
+			poll_side(u, c, d, dir_src(d), UD_POLL_IN,
+				  POLLIN | POLLRDHUP);
+		} else {
 			/* bulk data is usually waiting: skip the poll */
 			splice_in(u, c, d);
+		}
 		return;
 	}
 	if (err_is_transient(res) || res == 0) {
@@ -166,8 +185,20 @@ void splice_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,
 {
 	int res = cqe->res;
 
-	if (c->state != CONN_FORWARDING)
+	if (c->state != CONN_FORWARDING) {
+		/*
+		 * Closing, but a splice that was already running still
+		 * moved bytes (the cancel cannot stop it, and the shutdown
+		 * wakes it). Count them: release_pipe() must not hand a
+		 * pipe holding this stream's leftovers to the next
+		 * connection.
+		 */
+		if (op == UD_SPLICE_IN && res > 0)
+			c->dir[d].pipe_bytes += res;
+		else if (op == UD_SPLICE_OUT && res > 0)
+			c->dir[d].pipe_bytes -= res;
 		return;
+	}
 	switch (op) {
 	case UD_POLL_IN:
 		if (res < 0 && res != -EINTR) {

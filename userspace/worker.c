@@ -237,6 +237,17 @@ const char *conn_reset_reason(int side)
 	return side == SIDE_CLIENT ? "client-reset" : "server-reset";
 }
 
+int conn_reset_target(const char *why)
+{
+	if (!why)
+		return -1;
+	if (!strcmp(why, conn_reset_reason(SIDE_SERVER)))
+		return SIDE_CLIENT;
+	if (!strcmp(why, conn_reset_reason(SIDE_CLIENT)))
+		return SIDE_SERVER;
+	return -1;
+}
+
 struct listener *conn_listener(struct worker *w, struct conn *c)
 {
 	return w->cfg->socks[c->listener].ln;

@@ -131,6 +131,11 @@ void conn_touch(struct worker *w, struct conn *c);
 void conn_set_end(struct conn *c, const char *why);
 void conn_log_access(struct worker *w, struct conn *c);
 const char *conn_reset_reason(int side);
+/*
+ * The side to pass a reset on to (the other one), when @why says one
+ * side reset the connection; -1 otherwise.
+ */
+int conn_reset_target(const char *why);
 int conn_pick_server(struct worker *w, struct conn *c);
 void conn_server_released(struct worker *w, struct conn *c);
 int conn_server_socket(struct worker *w, struct conn *c, bool nonblock);

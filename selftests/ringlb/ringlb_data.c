@@ -94,17 +94,15 @@ static bool all_at_backends(struct flow **fl, int n, void *arg)
  * time (the backends count them) before any payload moves; then every
  * one sends and receives its own stream.
  */
-TEST_F_TIMEOUT(data, concurrent_300, 240)
+static void concurrent(struct __test_metadata *_metadata, struct rl_env *e,
+		       struct rl_opts o)
 {
-	struct rl_env *e = &self->e;
 	int n = test_quick() ? 50 : 300;
 	uint64_t len = test_quick() ? 16 * 1024 : 128 * 1024;
-	struct rl_opts o = { 0 };
 	struct conc_wait w = { .e = e, .want = n };
 	struct flow *fl, **fp;
 	int i, ret, srv, per[MAX_BE] = { 0 };
 
-	CHECK_SKIP(e);
 	env_backends(_metadata, e, 2);
 	o.servers[o.nservers++] = e->be[0].addr;
 	o.servers[o.nservers++] = e->be[1].addr;
@@ -142,6 +140,29 @@ TEST_F_TIMEOUT(data, concurrent_300, 240)
 	/* round robin over two servers: neither may be left out */
 	EXPECT_LT(0, per[0]);
 	EXPECT_LT(0, per[1]);
+}
+
+TEST_F_TIMEOUT(data, concurrent_300, 240)
+{
+	CHECK_SKIP(&self->e);
+	concurrent(_metadata, &self->e, (struct rl_opts){ 0 });
+}
+
+/*
+ * The same with clients accepted into the ring's fixed file table
+ * (--direct-descriptors on, off by default): that path ends connections
+ * with IORING_OP_SHUTDOWN and fd-based cancels, and must lose nothing.
+ */
+TEST_F_TIMEOUT(data, concurrent_300_direct_descriptors, 240)
+{
+	struct rl_opts o = {
+		.extra = { "--direct-descriptors", "on" },
+	};
+
+	CHECK_SKIP(&self->e);
+	if (strcmp(self->e.v.engine, "uring"))
+		SKIP(return, "direct descriptors are io_uring's");
+	concurrent(_metadata, &self->e, o);
 }
 
 /*

@@ -192,7 +192,12 @@ TEST_F_TIMEOUT(faults, backend_killed_under_load, 120)
 {
 	struct rl_env *e = &self->e;
 	struct rl_opts o = { .threads = 1, .balance = "rr" };
-	uint64_t len = test_quick() ? 2 * MIB : 32 * MIB;
+	/*
+	 * Not shortened for RINGLB_TEST_QUICK: the streams must outlive the
+	 * kill. 2 MiB went through in ~10 ms even under TCG, before the
+	 * last client had its first byte, so no stream was ever broken.
+	 */
+	uint64_t len = 32 * MIB;
 	struct backend child_be;
 	struct flow *f, *fl[8];
 	int i, n = 8, whole = 0, broken = 0, status, ret;
