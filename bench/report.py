@@ -603,6 +603,12 @@ def write_doc(R, path):
         % (d, d, M.get("wrk_threads", "?"), M.get("wrk_conns", "?"), d,
            M.get("sysdur", "?"), M.get("idle_conns", "?"),
            M.get("prof_dur", "?"))))
+    # the record of changes tried, kept or dropped: written by hand, as
+    # measured then (not by this run), so it survives regeneration
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                         "what-we-tried.rst")
+    if os.path.exists(notes):
+        t.append(read(notes))
     with open(path, "w") as f:
         f.write("\n".join(t))
 
