@@ -67,7 +67,7 @@ static int us_rings_show(struct seq_file *m, void *v)
 
 	seq_puts(m, "id pid comm fd sq_entries cq_entries flags submitted completed failed cq_overflow cqring_waits poll_armed task_work async\n");
 	rcu_read_lock();
-	list_for_each_entry_rcu(r, &us_ring_list, lnode, true) {
+	list_for_each_entry_rcu(r, &us_ring_list, lnode) {
 		int i;
 
 		/* with filter_pid set, only that process's rings */
@@ -206,7 +206,11 @@ DEFINE_SHOW_ATTRIBUTE(us_version);
 
 /* --- writable files ------------------------------------------------------ */
 
-/* Parse one decimal integer, optionally followed by a newline, and nothing else. */
+/*
+ * Parse one decimal integer, optionally followed by a newline, and nothing
+ * else. Not kstrtouint_from_user(): it silently truncates a long write to
+ * its buffer, so "1111…1" of 4 KiB would parse as a number.
+ */
 static int us_parse_uint(const char __user *ubuf, size_t count, unsigned int *val)
 {
 	char buf[16];

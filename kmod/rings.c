@@ -90,7 +90,8 @@ static void us_ring_free_rcu(struct rcu_head *head)
 static void us_ring_unlink(struct us_ring *r)
 {
 	hash_del_rcu(&r->hnode);
-	list_del(&r->lnode);
+	/* debugfs readers walk the list under RCU: no poisoning until then */
+	list_del_rcu(&r->lnode);
 	us_nr_tracked--;
 	call_rcu(&r->rcu, us_ring_free_rcu);
 }
@@ -157,7 +158,7 @@ static struct us_ring *us_ring_insert(const void *ctx, int fd, u32 sq, u32 cq,
 	r->cq_entries = cq;
 	r->flags = flags;
 	us_ring_fill_owner(r);
-	list_add_tail(&r->lnode, &us_ring_list);
+	list_add_tail_rcu(&r->lnode, &us_ring_list);
 	hlist_add_head_rcu(&r->hnode, &us_ring_hash[us_ctx_hash(ctx)]);
 	us_nr_tracked++;
 out:
