@@ -81,20 +81,6 @@ static void release_dir(struct epoll_worker *e, struct dir *dir)
 
 static void resume_listeners(struct epoll_worker *e);
 
-/*
- * A reset on one side is passed on as a reset to the other: with
- * SO_LINGER at 0, close() sends RST, so the peer learns that the stream
- * was cut rather than seeing a clean end of it.
- */
-static void pass_reset(struct conn *c, const char *why)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	int side = conn_reset_target(why);
-
-	if (side >= 0 && c->fd[side] >= 0)
-		setsockopt(c->fd[side], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
 static void conn_end(struct epoll_worker *e, struct conn *c, const char *why)
 {
 	struct worker *w = e->w;
@@ -102,7 +88,7 @@ static void conn_end(struct epoll_worker *e, struct conn *c, const char *why)
 
 	if (why)
 		conn_set_end(c, why);
-	pass_reset(c, why);
+	conn_pass_reset(c, why);
 	if (c->state == CONN_FDWAIT)
 		w->fdwait--;
 	for (side = 0; side < 2; side++) {

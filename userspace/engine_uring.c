@@ -334,17 +334,7 @@ void uring_conn_close(struct uring_worker *u, struct conn *c, const char *why)
 	if (c->state == CONN_FDWAIT)
 		u->w->fdwait--;
 	c->state = CONN_CLOSING;
-	/*
-	 * A reset is passed on as one: with SO_LINGER at 0 the close sends
-	 * RST. Plain descriptors only: a direct one has no setsockopt
-	 * before 6.7's uring_cmd, and gets a FIN.
-	 */
-	side = conn_reset_target(why);
-	if (side >= 0 && c->fd[side] >= 0 && !c->fixed[side]) {
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-		setsockopt(c->fd[side], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
+	conn_pass_reset(c, why);
 	for (side = 0; side < 2; side++) {
 		struct io_uring_sqe *sqe;
 

@@ -237,15 +237,19 @@ const char *conn_reset_reason(int side)
 	return side == SIDE_CLIENT ? "client-reset" : "server-reset";
 }
 
-int conn_reset_target(const char *why)
+void conn_pass_reset(struct conn *c, const char *why)
 {
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int side = -1;
+
 	if (!why)
-		return -1;
+		return;
 	if (!strcmp(why, conn_reset_reason(SIDE_SERVER)))
-		return SIDE_CLIENT;
-	if (!strcmp(why, conn_reset_reason(SIDE_CLIENT)))
-		return SIDE_SERVER;
-	return -1;
+		side = SIDE_CLIENT;
+	else if (!strcmp(why, conn_reset_reason(SIDE_CLIENT)))
+		side = SIDE_SERVER;
+	if (side >= 0 && c->fd[side] >= 0 && !c->fixed[side])
+		setsockopt(c->fd[side], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
 struct listener *conn_listener(struct worker *w, struct conn *c)

@@ -132,10 +132,13 @@ void conn_set_end(struct conn *c, const char *why);
 void conn_log_access(struct worker *w, struct conn *c);
 const char *conn_reset_reason(int side);
 /*
- * The side to pass a reset on to (the other one), when @why says one
- * side reset the connection; -1 otherwise.
+ * When @why says one side reset the connection, make the close of the
+ * other side send RST too (SO_LINGER 0), so its peer learns the stream
+ * was cut rather than seeing a clean end. Plain descriptors only: a
+ * direct one has no setsockopt before 6.7's uring_cmd, and gets a FIN.
+ * Call before closing.
  */
-int conn_reset_target(const char *why);
+void conn_pass_reset(struct conn *c, const char *why);
 int conn_pick_server(struct worker *w, struct conn *c);
 void conn_server_released(struct worker *w, struct conn *c);
 int conn_server_socket(struct worker *w, struct conn *c, bool nonblock);
