@@ -13,7 +13,9 @@
 #ifndef RINGLB_BALANCE_H
 #define RINGLB_BALANCE_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "config.h"
 
@@ -40,6 +42,21 @@ static inline void server_set_del(struct server_set *s, unsigned int i)
 static inline int server_set_has(const struct server_set *s, unsigned int i)
 {
 	return !!(s->bits[i / 64] & (1ULL << (i % 64)));
+}
+
+static inline bool server_set_empty(const struct server_set *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < MAX_SERVERS / 64; i++)
+		if (s->bits[i])
+			return false;
+	return true;
+}
+
+static inline void server_set_clear(struct server_set *s)
+{
+	memset(s, 0, sizeof(*s));
 }
 
 struct balance_algo {

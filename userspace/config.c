@@ -52,6 +52,21 @@ void config_error(struct config *cfg, int line, const char *fmt, ...)
 	cfg->errors++;
 }
 
+/* Said, not counted: --check still passes. */
+void config_warn(struct config *cfg, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cfg->file && line > 0)
+		fprintf(stderr, "%s:%d: warning: ", cfg->file, line);
+	else
+		fprintf(stderr, "ringlb: warning: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 void config_init(struct config *cfg)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -60,7 +75,22 @@ void config_init(struct config *cfg)
 	cfg->threads = ncpu > 0 ? ncpu : 1;
 	cfg->engine = ENGINE_AUTO;
 	cfg->forward = FORWARD_AUTO;
-	cfg->connect_timeout_ms = 1000;
+	/*
+	 * Linux sends a SYN again after 1 s and 3 s: a timeout of exactly
+	 * 1 s failed every connection whose SYN overflowed a busy server's
+	 * backlog. 5 s outlives two lost SYNs (HAProxy advises a little
+	 * above a multiple of 3 s for the same reason).
+	 */
+	cfg->connect_timeout_ms = 5000;
+	cfg->retries = 3;
+	/* nginx stream's proxy_timeout; a write stalled for a minute is a
+	 * peer that stopped reading */
+	cfg->client_timeout_ms = 600000;
+	cfg->server_timeout_ms = 600000;
+	cfg->write_timeout_ms = 60000;
+	cfg->tcp_keepalive_s = 60;
+	cfg->src_prefix[0] = 32;
+	cfg->src_prefix[1] = 64;
 	cfg->drain_timeout_ms = 10000;
 	strcpy(cfg->balance, "rr");
 	cfg->health = HEALTH_NONE;
@@ -168,7 +198,11 @@ static struct listener *get_listener(struct config *cfg, const char *name,
 	ln->max_conns = UNSET;
 	ln->proxy_protocol = UNSET;
 	ln->idle_timeout_ms = UNSET;
+	ln->client_timeout_ms = UNSET;
+	ln->write_timeout_ms = UNSET;
 	ln->max_per_source = UNSET;
+	ln->max_rate_per_source = UNSET;
+	ln->src_prefix[0] = ln->src_prefix[1] = UNSET;
 	ln->line = line;
 	cfg->nlisteners++;
 	return ln;
@@ -197,6 +231,8 @@ static struct backend *get_backend(struct config *cfg, const char *name,
 	be->rise = UNSET;
 	be->fall = UNSET;
 	be->connect_timeout_ms = UNSET;
+	be->server_timeout_ms = UNSET;
+	be->retries = UNSET;
 	be->line = line;
 	cfg->nbackends++;
 	return be;
@@ -358,12 +394,33 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 	if (!strcmp(k, "max-conns-per-source"))
 		return parse_int(cfg, line, k, v, 0, 1 << 22,
 				 &cfg->max_per_source);
+	if (!strcmp(k, "max-rate-per-source"))
+		return parse_int(cfg, line, k, v, 0, 1 << 22,
+				 &cfg->max_rate_per_source);
+	if (!strcmp(k, "source-prefix-v4"))
+		return parse_int(cfg, line, k, v, 1, 32, &cfg->src_prefix[0]);
+	if (!strcmp(k, "source-prefix-v6"))
+		return parse_int(cfg, line, k, v, 1, 128, &cfg->src_prefix[1]);
 	if (!strcmp(k, "connect-timeout"))
 		return parse_int(cfg, line, k, v, 1, 3600000,
 				 &cfg->connect_timeout_ms);
+	if (!strcmp(k, "retries"))
+		return parse_int(cfg, line, k, v, 0, 100, &cfg->retries);
 	if (!strcmp(k, "idle-timeout"))
 		return parse_int(cfg, line, k, v, 0, INT_MAX,
 				 &cfg->idle_timeout_ms);
+	if (!strcmp(k, "client-timeout"))
+		return parse_int(cfg, line, k, v, 0, INT_MAX,
+				 &cfg->client_timeout_ms);
+	if (!strcmp(k, "server-timeout"))
+		return parse_int(cfg, line, k, v, 0, INT_MAX,
+				 &cfg->server_timeout_ms);
+	if (!strcmp(k, "write-timeout"))
+		return parse_int(cfg, line, k, v, 0, INT_MAX,
+				 &cfg->write_timeout_ms);
+	if (!strcmp(k, "tcp-keepalive"))
+		return parse_int(cfg, line, k, v, 0, 32767,
+				 &cfg->tcp_keepalive_s);
 	if (!strcmp(k, "drain-timeout"))
 		return parse_int(cfg, line, k, v, 0, INT_MAX,
 				 &cfg->drain_timeout_ms);
@@ -498,12 +555,25 @@ static int set_listener(struct config *cfg, struct listener *ln,
 	if (!strcmp(k, "max-conns-per-source"))
 		return parse_int(cfg, line, k, v, 0, 1 << 22,
 				 &ln->max_per_source);
+	if (!strcmp(k, "max-rate-per-source"))
+		return parse_int(cfg, line, k, v, 0, 1 << 22,
+				 &ln->max_rate_per_source);
+	if (!strcmp(k, "source-prefix-v4"))
+		return parse_int(cfg, line, k, v, 1, 32, &ln->src_prefix[0]);
+	if (!strcmp(k, "source-prefix-v6"))
+		return parse_int(cfg, line, k, v, 1, 128, &ln->src_prefix[1]);
 	if (!strcmp(k, "proxy-protocol"))
 		return parse_choice(cfg, line, k, v, pp_names,
 				    &ln->proxy_protocol);
 	if (!strcmp(k, "idle-timeout"))
 		return parse_int(cfg, line, k, v, 0, INT_MAX,
 				 &ln->idle_timeout_ms);
+	if (!strcmp(k, "client-timeout"))
+		return parse_int(cfg, line, k, v, 0, INT_MAX,
+				 &ln->client_timeout_ms);
+	if (!strcmp(k, "write-timeout"))
+		return parse_int(cfg, line, k, v, 0, INT_MAX,
+				 &ln->write_timeout_ms);
 	config_error(cfg, line, "unknown key '%s' in [listener %s]", k,
 		     ln->name);
 	return -EINVAL;
@@ -538,6 +608,11 @@ static int set_backend(struct config *cfg, struct backend *be,
 	if (!strcmp(k, "connect-timeout"))
 		return parse_int(cfg, line, k, v, 1, 3600000,
 				 &be->connect_timeout_ms);
+	if (!strcmp(k, "server-timeout"))
+		return parse_int(cfg, line, k, v, 0, INT_MAX,
+				 &be->server_timeout_ms);
+	if (!strcmp(k, "retries"))
+		return parse_int(cfg, line, k, v, 0, 100, &be->retries);
 	config_error(cfg, line, "unknown key '%s' in [backend %s]", k, be->name);
 	return -EINVAL;
 }
@@ -785,8 +860,13 @@ int config_finish(struct config *cfg)
 		INHERIT(be->rise, cfg->rise);
 		INHERIT(be->fall, cfg->fall);
 		INHERIT(be->connect_timeout_ms, cfg->connect_timeout_ms);
+		INHERIT(be->server_timeout_ms, cfg->server_timeout_ms);
+		INHERIT(be->retries, cfg->retries);
 		INHERIT(be->health_timeout_ms, cfg->health_timeout_ms);
-		INHERIT(be->health_timeout_ms, be->connect_timeout_ms);
+		/* as HAProxy's inter: a check ends before the next is due */
+		INHERIT(be->health_timeout_ms,
+			be->connect_timeout_ms < be->health_interval_ms ?
+			be->connect_timeout_ms : be->health_interval_ms);
 	}
 	for (i = 0; i < cfg->nlisteners; i++) {
 		struct listener *ln = &cfg->listeners[i];
@@ -807,13 +887,30 @@ int config_finish(struct config *cfg)
 		INHERIT(ln->max_conns, 0);
 		INHERIT(ln->proxy_protocol, cfg->proxy_protocol);
 		INHERIT(ln->idle_timeout_ms, cfg->idle_timeout_ms);
+		INHERIT(ln->client_timeout_ms, cfg->client_timeout_ms);
+		INHERIT(ln->write_timeout_ms, cfg->write_timeout_ms);
 		INHERIT(ln->max_per_source, cfg->max_per_source);
+		INHERIT(ln->max_rate_per_source, cfg->max_rate_per_source);
+		INHERIT(ln->src_prefix[0], cfg->src_prefix[0]);
+		INHERIT(ln->src_prefix[1], cfg->src_prefix[1]);
+		if (!ln->client_timeout_ms && !ln->idle_timeout_ms)
+			config_warn(cfg, ln->line,
+				    "listener %s: no client-timeout and no idle-timeout: clients that go silent are never closed",
+				    ln->name);
 		if (!ln->allow.n && cidr_list_copy(&ln->allow, &cfg->allow))
 			return -ENOMEM;
 		if (!ln->deny.n && cidr_list_copy(&ln->deny, &cfg->deny))
 			return -ENOMEM;
-		if (ln->max_per_source && !ln->sources) {
-			ln->sources = src_table_new();
+		if ((ln->max_per_source || ln->max_rate_per_source) &&
+		    !ln->sources) {
+			struct src_limits lim = {
+				.max_conns = ln->max_per_source,
+				.max_rate = ln->max_rate_per_source,
+				.prefix = { ln->src_prefix[0],
+					    ln->src_prefix[1] },
+			};
+
+			ln->sources = src_table_new(&lim);
 			if (!ln->sources)
 				return -ENOMEM;
 		}

@@ -72,6 +72,8 @@ struct backend {
 	int health;			/* enum health_kind or UNSET */
 	int health_interval_ms, health_timeout_ms, rise, fall;
 	int connect_timeout_ms;
+	int server_timeout_ms;		/* server side silent this long: close */
+	int retries;			/* rounds over the servers after the first */
 	atomic_uint state_gen;		/* bumped on up/down/weight/admin */
 };
 
@@ -88,10 +90,14 @@ struct listener {
 	struct backend *backend;
 	int max_conns;			/* 0 = unlimited */
 	int proxy_protocol;		/* 0 off, 1 v1, 2 v2 */
-	int idle_timeout_ms;
+	int idle_timeout_ms;		/* no byte either way this long: close */
+	int client_timeout_ms;		/* client side silent this long: close */
+	int write_timeout_ms;		/* a destination took nothing this long */
 	struct cidr_list allow, deny;	/* empty allow list: everybody */
-	int max_per_source;		/* open at once per client address */
-	struct src_table *sources;	/* when max_per_source is set */
+	int max_per_source;		/* open at once per source prefix */
+	int max_rate_per_source;	/* new per second per source prefix */
+	int src_prefix[2];		/* [0] IPv4, [1] IPv6 bits of a source */
+	struct src_table *sources;	/* when either per-source limit is set */
 	int line, backend_line;
 };
 
@@ -117,8 +123,13 @@ struct config {
 	int max_conns;			/* whole process; 0 = unlimited */
 	struct cidr_list allow, deny;	/* defaults for listeners */
 	int max_per_source;
+	int max_rate_per_source;
+	int src_prefix[2];
 	int connect_timeout_ms;
+	int retries;
 	int idle_timeout_ms;		/* 0 = never */
+	int client_timeout_ms, server_timeout_ms, write_timeout_ms;
+	int tcp_keepalive_s;		/* idle before probes; 0 = off */
 	int drain_timeout_ms;
 	int proxy_protocol;
 	char balance[16];
@@ -155,6 +166,9 @@ int config_load_stream(struct config *cfg, FILE *f, const char *name);
 int config_finish(struct config *cfg);
 void config_free(struct config *cfg);
 void config_error(struct config *cfg, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+void config_warn(struct config *cfg, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 int config_from_args(struct config *cfg, int argc, char **argv,

@@ -5,9 +5,12 @@
  * engine-specific parts are small and live in the per-direction state.
  *
  * Lifecycle (see Documentation/design.rst):
- *   CONN_FDWAIT      client accepted, but no descriptor left for the
- *                    server socket: parked until some close (accepts
- *                    pause meanwhile), then CONN_CONNECTING
+ *   CONN_WAIT        client accepted, no connect in flight: parked until
+ *                    c->retry_at, after a local error (no descriptor
+ *                    left for the server socket: accepts pause
+ *                    meanwhile; EAGAIN, EADDRNOTAVAIL, ENOBUFS...) or
+ *                    between retries of failed servers; then
+ *                    CONN_CONNECTING
  *   CONN_CONNECTING  client accepted, backend connect in flight
  *   CONN_FORWARDING  both directions move bytes; each ends on EOF with a
  *                    shutdown(SHUT_WR) of its destination
@@ -26,14 +29,14 @@
 
 enum conn_state {
 	CONN_FREE,
-	CONN_FDWAIT,
+	CONN_WAIT,
 	CONN_CONNECTING,
 	CONN_FORWARDING,
 	CONN_CLOSING,
 };
 
 /* Sides of a connection, and the two directions between them. */
-enum { SIDE_CLIENT = 0, SIDE_SERVER = 1 };
+enum { SIDE_CLIENT = 0, SIDE_SERVER = 1, SIDE_MAX = 2 };
 enum { DIR_UP = 0, DIR_DOWN = 1 };	/* UP: client -> server */
 
 static inline int dir_src(int d) { return d == DIR_UP ? SIDE_CLIENT : SIDE_SERVER; }
@@ -45,10 +48,11 @@ static inline int dir_dst(int d) { return d == DIR_UP ? SIDE_SERVER : SIDE_CLIEN
 #define DIR_RECV_ARMED	0x04	/* uring buffers: multishot recv pending */
 #define DIR_SEND_BUSY	0x08	/* a send/splice-out is in flight */
 #define DIR_IN_BUSY	0x10	/* a poll-in/splice-in is in flight */
-#define DIR_STARVED	0x20	/* uring buffers: recv hit -ENOBUFS */
+#define DIR_STARVED	0x20	/* uring buffers: the ring ran dry under it */
 #define DIR_CANCELING	0x40	/* uring buffers: recv cancel in flight */
 #define DIR_DRAINED	0x80	/* uring splice: last splice-in read the socket dry */
 #define DIR_THROTTLED	0x100	/* uring buffers: hoarding while buffers ran low: single-shot recvs until drained */
+#define DIR_COPY	0x200	/* uring: moving bytes through dir->buf (copy.c) */
 
 struct pipe_pair;
 
@@ -62,10 +66,13 @@ struct dir {
 	int32_t qhead, qtail;
 	uint32_t qlen;
 	uint32_t zc_pending;	/* zero-copy notifications outstanding */
-	/* epoll buffers: one pooled buffer while bytes are in it */
+	/*
+	 * A private buffer from the worker's pool while bytes are in it:
+	 * the epoll buffers path, and the reserve of every other path
+	 * (an empty buffer ring, no descriptor left for a pipe)
+	 */
 	char *buf;
 	uint32_t buf_len, buf_off;
-	struct dir *starved_next;	/* uring buffers: waiting for buffers */
 	uint8_t d;			/* DIR_UP or DIR_DOWN: index in conn */
 };
 
@@ -77,6 +84,9 @@ struct conn {
 	int fd[2];		/* by side; -1 once closed */
 	bool fixed[2];		/* io_uring direct descriptor */
 	bool src_held;		/* counted in the listener's sources */
+	bool wait_fd;		/* CONN_WAIT for a descriptor: accepts pause */
+	uint8_t retries;	/* rounds over the servers after the first */
+	uint8_t local_retries;	/* after local connect errors */
 	uint32_t inflight;	/* SQEs in flight that name this conn */
 	uint32_t ev[2];		/* epoll: registered event masks by side */
 	struct dir dir[2];
@@ -88,7 +98,13 @@ struct conn {
 	socklen_t client_len;
 	const char *end;	/* why it ended, for the access line */
 
-	uint64_t t_start, t_last;	/* ms, worker clock */
+	/* ms, worker clock: accepted, last byte moved either way */
+	uint64_t t_start, t_last;
+	uint64_t t_side[SIDE_MAX];	/* last byte from or to each side */
+	uint64_t t_wait[2];		/* per direction: bytes wait for the
+					 * destination, unmoved since (0: none) */
+	uint64_t retry_at;		/* CONN_WAIT: connect again at */
+	uint32_t outq[SIDE_MAX];	/* kernel send queue when last seen */
 	struct conn *lru_prev, *lru_next;
 	struct conn *free_next;
 };

@@ -21,15 +21,12 @@
 #define EV_LISTENER	(1ULL << 63)
 #define EV_WAKE		(1ULL << 62)
 #define EV_HEALTH	(1ULL << 61)
-#define BUF_POOL_KEEP	256
 
 struct epoll_worker {
 	int epfd;
 	struct worker *w;
 	bool *listening;	/* listener registered (not paused) */
 	unsigned int min_connect_ms;
-	char **free_bufs;
-	unsigned int nfree_bufs;
 	int *hc_fd;		/* check socket, [be * MAX_SERVERS + srv] */
 	uint64_t *hc_deadline;
 	/* per side readiness, kept in conn->ev[side] */
@@ -42,21 +39,6 @@ static uint64_t ev_pack(struct conn *c, int side)
 {
 	return (uint64_t)c->idx | (uint64_t)side << 24 |
 	       (uint64_t)c->gen << 32;
-}
-
-static void *buf_get(struct epoll_worker *e)
-{
-	if (e->nfree_bufs)
-		return e->free_bufs[--e->nfree_bufs];
-	return malloc(e->w->cfg->buf_size);
-}
-
-static void buf_put(struct epoll_worker *e, char *b)
-{
-	if (e->nfree_bufs < BUF_POOL_KEEP)
-		e->free_bufs[e->nfree_bufs++] = b;
-	else
-		free(b);
 }
 
 static void release_dir(struct epoll_worker *e, struct dir *dir)
@@ -73,7 +55,7 @@ static void release_dir(struct epoll_worker *e, struct dir *dir)
 		dir->pipe_bytes = 0;
 	}
 	if (dir->buf) {
-		buf_put(e, dir->buf);
+		buf_put(e->w, dir->buf);
 		dir->buf = NULL;
 		dir->buf_len = dir->buf_off = 0;
 	}
@@ -89,8 +71,7 @@ static void conn_end(struct epoll_worker *e, struct conn *c, const char *why)
 	if (why)
 		conn_set_end(c, why);
 	conn_pass_reset(c, why);
-	if (c->state == CONN_FDWAIT)
-		w->fdwait--;
+	conn_unpark(w, c);
 	for (side = 0; side < 2; side++) {
 		if (c->fd[side] >= 0)
 			close(c->fd[side]);
@@ -119,58 +100,51 @@ static int watch(struct epoll_worker *e, struct conn *c, int side)
 
 /* ---- connect ----------------------------------------------------------- */
 
+static void connect_failed(struct epoll_worker *e, struct conn *c, int err);
+
 static void start_connect(struct epoll_worker *e, struct conn *c)
 {
 	struct worker *w = e->w;
 	struct server *srv;
-	int fd, ret, err;
+	int fd, ret;
 
-	for (;;) {
-		if (conn_pick_server(w, c) < 0) {
-			STAT_INC(w, no_server);
-			conn_end(e, c, "no-server");
-			return;
-		}
-		srv = &conn_backend(w, c)->servers[c->server];
-		fd = conn_server_socket(w, c, true);
-		if (fd == -EMFILE || fd == -ENFILE) {
-			conn_park_fdwait(w, c);
-			return;
-		}
-		if (fd < 0) {
-			conn_server_released(w, c);
-			c->server = -1;
-			conn_end(e, c, "error");
-			return;
-		}
-		c->fd[SIDE_SERVER] = fd;
-		c->state = CONN_CONNECTING;
-		conn_touch(w, c);
-		ret = connect(fd, (const struct sockaddr *)&srv->addr.ss,
-			      srv->addr.len);
-		if ((ret == 0 || errno == EINPROGRESS) &&
-		    !watch(e, c, SIDE_SERVER))
-			return;
-		/* refused at once (unix socket gone, no route): next one */
-		err = errno;
-		conn_connect_result(w, c, err);
-		close(fd);
-		c->fd[SIDE_SERVER] = -1;
-		conn_server_released(w, c);
-		c->server = -1;
+	fd = conn_next_socket(w, c, true);
+	if (fd == CONNECT_PARKED)
+		return;
+	if (fd < 0) {
+		conn_end(e, c, NULL);
+		return;
 	}
+	srv = &conn_backend(w, c)->servers[c->server];
+	c->fd[SIDE_SERVER] = fd;
+	c->state = CONN_CONNECTING;
+	conn_touch(w, c);
+	ret = connect(fd, (const struct sockaddr *)&srv->addr.ss, srv->addr.len);
+	if (ret && errno != EINPROGRESS) {
+		/* refused at once (unix socket gone or full, no route) */
+		connect_failed(e, c, errno);
+		return;
+	}
+	ret = watch(e, c, SIDE_SERVER);
+	if (ret)
+		connect_failed(e, c, -ret);
+}
+
+static void resume_connect(struct worker *w, struct conn *c)
+{
+	start_connect(w->priv, c);
 }
 
 static void connect_failed(struct epoll_worker *e, struct conn *c, int err)
 {
-	struct worker *w = e->w;
+	int ret = conn_connect_failed(e->w, c, err);
 
-	conn_connect_result(w, c, err);
 	close(c->fd[SIDE_SERVER]);	/* also leaves the epoll set */
 	c->fd[SIDE_SERVER] = -1;
-	conn_server_released(w, c);
-	c->server = -1;
-	start_connect(e, c);
+	if (!ret)
+		start_connect(e, c);
+	else if (ret == CONNECT_GIVE_UP)
+		conn_end(e, c, NULL);
 }
 
 static void pump(struct epoll_worker *e, struct conn *c, int d);
@@ -186,12 +160,13 @@ static void connected(struct epoll_worker *e, struct conn *c)
 		connect_failed(e, c, err);
 		return;
 	}
-	conn_connect_result(w, c, 0);
+	conn_connected(w, c);
 	if (conn_proxy_header(w, c)) {
 		conn_end(e, c, "error");
 		return;
 	}
 	c->state = CONN_FORWARDING;
+	c->t_side[SIDE_SERVER] = w->now_ms;
 	conn_touch(w, c);
 	/* the client may have sent its request already */
 	c->ev[SIDE_CLIENT] |= RDY_IN | RDY_OUT;
@@ -216,21 +191,14 @@ static void dir_finish(struct epoll_worker *e, struct conn *c, int d)
 	shutdown(c->fd[dir_dst(d)], SHUT_WR);
 }
 
-static void count(struct worker *w, struct dir *dir, int d, ssize_t n)
-{
-	dir->bytes += n;
-	if (d == DIR_UP)
-		STAT_ADD(w, bytes_up, n);
-	else
-		STAT_ADD(w, bytes_down, n);
-}
-
 static const char *io_error(int err, int side)
 {
 	if (err == ECONNRESET || err == EPIPE)
 		return conn_reset_reason(side);
 	return "error";
 }
+
+static bool pump_buffers(struct epoll_worker *e, struct conn *c, int d);
 
 /* returns true when the connection ended */
 static bool pump_splice(struct epoll_worker *e, struct conn *c, int d)
@@ -257,7 +225,7 @@ static bool pump_splice(struct epoll_worker *e, struct conn *c, int d)
 				return true;
 			}
 			dir->pipe_bytes -= n;
-			count(w, dir, d, n);
+			conn_tx(w, c, d, n, dir->pipe_bytes);
 		}
 		if (dir->flags & DIR_EOF) {
 			dir_finish(e, c, d);
@@ -268,10 +236,15 @@ static bool pump_splice(struct epoll_worker *e, struct conn *c, int d)
 			return false;
 		}
 		if (!dir->pipe) {
+			/*
+			 * No descriptor for a pipe: this round goes through a
+			 * private buffer, which also sees an EOF; the next
+			 * one tries for a pipe again (pump()).
+			 */
 			dir->pipe = pipe_get(w, c);
 			if (!dir->pipe) {
-				conn_end(e, c, "no-fd");
-				return true;
+				STAT_INC(w, reserve_copies);
+				return pump_buffers(e, c, d);
 			}
 		}
 		STAT_INC(w, syscalls_io);
@@ -279,7 +252,7 @@ static bool pump_splice(struct epoll_worker *e, struct conn *c, int d)
 			   w->cfg->pipe_size, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		if (n > 0) {
 			dir->pipe_bytes = n;
-			conn_touch(w, c);
+			conn_rx(w, c, d);
 		} else if (n == 0) {
 			dir->flags |= DIR_EOF;
 		} else if (errno == EAGAIN || errno == EINTR) {
@@ -315,7 +288,7 @@ static bool pump_buffers(struct epoll_worker *e, struct conn *c, int d)
 				return true;
 			}
 			dir->buf_off += n;
-			count(w, dir, d, n);
+			conn_tx(w, c, d, n, dir->buf_off < dir->buf_len);
 		}
 		if (dir->flags & DIR_EOF) {
 			dir_finish(e, c, d);
@@ -326,7 +299,7 @@ static bool pump_buffers(struct epoll_worker *e, struct conn *c, int d)
 			return false;
 		}
 		if (!dir->buf) {
-			dir->buf = buf_get(e);
+			dir->buf = buf_get(w);
 			if (!dir->buf) {
 				conn_end(e, c, "no-memory");
 				return true;
@@ -337,7 +310,7 @@ static bool pump_buffers(struct epoll_worker *e, struct conn *c, int d)
 		if (n > 0) {
 			dir->buf_len = n;
 			dir->buf_off = 0;
-			conn_touch(w, c);
+			conn_rx(w, c, d);
 		} else if (n == 0) {
 			dir->flags |= DIR_EOF;
 			dir->buf_len = dir->buf_off = 0;
@@ -355,7 +328,8 @@ static void pump(struct epoll_worker *e, struct conn *c, int d)
 {
 	if (c->dir[d].flags & DIR_DONE)
 		return;
-	if (e->w->forward == FORWARD_SPLICE)
+	/* a private buffer with bytes in it goes first, in order */
+	if (e->w->forward == FORWARD_SPLICE && !c->dir[d].buf)
 		pump_splice(e, c, d);
 	else
 		pump_buffers(e, c, d);
@@ -374,7 +348,7 @@ static void on_conn_event(struct epoll_worker *e, uint64_t data,
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		c->ev[side] |= RDY_OUT;
 
-	if (c->state == CONN_FDWAIT)
+	if (c->state == CONN_WAIT)
 		return;	/* the readiness is kept for when it connects */
 	if (c->state == CONN_CONNECTING) {
 		if (side == SIDE_SERVER && (c->ev[side] & RDY_OUT))
@@ -459,7 +433,7 @@ static void on_accept(struct epoll_worker *e, unsigned int l)
 		c->client_len = len;
 		err = conn_admit(w, c);
 		if (err) {
-			conn_end(e, c, err == -EACCES ? "denied" : "limited");
+			conn_end(e, c, conn_admit_end(err));
 			continue;
 		}
 		if (watch(e, c, SIDE_CLIENT)) {
@@ -545,45 +519,33 @@ static void health_expire(struct epoll_worker *e)
 
 /* ---- timers ------------------------------------------------------------------ */
 
+static void expire(struct worker *w, struct conn *c, const char *why)
+{
+	conn_end(w->priv, c, why);
+}
+
 static void on_tick(struct epoll_worker *e)
 {
 	struct worker *w = e->w;
-	const struct config *cfg = w->cfg;
-	unsigned int horizon = e->min_connect_ms;
 	struct conn *c, *next;
 
-	if (w->min_idle_ms && w->min_idle_ms < horizon)
-		horizon = w->min_idle_ms;
 	/* LRU order: everything past the first fresh entry is fresher */
 	for (c = w->lru.lru_next; c != &w->lru; c = next) {
 		uint64_t age = w->now_ms - c->t_last;
-		unsigned int idle = conn_idle_ms(w, c);
 
 		next = c->lru_next;
-		if (age < horizon)
+		if (age < e->min_connect_ms)
 			break;
+		/* connect_failed() moves it to the LRU's tail, or ends it */
 		if (c->state == CONN_CONNECTING &&
-		    age >= (uint64_t)conn_backend(w, c)->connect_timeout_ms) {
-			/* start_connect moves it to the LRU's tail */
+		    age >= (uint64_t)conn_backend(w, c)->connect_timeout_ms)
 			connect_failed(e, c, ETIMEDOUT);
-		} else if (c->state == CONN_FORWARDING && idle &&
-			   age >= idle) {
-			STAT_INC(w, idle_timeouts);
-			conn_end(e, c, "idle-timeout");
-		}
 	}
-	/* descriptors freed since: parked clients connect, oldest first */
-	while ((c = conn_next_fdwait(w))) {
-		start_connect(e, c);
-		if (c->state == CONN_FDWAIT)
-			break;
-	}
-	worker_accept_tick(w);
+	worker_tick(w, expire, resume_connect);
 	if (w->health) {
 		health_expire(e);
 		health_tick(w, health_start);
 	}
-	(void)cfg;
 	if (w->draining && w->now_ms >= w->drain_deadline && w->active) {
 		pr_warn("worker %u: drain grace over, closing %u connections",
 			w->id, w->active);
@@ -628,18 +590,17 @@ static int epoll_run(struct worker *w)
 	}
 	if (e.min_connect_ms / 4 < (unsigned int)tick_ms)
 		tick_ms = e.min_connect_ms / 4 ? : 1;
-	if (w->min_idle_ms && w->min_idle_ms / 4 < (unsigned int)tick_ms)
-		tick_ms = w->min_idle_ms / 4 ? : 1;
+	if (w->min_timeout_ms && w->min_timeout_ms / 8 < (unsigned int)tick_ms)
+		tick_ms = w->min_timeout_ms / 8 ? : 1;
 
 	e.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (e.epfd < 0)
 		return -errno;
 	e.listening = calloc(w->cfg->nsocks, sizeof(*e.listening));
-	e.free_bufs = calloc(BUF_POOL_KEEP, sizeof(*e.free_bufs));
 	e.hc_fd = malloc(w->cfg->nbackends * MAX_SERVERS * sizeof(*e.hc_fd));
 	e.hc_deadline = calloc(w->cfg->nbackends * MAX_SERVERS,
 			       sizeof(*e.hc_deadline));
-	if (!e.listening || !e.free_bufs || !e.hc_fd || !e.hc_deadline) {
+	if (!e.listening || !e.hc_fd || !e.hc_deadline) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -700,9 +661,6 @@ out:
 				close(e.hc_fd[i]);
 	free(e.hc_fd);
 	free(e.hc_deadline);
-	while (e.nfree_bufs)
-		free(e.free_bufs[--e.nfree_bufs]);
-	free(e.free_bufs);
 	free(e.listening);
 	close(e.epfd);
 	return ret;

@@ -20,45 +20,6 @@
 int uring_ring_init(struct io_uring *ring, unsigned int entries,
 		    unsigned int flags_mask);
 
-/*
- * An SQE, submitting what is queued when the SQ is full. @need > 1 asks
- * for that many adjacent free entries, so a linked pair (connect + link
- * timeout) is never split across two submissions.
- */
-struct io_uring_sqe *uring_sqe(struct uring_worker *u, unsigned int need)
-{
-	struct io_uring_sqe *sqe;
-
-	if (io_uring_sq_space_left(&u->ring) < need) {
-		int n = io_uring_submit(&u->ring);
-
-		STAT_INC(u->w, uring_sq_full);
-		STAT_INC(u->w, uring_enter);
-		if (n > 0)
-			STAT_ADD(u->w, uring_sqes, n);
-	}
-	sqe = io_uring_get_sqe(&u->ring);
-	/* the SQ was just flushed: an empty SQ always has room */
-	assert(sqe);
-	return sqe;
-}
-
-void uring_sqe_ud(struct io_uring_sqe *sqe, struct conn *c, enum ud_op op,
-		  int d, uint16_t aux)
-{
-	io_uring_sqe_set_data64(sqe, ud_pack(op, d, c->idx, aux, c->gen));
-	c->inflight++;
-}
-
-/* Mark the SQE's fd as a direct descriptor where it is one. */
-void uring_sqe_fd(struct uring_worker *u, struct io_uring_sqe *sqe,
-		  struct conn *c, int side)
-{
-	(void)u;
-	if (c->fixed[side])
-		sqe->flags |= IOSQE_FIXED_FILE;
-}
-
 /* ---- accept ------------------------------------------------------------ */
 
 static void arm_accepts(struct uring_worker *u)
@@ -168,7 +129,7 @@ static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
 			io_uring_prep_shutdown(sqe, res, SHUT_RDWR);
 			sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
 			io_uring_sqe_set_data64(sqe, ud_pack(UD_NONE, 0, 0, 0, 0));
-			sqe = io_uring_get_sqe(&u->ring);
+			sqe = uring_sqe_next(u);
 			io_uring_prep_close_direct(sqe, res);
 			io_uring_sqe_set_data64(sqe, ud_pack(UD_NONE, 0, 0, 0, 0));
 		} else {
@@ -182,7 +143,7 @@ static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
 	c->client_len = slot->len;
 	err = conn_admit(w, c);
 	if (err) {
-		uring_conn_close(u, c, err == -EACCES ? "denied" : "limited");
+		uring_conn_close(u, c, conn_admit_end(err));
 		return;
 	}
 	start_connect(u, c);
@@ -200,8 +161,6 @@ static void close_server_fd(struct uring_worker *u, struct conn *c)
 	io_uring_prep_close(sqe, c->fd[SIDE_SERVER]);
 	uring_sqe_ud(sqe, c, UD_CLOSE, 0, 0);
 	c->fd[SIDE_SERVER] = -1;
-	conn_server_released(u->w, c);
-	c->server = -1;
 }
 
 static void start_connect(struct uring_worker *u, struct conn *c)
@@ -211,23 +170,14 @@ static void start_connect(struct uring_worker *u, struct conn *c)
 	struct server *srv;
 	int fd;
 
-	for (;;) {
-		if (conn_pick_server(w, c) < 0) {
-			STAT_INC(w, no_server);
-			uring_conn_close(u, c, "no-server");
-			return;
-		}
-		srv = &conn_backend(w, c)->servers[c->server];
-		fd = conn_server_socket(w, c, true);
-		if (fd >= 0)
-			break;
-		if (fd == -EMFILE || fd == -ENFILE) {
-			conn_park_fdwait(w, c);
-			return;
-		}
-		conn_server_released(w, c);
-		c->server = -1;
+	fd = conn_next_socket(w, c, true);
+	if (fd == CONNECT_PARKED)
+		return;
+	if (fd < 0) {
+		uring_conn_close(u, c, NULL);
+		return;
 	}
+	srv = &conn_backend(w, c)->servers[c->server];
 	c->fd[SIDE_SERVER] = fd;
 	c->fixed[SIDE_SERVER] = false;
 	c->state = CONN_CONNECTING;
@@ -237,31 +187,42 @@ static void start_connect(struct uring_worker *u, struct conn *c)
 			      srv->addr.len);
 	sqe->flags |= IOSQE_IO_LINK;
 	uring_sqe_ud(sqe, c, UD_CONNECT, 0, 0);
-	sqe = io_uring_get_sqe(&u->ring);
+	sqe = uring_sqe_next(u);
 	io_uring_prep_link_timeout(sqe,
 		&u->be_ts[conn_backend(w, c) - w->cfg->backends], 0);
 	uring_sqe_ud(sqe, c, UD_LINK_TIMEOUT, 0, 0);
 }
 
+static void resume_connect(struct worker *w, struct conn *c)
+{
+	start_connect(w->priv, c);
+}
+
 static void on_connect(struct uring_worker *u, struct conn *c, int res)
 {
 	struct worker *w = u->w;
-	int d;
+	int d, ret;
 
 	if (c->state != CONN_CONNECTING)
 		return;
-	/* -ECANCELED: the linked timeout fired first */
-	conn_connect_result(w, c, res == -ECANCELED ? ETIMEDOUT : -res);
 	if (res < 0) {
+		/* -ECANCELED: the linked timeout fired first */
+		ret = conn_connect_failed(w, c, res == -ECANCELED ?
+					  ETIMEDOUT : -res);
 		close_server_fd(u, c);
-		start_connect(u, c);
+		if (!ret)
+			start_connect(u, c);
+		else if (ret == CONNECT_GIVE_UP)
+			uring_conn_close(u, c, NULL);
 		return;
 	}
+	conn_connected(w, c);
 	if (conn_proxy_header(w, c)) {
 		uring_conn_close(u, c, "error");
 		return;
 	}
 	c->state = CONN_FORWARDING;
+	c->t_side[SIDE_SERVER] = w->now_ms;
 	conn_touch(w, c);
 	for (d = 0; d < 2; d++) {
 		if (w->forward == FORWARD_SPLICE)
@@ -331,8 +292,7 @@ void uring_conn_close(struct uring_worker *u, struct conn *c, const char *why)
 		return;
 	if (why)
 		conn_set_end(c, why);
-	if (c->state == CONN_FDWAIT)
-		u->w->fdwait--;
+	conn_unpark(u->w, c);
 	c->state = CONN_CLOSING;
 	conn_pass_reset(c, why);
 	for (side = 0; side < 2; side++) {
@@ -358,7 +318,7 @@ void uring_conn_close(struct uring_worker *u, struct conn *c, const char *why)
 				sqe->flags |= IOSQE_FIXED_FILE |
 					      IOSQE_IO_HARDLINK;
 				uring_sqe_ud(sqe, c, UD_SHUTDOWN, 0, 0);
-				sqe = io_uring_get_sqe(&u->ring);
+				sqe = uring_sqe_next(u);
 			} else {
 				sqe = uring_sqe(u, 1);
 			}
@@ -388,6 +348,7 @@ static void conn_reap(struct uring_worker *u, struct conn *c)
 		splice_release(u, c);
 		if (u->bufs)
 			buffers_release(u, c);
+		copy_release(u, c);
 		for (side = 0; side < 2; side++) {
 			struct io_uring_sqe *sqe;
 
@@ -432,7 +393,7 @@ static int health_start(struct worker *w, unsigned int b, unsigned int s)
 			      srv->addr.len);
 	sqe->flags |= IOSQE_IO_LINK;
 	io_uring_sqe_set_data64(sqe, ud_pack(UD_HEALTH, 0, HC_IDX(b, s), 0, 0));
-	sqe = io_uring_get_sqe(&u->ring);
+	sqe = uring_sqe_next(u);
 	io_uring_prep_link_timeout(sqe, &u->hc_ts[b], 0);
 	io_uring_sqe_set_data64(sqe, ud_pack(UD_HEALTH_TIMEOUT, 0, 0, 0, 0));
 	return 0;
@@ -483,33 +444,16 @@ static void close_all(struct uring_worker *u, const char *why)
 	}
 }
 
+static void expire(struct worker *w, struct conn *c, const char *why)
+{
+	uring_conn_close(w->priv, c, why);
+}
+
 static void on_tick(struct uring_worker *u)
 {
 	struct worker *w = u->w;
-	struct conn *c, *next;
 
-	if (w->min_idle_ms) {
-		/* the LRU's head is the idlest: stop at the first live one */
-		for (c = w->lru.lru_next; c != &w->lru; c = next) {
-			unsigned int idle = conn_idle_ms(w, c);
-
-			next = c->lru_next;
-			if (w->now_ms - c->t_last < w->min_idle_ms)
-				break;
-			if (c->state != CONN_FORWARDING || !idle ||
-			    w->now_ms - c->t_last < idle)
-				continue;
-			STAT_INC(w, idle_timeouts);
-			uring_conn_close(u, c, "idle-timeout");
-		}
-	}
-	/* descriptors freed since: parked clients connect, oldest first */
-	while ((c = conn_next_fdwait(w))) {
-		start_connect(u, c);
-		if (c->state == CONN_FDWAIT)
-			break;
-	}
-	worker_accept_tick(w);
+	worker_tick(w, expire, resume_connect);
 	if (w->health)
 		health_tick(w, health_start);
 	if (w->draining && w->now_ms >= w->drain_deadline && w->active) {
@@ -591,6 +535,10 @@ static void handle_cqe(struct uring_worker *u, struct io_uring_cqe *cqe)
 	case UD_RECV:
 	case UD_SEND:
 		buffers_cqe(u, c, op, ud_dir(ud), cqe);
+		break;
+	case UD_COPY_IN:
+	case UD_COPY_OUT:
+		copy_cqe(u, c, op, ud_dir(ud), cqe);
 		break;
 	case UD_SHUTDOWN:
 		/* the peer may already be gone; the other direction decides */
@@ -686,8 +634,8 @@ static int uring_worker_init(struct uring_worker *u, struct worker *w)
 		    (unsigned int)be->health_interval_ms / 4 < u->tick_ms)
 			u->tick_ms = be->health_interval_ms / 4 ? : 1;
 	}
-	if (w->min_idle_ms && w->min_idle_ms / 4 < u->tick_ms)
-		u->tick_ms = w->min_idle_ms / 4 ? : 1;
+	if (w->min_timeout_ms && w->min_timeout_ms / 8 < u->tick_ms)
+		u->tick_ms = w->min_timeout_ms / 8 ? : 1;
 	u->tick_ts.tv_sec = u->tick_ms / 1000;
 	u->tick_ts.tv_nsec = (u->tick_ms % 1000) * 1000000L;
 	return 0;
@@ -710,6 +658,7 @@ static void uring_worker_fini(struct uring_worker *u)
 
 	bufring_teardown(u);
 	io_uring_queue_exit(&u->ring);
+	uring_backlog_free(u);
 	for (i = 0; i < u->w->cfg->nbackends * MAX_SERVERS; i++)
 		if (u->hc_fd[i] >= 0)
 			close(u->hc_fd[i]);
@@ -718,6 +667,15 @@ static void uring_worker_fini(struct uring_worker *u)
 	free(u->be_ts);
 	free(u->hc_ts);
 	free(u->hc_fd);
+}
+
+/* wait up to 10 ms for completions, submitting nothing */
+static void pause_for_cqes(struct uring_worker *u)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 10 * 1000000 };
+	struct io_uring_cqe *cqe;
+
+	io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
 }
 
 static int uring_run(struct worker *w)
@@ -739,16 +697,23 @@ static int uring_run(struct worker *w)
 		unsigned int head, n = 0;
 
 		w->now_ms = clock_ms();
-		if (u.bufs)
-			buffers_feed_starved(&u);
+		uring_backlog_flush(&u);
 		arm_accepts(&u);
 		if (w->draining && !w->active && !w->accepting)
 			break;
 
 		ret = io_uring_submit_and_wait(&u.ring, 1);
 		STAT_INC(w, uring_enter);
-		if (ret < 0 && ret != -EINTR && ret != -ETIME &&
-		    ret != -EBUSY && ret != -EAGAIN) {
+		if (ret == -EAGAIN || ret == -ENOMEM || ret == -EBUSY) {
+			/*
+			 * The kernel is short of something: the SQEs stay
+			 * queued (uring_sq.c). Reap what completed and try
+			 * again, after a pause when nothing did.
+			 */
+			STAT_INC(w, uring_submit_errors);
+			if (!io_uring_cq_ready(&u.ring))
+				pause_for_cqes(&u);
+		} else if (ret < 0 && ret != -EINTR && ret != -ETIME) {
 			pr_err("worker %u: io_uring_enter: %s", w->id,
 			       strerror(-ret));
 			break;

@@ -7,19 +7,26 @@
  * are on. A buffer goes back to the ring once its bytes are sent (and,
  * for send_zc, once the kernel's notification says it let go of it).
  *
- * Backpressure: a direction that has QUEUE_HIGH chunks waiting cancels
- * its recv and re-arms it once the queue is down to QUEUE_LOW, so a slow
- * reader holds a bounded number of buffers. Bounded, but not tightly: a
- * multishot recv goes on taking buffers until the cancel lands, and on
- * loopback a burst can take most of the ring. So a direction that hits
- * QUEUE_HIGH while fewer than a quarter of the buffers are free is
- * throttled until its queue drains: it re-arms with single-shot recvs,
- * one buffer each, and a reader that never reads pins no more than it
- * already has. (Throttling every direction that reached QUEUE_HIGH cost
- * a third of bulk throughput: a fast stream reaches it all the time.)
- * Directions starved by ENOBUFS are fed again as soon as any buffer
- * comes back (oldest starved first), so one stuck connection cannot
- * stall the others for as long as it holds most of the ring.
+ * The ring is shared by every connection of the worker, and the kernel,
+ * not we, picks which recv takes the next buffer. Three rules keep one
+ * connection from starving the others:
+ *
+ * - A budget. A direction may hold a share of the ring (budget():
+ *   half of it over the connections open, between BUDGET_MIN and
+ *   QUEUE_HIGH buffers); at its budget its multishot recv is cancelled,
+ *   and it is re-armed only once its destination has taken most of the
+ *   queue. A multishot recv goes on taking buffers until the cancel
+ *   lands, so while the ring runs low (under a quarter free) a direction
+ *   that reached its budget is throttled: single-shot recvs, one buffer
+ *   each, never past the budget, until its queue drains.
+ * - A reserve. A direction that holds no buffer and meets an empty ring
+ *   goes on through a private buffer of its own (forward_copy.c), one
+ *   recv and send at a time, until the ring has room again. So bytes
+ *   always move for every connection whose peer reads, whatever the
+ *   others hold.
+ * - Its own cost. A direction whose destination stops reading holds
+ *   its budget (and whatever its last multishot took before the cancel
+ *   landed) and waits: for its reader, or for the write timeout.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,8 +35,28 @@
 #include "uring.h"
 
 #define BGID		0
-#define QUEUE_HIGH	16
-#define QUEUE_LOW	4
+#define QUEUE_HIGH	16	/* the most a direction may queue */
+#define BUDGET_MIN	2
+
+/*
+ * A direction's share of the ring: half the buffers over the
+ * connections open (the other half is slack for the recvs in flight),
+ * so that all of them at their budget still leave buffers free.
+ */
+static unsigned int budget(struct uring_worker *u)
+{
+	unsigned int n = u->w->active ? u->w->active : 1;
+	unsigned int b = u->nbufs / (2 * n);
+
+	if (b < BUDGET_MIN)
+		return BUDGET_MIN;
+	return b > QUEUE_HIGH ? QUEUE_HIGH : b;
+}
+
+static bool ring_low(struct uring_worker *u)
+{
+	return u->bufs_free < u->nbufs / 4;
+}
 
 static void arm_recv(struct uring_worker *u, struct conn *c, int d)
 {
@@ -88,65 +115,50 @@ static unsigned int dequeue(struct uring_worker *u, struct dir *dir)
 	return bid;
 }
 
-static void starve(struct uring_worker *u, struct dir *dir)
-{
-	if (dir->flags & DIR_STARVED)
-		return;
-	dir->flags |= DIR_STARVED;
-	dir->starved_next = NULL;
-	/* at the tail: the longest starved are fed first */
-	*u->starved_tail = dir;
-	u->starved_tail = &dir->starved_next;
-}
-
-static void unstarve(struct uring_worker *u, struct dir *dir)
-{
-	struct dir **pp;
-
-	if (!(dir->flags & DIR_STARVED))
-		return;
-	for (pp = &u->starved; *pp; pp = &(*pp)->starved_next) {
-		if (*pp == dir) {
-			*pp = dir->starved_next;
-			if (!*pp)
-				u->starved_tail = pp;
-			break;
-		}
-	}
-	dir->flags &= ~DIR_STARVED;
-	dir->starved_next = NULL;
-}
-
-static bool may_recv(struct dir *dir)
-{
-	return !(dir->flags & (DIR_EOF | DIR_RECV_ARMED | DIR_STARVED |
-			       DIR_CANCELING)) &&
-	       dir->qlen < QUEUE_HIGH;
-}
-
 /*
- * Re-arm directions that ran out of buffers, as buffers come back: one
- * direction per free buffer, so each re-armed recv can find one.
+ * Give direction @d the recv it may have now, if any. Called whenever
+ * its state moved: a recv or send completed, the reserve gave it back.
  */
-void buffers_feed_starved(struct uring_worker *u)
+static void dir_arm(struct uring_worker *u, struct conn *c, int d)
 {
-	unsigned int budget = u->bufs_free;
+	struct dir *dir = &c->dir[d];
+	unsigned int b;
 
-	while (u->starved && budget) {
-		struct dir *dir = u->starved;
-		struct conn *c = dir_conn(dir);
-
-		unstarve(u, dir);
-		if (c->state == CONN_FORWARDING && may_recv(dir)) {
-			arm_recv(u, c, dir->d);
-			budget--;
+	if (c->state != CONN_FORWARDING ||
+	    (dir->flags & (DIR_EOF | DIR_RECV_ARMED | DIR_CANCELING |
+			   DIR_COPY)))
+		return;
+	if (dir->flags & DIR_STARVED) {
+		/*
+		 * The ring ran dry under it. Holding buffers, it waits for
+		 * its own queue to go out; holding none, it goes on through
+		 * the reserve until the ring has an eighth free again.
+		 */
+		if (dir->qlen)
+			return;
+		if (u->bufs_free < u->nbufs / 8) {
+			copy_start(u, c, d);
+			return;
 		}
+		dir->flags &= ~DIR_STARVED;
 	}
+	b = budget(u);
+	if (dir->qlen >= b)
+		return;
+	/* a cancelled multishot comes back once most of the queue went */
+	if (!(dir->flags & DIR_THROTTLED) && dir->qlen > b / 4)
+		return;
+	arm_recv(u, c, d);
 }
 
 void buffers_start(struct uring_worker *u, struct conn *c, int d)
 {
-	arm_recv(u, c, d);
+	dir_arm(u, c, d);
+}
+
+void buffers_resume(struct uring_worker *u, struct conn *c, int d)
+{
+	dir_arm(u, c, d);
 }
 
 void buffers_release(struct uring_worker *u, struct conn *c)
@@ -156,10 +168,27 @@ void buffers_release(struct uring_worker *u, struct conn *c)
 	for (d = 0; d < 2; d++) {
 		struct dir *dir = &c->dir[d];
 
-		unstarve(u, dir);
 		while (dir->qhead >= 0)
 			chunk_put(u, dequeue(u, dir));
 	}
+}
+
+static void enqueue(struct uring_worker *u, struct dir *dir,
+		    unsigned int bid, int len)
+{
+	struct chunk *ch = &u->chunks[bid];
+
+	ch->len = len;
+	ch->off = 0;
+	ch->next = -1;
+	ch->queued = 1;
+	ch->zc_refs = 0;
+	if (dir->qtail >= 0)
+		u->chunks[dir->qtail].next = bid;
+	else
+		dir->qhead = bid;
+	dir->qtail = bid;
+	dir->qlen++;
 }
 
 static void recv_done(struct uring_worker *u, struct conn *c, int d,
@@ -171,53 +200,42 @@ static void recv_done(struct uring_worker *u, struct conn *c, int d,
 	/*
 	 * The recv is over (ENOBUFS, EOF, error, or cancelled): a cancel we
 	 * asked for has nothing left to find, whatever the result says.
-	 * Left set, DIR_CANCELING would keep may_recv() false for good: a
-	 * recv that ran out of buffers while its cancel was on the way
-	 * stalled the direction for ever.
+	 * Left set, DIR_CANCELING would stall the direction for ever.
 	 */
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		dir->flags &= ~(DIR_RECV_ARMED | DIR_CANCELING);
 
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned int bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		struct chunk *ch = &u->chunks[bid];
 
 		u->bufs_free--;
-		if (c->state != CONN_FORWARDING || res <= 0) {
+		if (c->state != CONN_FORWARDING || res <= 0)
 			bufring_recycle(u, bid);
-		} else {
-			ch->len = res;
-			ch->off = 0;
-			ch->next = -1;
-			ch->queued = 1;
-			ch->zc_refs = 0;
-			if (dir->qtail >= 0)
-				u->chunks[dir->qtail].next = bid;
-			else
-				dir->qhead = bid;
-			dir->qtail = bid;
-			dir->qlen++;
-		}
+		else
+			enqueue(u, dir, bid, res);
 	}
 	if (c->state != CONN_FORWARDING)
 		return;
 
 	if (res > 0) {
-		conn_touch(u->w, c);
+		unsigned int b = budget(u);
+
+		conn_rx(u->w, c, d);
 		if (!(dir->flags & DIR_SEND_BUSY))
 			send_head(u, c, d);
-		/* hoarding while the ring runs low: one buffer per recv */
-		if (dir->qlen >= QUEUE_HIGH && u->bufs_free < u->nbufs / 4)
-			dir->flags |= DIR_THROTTLED;
-		if (dir->qlen >= QUEUE_HIGH &&
-		    (dir->flags & DIR_RECV_ARMED) &&
-		    (cqe->flags & IORING_CQE_F_MORE) &&
-		    !(dir->flags & DIR_CANCELING)) {
-			struct io_uring_sqe *sqe = uring_sqe(u, 1);
+		if (dir->qlen >= b) {
+			/* hoarding while the ring runs low: one at a time */
+			if (ring_low(u))
+				dir->flags |= DIR_THROTTLED;
+			if ((dir->flags & DIR_RECV_ARMED) &&
+			    (cqe->flags & IORING_CQE_F_MORE) &&
+			    !(dir->flags & DIR_CANCELING)) {
+				struct io_uring_sqe *sqe = uring_sqe(u, 1);
 
-			io_uring_prep_cancel64(sqe, cqe->user_data, 0);
-			uring_sqe_ud(sqe, c, UD_CANCEL, d, 0);
-			dir->flags |= DIR_CANCELING;
+				io_uring_prep_cancel64(sqe, cqe->user_data, 0);
+				uring_sqe_ud(sqe, c, UD_CANCEL, d, 0);
+				dir->flags |= DIR_CANCELING;
+			}
 		}
 	} else if (res == 0) {
 		dir->flags |= DIR_EOF;
@@ -226,20 +244,15 @@ static void recv_done(struct uring_worker *u, struct conn *c, int d,
 		return;
 	} else if (res == -ENOBUFS) {
 		STAT_INC(u->w, uring_enobufs);
-		if (!(dir->flags & DIR_RECV_ARMED))
-			starve(u, dir);
-		return;
-	} else if (res == -ECANCELED) {
-		/* flags cleared above */
-	} else if (!err_is_transient(res)) {
+		dir->flags |= DIR_STARVED;
+	} else if (res != -ECANCELED && !err_is_transient(res)) {
 		if (res == -ECONNRESET)
 			STAT_INC(u->w, resets);
 		uring_conn_close(u, c, res == -ECONNRESET ?
 				 conn_reset_reason(dir_src(d)) : "error");
 		return;
 	}
-	if (may_recv(dir) && dir->qlen <= QUEUE_LOW)
-		arm_recv(u, c, d);
+	dir_arm(u, c, d);
 }
 
 static void send_done(struct uring_worker *u, struct conn *c, int d,
@@ -273,14 +286,10 @@ static void send_done(struct uring_worker *u, struct conn *c, int d,
 				 conn_reset_reason(dir_dst(d)) : "error");
 		return;
 	}
-	dir->bytes += res;
-	if (d == DIR_UP)
-		STAT_ADD(u->w, bytes_up, res);
-	else
-		STAT_ADD(u->w, bytes_down, res);
 	ch->off += res;
 	if (ch->off >= ch->len)
 		chunk_put(u, dequeue(u, dir));
+	conn_tx(u->w, c, d, res, dir->qlen);
 
 	if (dir->qlen) {
 		/* a short send resumes where it stopped, before anything else */
@@ -288,13 +297,12 @@ static void send_done(struct uring_worker *u, struct conn *c, int d,
 	} else {
 		/* the reader caught up: multishot again */
 		dir->flags &= ~DIR_THROTTLED;
+		if (dir->flags & DIR_EOF) {
+			uring_dir_finish(u, c, d);
+			return;
+		}
 	}
-	if (!dir->qlen && (dir->flags & DIR_EOF)) {
-		uring_dir_finish(u, c, d);
-		return;
-	}
-	if (may_recv(dir) && dir->qlen <= QUEUE_LOW)
-		arm_recv(u, c, d);
+	dir_arm(u, c, d);
 }
 
 void buffers_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,

@@ -14,6 +14,12 @@
  *   SPLICE_OUT -EAGAIN -> POLL_OUT -> SPLICE_OUT
  *   SPLICE_OUT done: SPLICE_IN again if the last one filled the pipe,
  *                    else (the socket was read dry) pipe back, POLL_IN
+ *
+ * A direction holds a pipe only while bytes are in it, so one whose
+ * destination stops reading holds one pipe, its own, and nothing else.
+ * When no descriptor is left for a pipe, the direction moves its bytes
+ * through a private buffer instead (forward_copy.c), which also sees
+ * its source's EOF: it is never cut for want of a pipe.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +49,7 @@ static void splice_in(struct uring_worker *u, struct conn *c, int d)
 	if (!dir->pipe) {
 		dir->pipe = pipe_get(u->w, c);
 		if (!dir->pipe) {
-			uring_conn_close(u, c, "no-fd");
+			copy_start(u, c, d);
 			return;
 		}
 	}
@@ -88,6 +94,12 @@ void splice_start(struct uring_worker *u, struct conn *c, int d)
 	poll_side(u, c, d, dir_src(d), UD_POLL_IN, POLLIN | POLLRDHUP);
 }
 
+/* after the reserve moved a buffer: wait for the next bytes */
+void splice_resume(struct uring_worker *u, struct conn *c, int d)
+{
+	splice_start(u, c, d);
+}
+
 void splice_release(struct uring_worker *u, struct conn *c)
 {
 	release_pipe(u, &c->dir[0]);
@@ -111,7 +123,7 @@ static void in_done(struct uring_worker *u, struct conn *c, int d, int res)
 		else
 			dir->flags &= ~DIR_DRAINED;
 		dir->pipe_bytes += res;
-		conn_touch(u->w, c);
+		conn_rx(u->w, c, d);
 		splice_out(u, c, d);
 		return;
 	}
@@ -148,12 +160,7 @@ static void out_done(struct uring_worker *u, struct conn *c, int d, int res)
 
 	if (res > 0) {
 		dir->pipe_bytes -= res;
-		dir->bytes += res;
-		if (d == DIR_UP)
-			STAT_ADD(u->w, bytes_up, res);
-		else
-			STAT_ADD(u->w, bytes_down, res);
-		conn_touch(u->w, c);
+		conn_tx(u->w, c, d, res, dir->pipe_bytes);
 		if (dir->pipe_bytes)
 			splice_out(u, c, d);
 		else if (dir->flags & DIR_EOF) {

@@ -36,8 +36,16 @@ static const struct option long_opts[] = {
 	{ "max-conns-per-source", required_argument, NULL, OPT_KEY },
 	{ "allow", required_argument, NULL, OPT_KEY },
 	{ "deny", required_argument, NULL, OPT_KEY },
+	{ "max-rate-per-source", required_argument, NULL, OPT_KEY },
+	{ "source-prefix-v4", required_argument, NULL, OPT_KEY },
+	{ "source-prefix-v6", required_argument, NULL, OPT_KEY },
 	{ "connect-timeout", required_argument, NULL, OPT_KEY },
+	{ "retries", required_argument, NULL, OPT_KEY },
 	{ "idle-timeout", required_argument, NULL, OPT_KEY },
+	{ "client-timeout", required_argument, NULL, OPT_KEY },
+	{ "server-timeout", required_argument, NULL, OPT_KEY },
+	{ "write-timeout", required_argument, NULL, OPT_KEY },
+	{ "tcp-keepalive", required_argument, NULL, OPT_KEY },
 	{ "drain-timeout", required_argument, NULL, OPT_KEY },
 	{ "health", required_argument, NULL, OPT_KEY },
 	{ "health-interval", required_argument, NULL, OPT_KEY },
@@ -75,20 +83,34 @@ static void usage(FILE *f)
 "      --proxy-protocol V      off | v1 | v2 towards servers (default off)\n"
 "      --max-conns N           connections at once, split over workers;\n"
 "                              0 = unlimited (default 0)\n"
-"      --max-conns-per-source N  open at once from one client address;\n"
+"      --max-conns-per-source N  open at once from one source prefix;\n"
 "                              0 = unlimited (default 0)\n"
+"      --max-rate-per-source N  new connections per second from one source\n"
+"                              prefix; 0 = unlimited (default 0)\n"
+"      --source-prefix-v4 BITS  --source-prefix-v6 BITS  what one source is\n"
+"                              for the per-source limits (default 32, 64)\n"
 "      --allow CIDR            accept only clients in these blocks\n"
 "                              (repeatable; default: everybody)\n"
 "      --deny CIDR             refuse clients in these blocks (repeatable;\n"
 "                              checked first)\n"
-"      --connect-timeout MS    backend connect timeout (default 1000)\n"
-"      --idle-timeout MS       close after MS without a byte; 0 = never\n"
-"                              (default 0)\n"
+"      --connect-timeout MS    backend connect timeout (default 5000)\n"
+"      --retries N             rounds over the servers again, with a pause,\n"
+"                              once each failed a client (default 3)\n"
+"      --client-timeout MS     close when no byte came from or went to the\n"
+"                              client for MS; 0 = never (default 600000)\n"
+"      --server-timeout MS     the same for the server side (default 600000)\n"
+"      --write-timeout MS      close when bytes waited MS for a peer that\n"
+"                              took none; 0 = never (default 60000)\n"
+"      --idle-timeout MS       close after MS without a byte either way;\n"
+"                              0 = never (default 0)\n"
+"      --tcp-keepalive S       keepalive probes after S idle seconds, both\n"
+"                              sides; 0 = off (default 60)\n"
 "      --drain-timeout MS      grace for open connections on SIGTERM\n"
 "                              (default 10000)\n"
 "      --health tcp|none       active health checks (default none)\n"
 "      --health-interval MS    between checks (default 2000)\n"
-"      --health-timeout MS     per check (default: connect timeout)\n"
+"      --health-timeout MS     per check (default: the interval, at most\n"
+"                              the connect timeout)\n"
 "      --rise N                checks to come up (default 2)\n"
 "      --fall N                checks or connect failures to go down (default 3)\n"
 "      --user NAME             drop to this user after binding\n"

@@ -18,17 +18,27 @@
 	X(bytes_down)		/* server -> client */			\
 	X(connect_errors)	/* refused, unreachable, timed out */	\
 	X(connect_timeouts)						\
+	X(connect_local_errors)	/* EAGAIN, EADDRNOTAVAIL...: not the	\
+				 * server's fault */			\
+	X(connect_retries)	/* rounds over the servers again */	\
 	X(no_server)		/* clients closed: no server left */	\
 	X(accept_errors)						\
 	X(conns_denied)		/* refused by allow/deny */		\
 	X(conns_limited)	/* refused: per-source limit */		\
+	X(conns_rate_limited)	/* refused: per-source rate */		\
 	X(idle_timeouts)						\
+	X(client_timeouts)						\
+	X(server_timeouts)						\
+	X(write_timeouts)						\
 	X(resets)		/* connections ended by a reset */	\
 	X(uring_sqes)		/* SQEs handed to the kernel */		\
 	X(uring_enter)		/* io_uring_enter calls */		\
 	X(uring_cqes)		/* CQEs reaped */			\
 	X(uring_sq_full)	/* SQ full: submitted early */		\
+	X(uring_submit_errors)	/* io_uring_enter refused a submit */	\
 	X(uring_enobufs)	/* provided buffer ring ran dry */	\
+	X(reserve_copies)	/* chunks moved through a private	\
+				 * buffer: no ring buffer or pipe */	\
 	X(splice_eagain)	/* splice found nothing to move */	\
 	X(epoll_waits)		/* epoll_wait calls */			\
 	X(syscalls_io)		/* epoll: read/write/splice calls */

@@ -85,13 +85,19 @@ struct uring_worker {
 	bool slab_registered;		/* fixed buffer 0, for send_zc */
 	unsigned int nbufs, buf_size, bufs_free;
 	struct chunk *chunks;
-	struct dir *starved;		/* oldest first */
-	struct dir **starved_tail;
+
+	/* SQEs the kernel would not take yet, in order (uring_sq.c) */
+	struct io_uring_sqe *bl;
+	unsigned int bl_len, bl_cap, bl_next;
 
 	bool stopping;
 };
 
+/* uring_sq.c */
 struct io_uring_sqe *uring_sqe(struct uring_worker *u, unsigned int need);
+struct io_uring_sqe *uring_sqe_next(struct uring_worker *u);
+void uring_backlog_flush(struct uring_worker *u);
+void uring_backlog_free(struct uring_worker *u);
 int bufring_setup(struct uring_worker *u);
 void bufring_teardown(struct uring_worker *u);
 void bufring_recycle(struct uring_worker *u, unsigned int bid);
@@ -104,8 +110,19 @@ void uring_sqe_fd(struct uring_worker *u, struct io_uring_sqe *sqe,
 void uring_sqe_ud(struct io_uring_sqe *sqe, struct conn *c, enum ud_op op,
 		  int d, uint16_t aux);
 
+/*
+ * forward_copy.c: the reserve of both paths. A direction moves one
+ * private buffer of bytes (recv, send, give it back), then the path
+ * resumes it: splice_resume() / buffers_resume().
+ */
+void copy_start(struct uring_worker *u, struct conn *c, int d);
+void copy_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,
+	      int d, struct io_uring_cqe *cqe);
+void copy_release(struct uring_worker *u, struct conn *c);
+
 /* forward_splice.c */
 void splice_start(struct uring_worker *u, struct conn *c, int d);
+void splice_resume(struct uring_worker *u, struct conn *c, int d);
 void splice_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,
 		int d, struct io_uring_cqe *cqe);
 void splice_release(struct uring_worker *u, struct conn *c);
@@ -115,6 +132,6 @@ void buffers_start(struct uring_worker *u, struct conn *c, int d);
 void buffers_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,
 		 int d, struct io_uring_cqe *cqe);
 void buffers_release(struct uring_worker *u, struct conn *c);
-void buffers_feed_starved(struct uring_worker *u);
+void buffers_resume(struct uring_worker *u, struct conn *c, int d);
 
 #endif

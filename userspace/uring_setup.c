@@ -151,8 +151,6 @@ int bufring_setup(struct uring_worker *u)
 	int ret;
 
 	u->nbufs = cfg->buf_count;
-	u->starved = NULL;
-	u->starved_tail = &u->starved;
 	u->buf_size = cfg->buf_size;
 	u->br_size = u->nbufs * sizeof(struct io_uring_buf);
 	u->br = mmap(NULL, u->br_size, PROT_READ | PROT_WRITE,

@@ -35,6 +35,8 @@ enum ud_op {
 	UD_SPLICE_OUT,	/* splice: pipe -> socket */
 	UD_RECV,	/* buffers: multishot recv into the buffer ring */
 	UD_SEND,	/* buffers: send of one chunk (plain or zero-copy) */
+	UD_COPY_IN,	/* reserve: recv into the direction's own buffer */
+	UD_COPY_OUT,	/* reserve: send from it */
 	UD_SHUTDOWN,	/* half-close towards the destination */
 	UD_CLOSE,	/* close of a socket */
 	UD_CANCEL,	/* async cancel of one of our own requests */

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,36 +99,59 @@ bool worker_accept_starved(struct worker *w, unsigned int sock, int err)
 	return true;
 }
 
-void conn_park_fdwait(struct worker *w, struct conn *c)
+/*
+ * Park @c in CONN_WAIT until @at. Waiting for a descriptor also holds
+ * accepts back (worker_can_accept): a new client would meet the same
+ * EMFILE.
+ */
+static void conn_park(struct worker *w, struct conn *c, uint64_t at,
+		      bool for_fd)
 {
-	/* the server it picked was never tried: it may pick it again */
-	server_set_del(&c->tried, c->server);
-	conn_server_released(w, c);
-	c->server = -1;
-	c->state = CONN_FDWAIT;
-	w->fdwait++;
+	c->state = CONN_WAIT;
+	c->retry_at = at;
+	c->wait_fd = for_fd;
+	w->waiting++;
+	if (for_fd)
+		w->fdwait++;
 }
 
-struct conn *conn_next_fdwait(struct worker *w)
+void conn_unpark(struct worker *w, struct conn *c)
 {
-	struct conn *c;
+	if (c->state != CONN_WAIT)
+		return;
+	w->waiting--;
+	if (c->wait_fd)
+		w->fdwait--;
+	c->wait_fd = false;
+	c->state = CONN_CONNECTING;
+}
 
-	if (!w->fdwait || w->now_ms < w->accept_pause_until)
-		return NULL;
-	for (c = w->lru.lru_next; c != &w->lru; c = c->lru_next)
-		if (c->state == CONN_FDWAIT) {
-			c->state = CONN_CONNECTING;
-			w->fdwait--;
-			return c;
-		}
-	return NULL;
+static void worker_resume_waiting(struct worker *w,
+			   void (*connect)(struct worker *w, struct conn *c))
+{
+	struct conn *c, *next;
+
+	if (!w->waiting)
+		return;
+	/*
+	 * One pass, oldest first: a connection that parks again does so
+	 * with a later retry_at, and one that moves to the LRU's tail is
+	 * met again only past its own time.
+	 */
+	for (c = w->lru.lru_next; c != &w->lru && w->waiting; c = next) {
+		next = c->lru_next;
+		if (c->state != CONN_WAIT || c->retry_at > w->now_ms)
+			continue;
+		conn_unpark(w, c);
+		connect(w, c);
+	}
 }
 
 /*
- * From the engines' ticks: an episode ends once a while has passed with
- * no refusal (a lone success between refusals does not end it).
+ * An accept-refusal episode ends once a while has passed with no
+ * refusal (a lone success between refusals does not end it).
  */
-void worker_accept_tick(struct worker *w)
+static void worker_accept_tick(struct worker *w)
 {
 	if (!w->accept_starved || w->fdwait ||
 	    w->now_ms - w->accept_refused_ms < ACCEPT_CALM_MS)
@@ -161,6 +186,7 @@ struct conn *conn_alloc(struct worker *w, unsigned int sock)
 		c->dir[d].d = d;
 	}
 	c->t_start = c->t_last = w->now_ms;
+	c->t_side[SIDE_CLIENT] = c->t_side[SIDE_SERVER] = w->now_ms;
 	lru_append(w, c);
 	w->active++;
 	w->accepting--;
@@ -171,8 +197,8 @@ struct conn *conn_alloc(struct worker *w, unsigned int sock)
 
 /*
  * May this client use its listener? Deny blocks first, then allow
- * blocks (when there are any), then the per-source limit, whose count
- * conn_free() gives back. 0, -EACCES or -EBUSY.
+ * blocks (when there are any), then the per-source limits, whose count
+ * conn_free() gives back.
  */
 int conn_admit(struct worker *w, struct conn *c)
 {
@@ -189,7 +215,13 @@ int conn_admit(struct worker *w, struct conn *c)
 	if (ln->allow.n && i == ln->allow.n)
 		goto denied;
 	if (ln->sources) {
-		if (src_acquire(ln->sources, sa, ln->max_per_source)) {
+		int ret = src_acquire(ln->sources, sa, w->now_ms);
+
+		if (ret == -EAGAIN) {
+			STAT_INC(w, conns_rate_limited);
+			return ret;
+		}
+		if (ret) {
 			STAT_INC(w, conns_limited);
 			return -EBUSY;
 		}
@@ -199,6 +231,12 @@ int conn_admit(struct worker *w, struct conn *c)
 denied:
 	STAT_INC(w, conns_denied);
 	return -EACCES;
+}
+
+const char *conn_admit_end(int err)
+{
+	return err == -EACCES ? "denied" : err == -EAGAIN ? "rate-limited" :
+	       "limited";
 }
 
 void conn_free(struct worker *w, struct conn *c)
@@ -223,6 +261,146 @@ void conn_touch(struct worker *w, struct conn *c)
 		return;
 	lru_unlink(c);
 	lru_append(w, c);
+}
+
+/*
+ * Progress, as the timeouts see it: a side is alive while bytes come
+ * from it or go to it, so a download read steadily keeps its client
+ * alive though the client sends nothing; and bytes that wait for a
+ * destination start its write clock, which only a send that moves
+ * something resets.
+ */
+void conn_rx(struct worker *w, struct conn *c, int d)
+{
+	c->t_side[dir_src(d)] = w->now_ms;
+	if (!c->t_wait[d])
+		c->t_wait[d] = w->now_ms;
+	conn_touch(w, c);
+}
+
+void conn_tx(struct worker *w, struct conn *c, int d, size_t n, bool more)
+{
+	c->dir[d].bytes += n;
+	if (d == DIR_UP)
+		STAT_ADD(w, bytes_up, n);
+	else
+		STAT_ADD(w, bytes_down, n);
+	c->t_side[dir_dst(d)] = w->now_ms;
+	c->t_wait[d] = more ? w->now_ms : 0;
+	conn_touch(w, c);
+}
+
+/*
+ * Has @side's peer taken bytes the proxy could not see go? A send
+ * completes when the kernel takes the bytes, and with a large socket
+ * buffer a slow reader frees room long before the next send can: the
+ * proxy is silent for seconds while its peer reads steadily. The
+ * kernel's send queue shrinking is that progress, and counts as a send
+ * to @side. Asked only of a connection about to time out, so it costs
+ * an ioctl per timeout, not per byte. A direct descriptor cannot be
+ * asked.
+ */
+static bool side_draining(struct worker *w, struct conn *c, int side)
+{
+	int q, to = side == SIDE_CLIENT ? DIR_DOWN : DIR_UP;
+	bool moved;
+
+	if (c->fd[side] < 0 || c->fixed[side] ||
+	    ioctl(c->fd[side], SIOCOUTQ, &q) || q < 0)
+		return false;
+	moved = q && (uint32_t)q != c->outq[side];
+	c->outq[side] = q;
+	if (!moved)
+		return false;
+	c->t_side[side] = w->now_ms;
+	if (c->t_wait[to])
+		c->t_wait[to] = w->now_ms;
+	conn_touch(w, c);
+	return true;
+}
+
+/* Has @ms run out since @t, the kernel's progress on @side aside? */
+static bool expired(struct worker *w, struct conn *c, const uint64_t *t,
+		    int ms, int side)
+{
+	if (!ms || !*t || w->now_ms - *t < (uint64_t)ms)
+		return false;
+	return !side_draining(w, c, side);
+}
+
+/*
+ * Does the proxy wait on @side: to read from it (its direction is not
+ * over, and not held back because its destination is full: that is the
+ * other side's doing), or to write to it?
+ */
+static bool waiting_on(struct conn *c, int side)
+{
+	int from = side == SIDE_CLIENT ? DIR_UP : DIR_DOWN;
+
+	return (!(c->dir[from].flags & DIR_EOF) && !c->t_wait[from]) ||
+	       c->t_wait[!from];
+}
+
+/*
+ * Why @c must end by its timeouts now, or NULL. A side is timed out
+ * only while the proxy waits on it, and a peer that keeps reading what
+ * the kernel holds for it is never timed out for it (it may take up to
+ * twice the timeout to tell, when the kernel's queue was not looked at
+ * before).
+ */
+static const char *conn_expired(struct worker *w, struct conn *c)
+{
+	struct listener *ln = conn_listener(w, c);
+	int d;
+
+	for (d = 0; d < 2; d++)
+		if (expired(w, c, &c->t_wait[d], ln->write_timeout_ms,
+			    dir_dst(d))) {
+			STAT_INC(w, write_timeouts);
+			return "write-timeout";
+		}
+	if (waiting_on(c, SIDE_CLIENT) &&
+	    expired(w, c, &c->t_side[SIDE_CLIENT], ln->client_timeout_ms,
+		    SIDE_CLIENT)) {
+		STAT_INC(w, client_timeouts);
+		return "client-timeout";
+	}
+	if (waiting_on(c, SIDE_SERVER) &&
+	    expired(w, c, &c->t_side[SIDE_SERVER],
+		    ln->backend->server_timeout_ms, SIDE_SERVER)) {
+		STAT_INC(w, server_timeouts);
+		return "server-timeout";
+	}
+	if (expired(w, c, &c->t_last, ln->idle_timeout_ms, SIDE_CLIENT) &&
+	    expired(w, c, &c->t_last, ln->idle_timeout_ms, SIDE_SERVER)) {
+		STAT_INC(w, idle_timeouts);
+		return "idle-timeout";
+	}
+	return NULL;
+}
+
+/*
+ * Every forwarding connection is looked at, not just the LRU's head:
+ * the LRU orders by the last byte either way, and a connection whose
+ * client stopped reading can be fresh by that measure (its client still
+ * sends) while its write clock runs out. A pass is a few ns per
+ * connection, and it runs at most every min_timeout_ms / 8.
+ */
+static void worker_expire(struct worker *w,
+		   void (*end)(struct worker *w, struct conn *c,
+			       const char *why))
+{
+	struct conn *c, *next;
+	const char *why;
+
+	if (!w->min_timeout_ms || w->now_ms < w->next_expiry_scan)
+		return;
+	w->next_expiry_scan = w->now_ms + w->min_timeout_ms / 8;
+	for (c = w->lru.lru_next; c != &w->lru; c = next) {
+		next = c->lru_next;
+		if (c->state == CONN_FORWARDING && (why = conn_expired(w, c)))
+			end(w, c, why);
+	}
 }
 
 /* The first reason wins: later errors are consequences of it. */
@@ -262,11 +440,6 @@ struct backend *conn_backend(struct worker *w, struct conn *c)
 	return conn_listener(w, c)->backend;
 }
 
-unsigned int conn_idle_ms(struct worker *w, struct conn *c)
-{
-	return conn_listener(w, c)->idle_timeout_ms;
-}
-
 /*
  * Send the PROXY protocol header right after connect. The socket's send
  * buffer is empty then, so a header of at most 108 bytes always goes out
@@ -295,26 +468,153 @@ int conn_proxy_header(struct worker *w, struct conn *c)
 	return 0;
 }
 
-/* Bookkeeping after a connect attempt: passive health, counters. */
-void conn_connect_result(struct worker *w, struct conn *c, int err)
+void conn_connected(struct worker *w, struct conn *c)
 {
 	struct backend *be = conn_backend(w, c);
 	struct server *srv = &be->servers[c->server];
 
-	server_connect_result(w, be, srv, !err);
-	if (!err) {
-		STAT_INC(w, conns_established);
-		atomic_fetch_add_explicit(&srv->conns_total, 1,
-					  memory_order_relaxed);
-		return;
+	server_connect_result(w, be, srv, true);
+	STAT_INC(w, conns_established);
+	atomic_fetch_add_explicit(&srv->conns_total, 1, memory_order_relaxed);
+}
+
+/*
+ * Whose fault a failed connect is. Ours, and passing, when this host ran
+ * short (no ephemeral port, no memory or descriptor, a unix socket's
+ * backlog full for a moment): no server is marked down for it, and the
+ * same server is tried again after a pause. Anything else (refused,
+ * timed out, unreachable, reset during the handshake) is the server's:
+ * it counts towards fall and the next server is tried at once.
+ */
+static bool connect_err_local(int err)
+{
+	switch (err) {
+	case EAGAIN:
+	case EINTR:
+	case EADDRNOTAVAIL:
+	case ENOBUFS:
+	case ENOMEM:
+	case EMFILE:
+	case ENFILE:
+		return true;
+	default:
+		return false;
 	}
+}
+
+/* pauses after local errors: 10 ms doubling, at most LOCAL_RETRIES */
+#define LOCAL_RETRIES	10
+#define RETRY_MAX_MS	1000
+
+static uint64_t backoff_ms(unsigned int base, unsigned int n)
+{
+	uint64_t ms = (uint64_t)base << (n < 16 ? n : 16);
+
+	return ms < RETRY_MAX_MS ? ms : RETRY_MAX_MS;
+}
+
+/* give back the server a failed or abandoned attempt had taken */
+static void conn_drop_server(struct worker *w, struct conn *c)
+{
+	conn_server_released(w, c);
+	c->server = -1;
+}
+
+/* A local error: the same server, later, within LOCAL_RETRIES. */
+static int conn_local_retry(struct worker *w, struct conn *c, int err,
+			    const char *what)
+{
+	struct backend *be = conn_backend(w, c);
+	struct server *srv = &be->servers[c->server];
+
+	STAT_INC(w, connect_local_errors);
+	/* it was not tried: it may be picked again */
+	server_set_del(&c->tried, c->server);
+	if (c->local_retries >= LOCAL_RETRIES) {
+		pr_warn("%s %s/%s (%s): %s, %u times: giving up on this client",
+			what, be->name, srv->name, srv->addr_str,
+			strerror(err), c->local_retries + 1);
+		conn_drop_server(w, c);
+		conn_set_end(c, "local-error");
+		return CONNECT_GIVE_UP;
+	}
+	pr_debug("%s %s/%s (%s): %s: again in a moment", what, be->name,
+		 srv->name, srv->addr_str, strerror(err));
+	conn_drop_server(w, c);
+	conn_park(w, c, w->now_ms + backoff_ms(10, c->local_retries++), false);
+	return CONNECT_PARKED;
+}
+
+int conn_next_socket(struct worker *w, struct conn *c, bool nonblock)
+{
+	struct backend *be = conn_backend(w, c);
+	int family, fd, one = 1;
+	struct server *srv;
+
+	if (conn_pick_server(w, c) < 0) {
+		/*
+		 * Every usable server failed it once: go round again after
+		 * a pause, up to `retries` times. A client that found no
+		 * usable server at all is refused at once.
+		 */
+		if (!server_set_empty(&c->tried) && c->retries < be->retries) {
+			STAT_INC(w, connect_retries);
+			server_set_clear(&c->tried);
+			conn_park(w, c, w->now_ms + backoff_ms(100, c->retries++),
+				  false);
+			return CONNECT_PARKED;
+		}
+		STAT_INC(w, no_server);
+		conn_set_end(c, "no-server");
+		return CONNECT_GIVE_UP;
+	}
+	srv = &be->servers[c->server];
+	family = srv->addr.ss.ss_family;
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC |
+			    (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (fd < 0) {
+		int err = errno;
+
+		if (err == EMFILE || err == ENFILE) {
+			/* accepts pause too: take no client until a close */
+			worker_accept_starved(w, c->listener, -err);
+			server_set_del(&c->tried, c->server);
+			conn_drop_server(w, c);
+			conn_park(w, c, w->accept_pause_until, true);
+			return CONNECT_PARKED;
+		}
+		return conn_local_retry(w, c, err, "socket for");
+	}
+	/* we relay, never batch */
+	if (family != AF_UNIX) {
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		sock_keepalive(fd, w->cfg->tcp_keepalive_s);
+	}
+	return fd;
+}
+
+int conn_connect_failed(struct worker *w, struct conn *c, int err)
+{
+	struct backend *be = conn_backend(w, c);
+	struct server *srv = &be->servers[c->server];
+
+	if (connect_err_local(err))
+		return conn_local_retry(w, c, err, "connect to");
+	server_connect_result(w, be, srv, false);
 	STAT_INC(w, connect_errors);
 	if (err == ETIMEDOUT)
 		STAT_INC(w, connect_timeouts);
 	atomic_fetch_add_explicit(&srv->connect_errors, 1,
 				  memory_order_relaxed);
-	pr_warn("connect to %s/%s (%s): %s", be->name, srv->name,
-		srv->addr_str, err == ETIMEDOUT ? "timed out" : strerror(err));
+	if (err == ENETUNREACH)
+		pr_warn("connect to %s/%s (%s): no route to its network from this host: check the routes",
+			be->name, srv->name, srv->addr_str);
+	else
+		pr_warn("connect to %s/%s (%s): %s", be->name, srv->name,
+			srv->addr_str,
+			err == ETIMEDOUT ? "timed out" : strerror(err));
+	conn_drop_server(w, c);
+	return 0;
 }
 
 void conn_log_access(struct worker *w, struct conn *c)
@@ -369,25 +669,17 @@ void conn_server_released(struct worker *w, struct conn *c)
 				  memory_order_relaxed);
 }
 
-/* A socket for the chosen server, with TCP_NODELAY: we relay, never batch. */
-int conn_server_socket(struct worker *w, struct conn *c, bool nonblock)
+void sock_keepalive(int fd, int idle_s)
 {
-	struct server *srv = &conn_backend(w, c)->servers[c->server];
-	int family = srv->addr.ss.ss_family, fd, one = 1;
+	int on = idle_s > 0, intvl = 10, cnt = 6;
 
-	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC |
-			    (nonblock ? SOCK_NONBLOCK : 0), 0);
-	if (fd < 0) {
-		fd = -errno;
-		/* out of fds: take no more clients until some close */
-		if (!worker_accept_starved(w, c->listener, fd))
-			pr_warn("socket for %s: %s", srv->addr_str,
-				strerror(-fd));
-		return fd;
-	}
-	if (family != AF_UNIX)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	if (!on)
+		return;
+	/* a dead peer is found idle_s + 60 s after it went quiet */
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
 /* ---- pipe pool ------------------------------------------------------- */
@@ -455,6 +747,31 @@ void pipe_pool_drain(struct worker *w)
 	w->nfree_pipes = 0;
 }
 
+/* ---- private buffers ------------------------------------------------- */
+
+/*
+ * Buffers a direction owns while bytes sit in them: the epoll buffers
+ * path's, and the reserve of the paths that share a resource. Each
+ * direction holds at most one, so a connection costs at most two
+ * whatever its peers do; a free list saves malloc on the next burst.
+ */
+#define BUF_POOL_KEEP	256
+
+char *buf_get(struct worker *w)
+{
+	if (w->nfree_bufs)
+		return w->free_bufs[--w->nfree_bufs];
+	return malloc(w->cfg->buf_size);
+}
+
+void buf_put(struct worker *w, char *b)
+{
+	if (w->nfree_bufs < BUF_POOL_KEEP)
+		w->free_bufs[w->nfree_bufs++] = b;
+	else
+		free(b);
+}
+
 /* ---- listeners --------------------------------------------------------- */
 
 /*
@@ -517,6 +834,8 @@ int worker_listen(struct worker *w, const struct worker *old)
 			       w->cfg->socks[i].addr_str, strerror(-fd));
 			return fd;
 		}
+		/* accepted sockets inherit it (direct descriptors too) */
+		sock_keepalive(fd, w->cfg->tcp_keepalive_s);
 		w->lfd[i] = fd;
 	}
 	return 0;
@@ -588,11 +907,34 @@ static unsigned int share(unsigned int total, unsigned int id, unsigned int n)
 	return v ? v : 1;
 }
 
+/* ---- the tick ---------------------------------------------------------- */
+
+/* buckets of each per-source table swept per tick (of 1024) */
+#define SRC_SWEEP_BUCKETS	64
+
+void worker_tick(struct worker *w,
+		 void (*end)(struct worker *w, struct conn *c, const char *why),
+		 void (*connect)(struct worker *w, struct conn *c))
+{
+	unsigned int i;
+
+	worker_expire(w, end);
+	/* descriptors freed, backoffs over: parked clients connect */
+	worker_resume_waiting(w, connect);
+	worker_accept_tick(w);
+	/* the per-source tables are shared: one worker sweeps them */
+	if (w->id == 0)
+		for (i = 0; i < w->cfg->nlisteners; i++)
+			if (w->cfg->listeners[i].sources)
+				src_table_sweep(w->cfg->listeners[i].sources,
+						w->now_ms, SRC_SWEEP_BUCKETS);
+}
+
 /* ---- control requests ------------------------------------------------- */
 
 static const char *const state_names[] = {
 	[CONN_FREE] = "free",
-	[CONN_FDWAIT] = "fd-wait",
+	[CONN_WAIT] = "waiting",
 	[CONN_CONNECTING] = "connecting",
 	[CONN_FORWARDING] = "forwarding",
 	[CONN_CLOSING] = "closing",
@@ -678,6 +1020,12 @@ char *worker_request(struct worker *w, int req, size_t *len)
 
 /* ---- setup ------------------------------------------------------------- */
 
+static void min_timeout(struct worker *w, int ms)
+{
+	if (ms > 0 && (!w->min_timeout_ms || (unsigned int)ms < w->min_timeout_ms))
+		w->min_timeout_ms = ms;
+}
+
 int worker_setup(struct worker *w)
 {
 	const struct config *cfg = w->cfg;
@@ -697,13 +1045,17 @@ int worker_setup(struct worker *w)
 	/* max-conns limits are split evenly over workers */
 	w->capacity = share(cfg->max_conns, w->id, cfg->threads);
 	for (i = 0; i < cfg->nlisteners; i++) {
-		unsigned int idle = cfg->listeners[i].idle_timeout_ms;
+		const struct listener *ln = &cfg->listeners[i];
 
-		w->ln_cap[i] = share(cfg->listeners[i].max_conns, w->id,
-				     cfg->threads);
-		if (idle && (!w->min_idle_ms || idle < w->min_idle_ms))
-			w->min_idle_ms = idle;
+		w->ln_cap[i] = share(ln->max_conns, w->id, cfg->threads);
+		min_timeout(w, ln->idle_timeout_ms);
+		min_timeout(w, ln->client_timeout_ms);
+		min_timeout(w, ln->write_timeout_ms);
+		min_timeout(w, ln->backend->server_timeout_ms);
 	}
+	w->free_bufs = calloc(BUF_POOL_KEEP, sizeof(*w->free_bufs));
+	if (!w->free_bufs)
+		goto out_free_lfd;
 	w->health = w->id == 0;
 	max_conns = w->capacity ? w->capacity : (1u << 22);
 	w->max_chunks = (max_conns + CONN_CHUNK - 1) / CONN_CHUNK;
@@ -735,6 +1087,7 @@ out_free_bal:
 out_free_chunks:
 	free(w->chunks);
 out_free_lfd:
+	free(w->free_bufs);
 	free(w->ln_cap);
 	free(w->ln_used);
 	free(w->lfd);
@@ -747,6 +1100,9 @@ void worker_teardown(struct worker *w)
 
 	worker_close_listeners(w);
 	pipe_pool_drain(w);
+	while (w->nfree_bufs)
+		free(w->free_bufs[--w->nfree_bufs]);
+	free(w->free_bufs);
 	close(w->wake_fd);
 	pthread_mutex_destroy(&w->req_lock);
 	pthread_cond_destroy(&w->req_cond);

@@ -56,11 +56,14 @@ struct worker {
 	uint64_t accept_pause_until;	/* out of fds: no accepts before */
 	unsigned int accept_starved;	/* refused accepts this episode */
 	uint64_t accept_refused_ms;	/* when the last one was refused */
-	unsigned int fdwait;		/* connections in CONN_FDWAIT */
+	unsigned int fdwait;		/* in CONN_WAIT for a descriptor */
+	unsigned int waiting;		/* in CONN_WAIT, for any reason */
 	unsigned int *ln_used;		/* per listener: conns + accepts */
 	unsigned int *ln_cap;		/* per listener share, 0 = any */
 	bool health;			/* this worker runs health checks */
-	unsigned int min_idle_ms;	/* smallest listener idle timeout */
+	unsigned int min_timeout_ms;	/* smallest client/server/write/idle
+					 * timeout: how often to look */
+	uint64_t next_expiry_scan;
 
 	struct balancer *bal;		/* one per backend */
 
@@ -71,6 +74,8 @@ struct worker {
 
 	struct pipe_pair *free_pipes;
 	unsigned int nfree_pipes;
+	char **free_bufs;		/* private buffers kept for reuse */
+	unsigned int nfree_bufs;
 
 	uint64_t now_ms;
 	struct worker_stats stats;
@@ -111,23 +116,50 @@ struct conn *conn_alloc(struct worker *w, unsigned int sock);
  * w->accept_pause_until rather than retry at once.
  */
 bool worker_accept_starved(struct worker *w, unsigned int sock, int err);
-void worker_accept_tick(struct worker *w);
 /*
- * No descriptor for @c's server socket (-EMFILE/-ENFILE): give back the
- * server it picked and park it rather than drop the client; accepts stop
- * while anything is parked.
+ * Connecting, shared by the engines. conn_next_socket() picks the next
+ * server for @c and makes its socket: the fd (c->server set), or
+ * CONNECT_PARKED when @c now waits in CONN_WAIT (out of descriptors,
+ * a local error, or a backoff before the next round over the servers:
+ * worker_resume_waiting() calls the engine back), or CONNECT_GIVE_UP
+ * (close it; c->end says why). After a failed connect,
+ * conn_connect_failed() does the accounting and returns 0 (call
+ * conn_next_socket() again now), CONNECT_PARKED or CONNECT_GIVE_UP.
  */
-void conn_park_fdwait(struct worker *w, struct conn *c);
+#define CONNECT_PARKED	(-EINPROGRESS)
+#define CONNECT_GIVE_UP	(-ENOENT)
+int conn_next_socket(struct worker *w, struct conn *c, bool nonblock);
+int conn_connect_failed(struct worker *w, struct conn *c, int err);
+void conn_connected(struct worker *w, struct conn *c);
+/* @c leaves CONN_WAIT (being closed): no-op in any other state */
+void conn_unpark(struct worker *w, struct conn *c);
+
 /*
- * A parked connection to try again now (its state back to
- * CONN_CONNECTING: call the engine's connect), or NULL. Oldest first.
+ * 0, or -EACCES (allow/deny), -EBUSY (per-source limit) or -EAGAIN
+ * (per-source rate): close it with conn_admit_end(err)
  */
-struct conn *conn_next_fdwait(struct worker *w);
-/* 0, or -EACCES (allow/deny) or -EBUSY (per-source limit): close it */
 int conn_admit(struct worker *w, struct conn *c);
+const char *conn_admit_end(int err);
 void conn_free(struct worker *w, struct conn *c);
 struct conn *conn_lookup(struct worker *w, uint32_t idx);
 void conn_touch(struct worker *w, struct conn *c);
+/* bytes of direction @d came in from its source */
+void conn_rx(struct worker *w, struct conn *c, int d);
+/* @n bytes of direction @d went out; @more: some still wait to go */
+void conn_tx(struct worker *w, struct conn *c, int d, size_t n, bool more);
+/*
+ * The engines' tick, the part they share: @end every connection whose
+ * timeouts ran out (client, server, write or idle; looked at every
+ * min_timeout_ms / 8), @connect the parked ones whose time came
+ * (oldest first), end an accept-refusal episode, sweep the per-source
+ * tables.
+ */
+void worker_tick(struct worker *w,
+		 void (*end)(struct worker *w, struct conn *c, const char *why),
+		 void (*connect)(struct worker *w, struct conn *c));
+/* private buffers of cfg->buf_size, from the worker's own pool */
+char *buf_get(struct worker *w);
+void buf_put(struct worker *w, char *b);
 void conn_set_end(struct conn *c, const char *why);
 void conn_log_access(struct worker *w, struct conn *c);
 const char *conn_reset_reason(int side);
@@ -141,7 +173,6 @@ const char *conn_reset_reason(int side);
 void conn_pass_reset(struct conn *c, const char *why);
 int conn_pick_server(struct worker *w, struct conn *c);
 void conn_server_released(struct worker *w, struct conn *c);
-int conn_server_socket(struct worker *w, struct conn *c, bool nonblock);
 struct backend *conn_backend(struct worker *w, struct conn *c);
 
 /* a pipe for @c's splices; NULL when out of fds (accepts pause) */
@@ -157,9 +188,9 @@ bool worker_can_accept(struct worker *w, unsigned int sock);
 void worker_reserve(struct worker *w, unsigned int sock);
 void worker_unreserve(struct worker *w, unsigned int sock);
 struct listener *conn_listener(struct worker *w, struct conn *c);
-unsigned int conn_idle_ms(struct worker *w, struct conn *c);
 int conn_proxy_header(struct worker *w, struct conn *c);
-void conn_connect_result(struct worker *w, struct conn *c, int err);
+/* TCP keepalive probes after @idle_s seconds of silence; 0: off */
+void sock_keepalive(int fd, int idle_s);
 
 /* classify a negative result: true when the request should just retry */
 static inline bool err_is_transient(int err)
