@@ -82,8 +82,10 @@ check: deps
 	scripts/check.sh \
 		"unit=$(MAKE) -s -C userspace test" \
 		"unit-asan=$(MAKE) -s -C userspace SAN=1 OUT=$(BUILD)/asan test" \
-		"ringlb=selftests/ringlb/run.sh $(CURDIR)/userspace $(BUILD)/selftests/ringlb" \
-		"ringlb-asan=selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
+		"ringlb=RINGLB_EXCLUDE='hostile_*' selftests/ringlb/run.sh $(CURDIR)/userspace $(BUILD)/selftests/ringlb" \
+		"ringlb-asan=RINGLB_EXCLUDE='hostile_*' selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
+		"hostile=RINGLB_TESTS='hostile_*' selftests/ringlb/run.sh $(CURDIR)/userspace $(BUILD)/selftests/ringlb" \
+		"hostile-asan=RINGLB_TESTS='hostile_*' selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
 		"fuzz=$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=10" \
 		"deploy=scripts/deploy-check.sh" \
 		"kmod=scripts/kmod-check.sh" \

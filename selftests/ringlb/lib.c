@@ -1360,6 +1360,40 @@ int rl_stats(struct rl_proc *p, int timeout_ms, struct stats_line *out)
 	return ret;
 }
 
+int rl_stat(struct rl_proc *p, const char *key, uint64_t *out,
+	    int timeout_ms)
+{
+	static const char tag[] = "ringlb: info: stats ";
+	char *log, *s, *last = NULL, *line;
+	int n, ret;
+
+	n = rl_log_count(p, tag);
+	kill(p->pid, SIGUSR1);
+	ret = rl_log_wait(p, tag, n + 1, timeout_ms);
+	if (ret)
+		return ret;
+	/* the line is one write(): wait for its end */
+	for (;;) {
+		log = rl_log(p);
+		if (!log)
+			return -ENOMEM;
+		for (s = log; (s = strstr(s, tag)); s += sizeof(tag) - 1)
+			last = s;
+		if (last && strchr(last, '\n'))
+			break;
+		free(log);
+		last = NULL;
+		sleep_ms(5);
+	}
+	line = line_at(log, last);
+	free(log);
+	if (!line)
+		return -ENOMEM;
+	ret = kv_u64(line, key, out);
+	free(line);
+	return ret;
+}
+
 char *rl_log_trouble(struct rl_proc *p)
 {
 	static const char *const bad[] = {

@@ -272,6 +272,9 @@ struct stats_line {
 
 /* ask for a stats line with SIGUSR1 and parse it */
 int rl_stats(struct rl_proc *p, int timeout_ms, struct stats_line *out);
+/* ask for a stats line with SIGUSR1: the counter @key of it */
+int rl_stat(struct rl_proc *p, const char *key, uint64_t *out,
+	    int timeout_ms);
 /* value of key= in @line, -ENOENT when absent */
 int kv_u64(const char *line, const char *key, uint64_t *out);
 int kv_str(const char *line, const char *key, char *buf, size_t len);

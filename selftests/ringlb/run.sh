@@ -3,6 +3,9 @@
 # run.sh BINDIR TESTDIR: run every ringlb selftest binary in TESTDIR
 # against BINDIR/ringlb and print their KTAP on stdout, one stream after
 # the other. Exit 0 when every test passed or skipped, 1 otherwise.
+# RINGLB_TESTS (a shell pattern over the names after ringlb_, default
+# every one) picks binaries, RINGLB_EXCLUDE leaves some out: make check
+# runs the hostile_* ones as a suite of their own, beside the others.
 #
 # POSIX sh on purpose: it also runs under busybox ash inside the QEMU
 # initramfs, where RINGLB_TEST_QUICK=1 keeps payloads small.
@@ -26,8 +29,17 @@ rc=0
 found=0
 for t in "$testdir"/ringlb_*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
-	found=$((found + 1))
 	name=${t##*/}
+	case ${name#ringlb_} in
+	${RINGLB_TESTS:-*}) ;;
+	*) continue ;;
+	esac
+	if [ -n "${RINGLB_EXCLUDE:-}" ]; then
+		case ${name#ringlb_} in
+		$RINGLB_EXCLUDE) continue ;;
+		esac
+	fi
+	found=$((found + 1))
 	echo "# selftests: ringlb: $name"
 	# the harness writes its diagnostics to stderr, as KTAP comments
 	"$t" 2>&1
