@@ -496,6 +496,60 @@ TEST_F_TIMEOUT(hostile, server_timeout, 60)
 	EXPECT_LE(1ULL, stat_of(_metadata, e, "server_timeouts"));
 }
 
+/* what `ss` says of the established sockets matching @filter */
+static int ss_lines(const char *filter, char *out, size_t len)
+{
+	char cmd[256];
+	size_t n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "ss -tnoH state established '%s' 2>/dev/null", filter);
+	p = popen(cmd, "r");
+	if (!p)
+		return -errno;
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	return pclose(p) ? -EIO : 0;
+}
+
+/*
+ * Both sockets of a proxied connection carry TCP keepalive, so a peer
+ * that vanishes without a word is found on an idle connection.
+ */
+TEST_F_TIMEOUT(hostile, tcp_keepalive, 60)
+{
+	struct rl_env *e = &self->e;
+	struct rl_opts o = {
+		.threads = 1,
+		.extra = { "--tcp-keepalive", "30" },
+	};
+	char filter[64], out[4096];
+	int fd;
+
+	CHECK_SKIP(e);
+	if (system("ss -V >/dev/null 2>&1"))
+		SKIP(return, "no ss here");
+	env_backends(_metadata, e, 1);
+	o.servers[o.nservers++] = e->be[0].addr;
+	env_spawn(_metadata, e, &o);
+	env_settle(_metadata, e);
+	fd = env_connect(_metadata, e);
+	env_keep_fd(e, fd);
+	ASSERT_EQ(0, backend_wait_active(&e->be[0], 1, 5000 + slack_ms()));
+
+	/* the proxy's client socket: local port is the listener's */
+	snprintf(filter, sizeof(filter), "sport = :%u", e->lport);
+	ASSERT_EQ(0, ss_lines(filter, out, sizeof(out)));
+	TH_LOG("client side: %s", out);
+	EXPECT_NE(NULL, strstr(out, "keepalive"));
+	/* the proxy's server socket: remote port is the backend's */
+	snprintf(filter, sizeof(filter), "dport = :%u", e->be[0].port);
+	ASSERT_EQ(0, ss_lines(filter, out, sizeof(out)));
+	TH_LOG("server side: %s", out);
+	EXPECT_NE(NULL, strstr(out, "keepalive"));
+}
+
 /* ---- connecting ----------------------------------------------------- */
 
 /*
@@ -787,10 +841,11 @@ TEST_F_TIMEOUT(hostile, retry_same_server, 60)
 /* ---- the kernel says no ------------------------------------------- */
 
 /*
- * The kernel refuses one submission in three (-EAGAIN, as when it is
- * short of memory for requests; a shim preloaded into the daemon does
- * the refusing) and the SQ is small enough to fill: the daemon keeps
- * what it could not submit, in order, and every stream arrives whole.
+ * The kernel refuses 16 submissions in every 20 (-EAGAIN, as when
+ * it is short of memory for requests; a shim preloaded into the daemon
+ * does the refusing), and the SQ is small: it fills during a run of
+ * refusals. The daemon keeps what it could not submit, in order, and
+ * every stream arrives whole.
  */
 TEST_F_TIMEOUT(hostile, submit_refused, 120)
 {
@@ -819,7 +874,8 @@ TEST_F_TIMEOUT(hostile, submit_refused, 120)
 	env_backends(_metadata, e, 1);
 	o.servers[o.nservers++] = e->be[0].addr;
 	setenv("LD_PRELOAD", shim, 1);
-	setenv("RINGLB_FAIL_SUBMIT_EVERY", "3", 1);
+	setenv("RINGLB_FAIL_SUBMIT_EVERY", "20", 1);
+	setenv("RINGLB_FAIL_SUBMIT_RUN", "16", 1);
 	/* an ASan daemon wants its runtime first: let the shim be */
 	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
 		 old_asan ? old_asan : "", old_asan ? ":" : "");
