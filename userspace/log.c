@@ -1,9 +1,31 @@
 // SPDX-License-Identifier: MIT
+/*
+ * Logging: one line per event on stderr.
+ *
+ * Once log_start() ran, lines are not written by the thread that makes
+ * them: a worker appends its line to a buffer in memory (a mutex held
+ * for a memcpy) and a writer thread writes what gathered, every
+ * LOG_FLUSH_MS, in one write(). A connection's access line used to cost
+ * its worker a write(2) on the event loop, and a slow journal could stall
+ * the loop behind it. When the buffer is full (stderr far behind) lines
+ * are dropped and counted, never waited for. Errors are written at once,
+ * after whatever is buffered, so they are seen even if the process dies
+ * next.
+ */
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+
+#define LOG_FLUSH_MS	20
+#define LOG_BUF_MAX	(1 << 20)
 
 enum log_level log_level = LOG_INFO;
 
@@ -12,6 +34,19 @@ static const char *const level_names[] = {
 	[LOG_WARN] = "warn",
 	[LOG_INFO] = "info",
 	[LOG_DEBUG] = "debug",
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t writer;
+	bool running, stop;
+	char *buf;
+	size_t len;
+	unsigned long dropped;
+} lg = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
 };
 
 int log_parse_level(const char *s, enum log_level *out)
@@ -27,6 +62,120 @@ int log_parse_level(const char *s, enum log_level *out)
 	return -1;
 }
 
+static void write_all(const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= w;
+	}
+}
+
+/* Write out what is buffered; called with lg.lock held, drops it. */
+static void flush_locked(void)
+{
+	char *buf = lg.buf, note[96];
+	size_t len = lg.len;
+	unsigned long dropped = lg.dropped;
+
+	lg.buf = NULL;
+	lg.len = 0;
+	lg.dropped = 0;
+	pthread_mutex_unlock(&lg.lock);
+	if (len)
+		write_all(buf, len);
+	free(buf);
+	if (dropped) {
+		int n = snprintf(note, sizeof(note),
+				 "ringlb: warn: log: %lu lines dropped: stderr is too slow\n",
+				 dropped);
+
+		write_all(note, n);
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	pthread_mutex_lock(&lg.lock);
+	while (!lg.stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += LOG_FLUSH_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&lg.cond, &lg.lock, &ts);
+		flush_locked();
+		pthread_mutex_lock(&lg.lock);
+	}
+	pthread_mutex_unlock(&lg.lock);
+	return NULL;
+}
+
+int log_start(void)
+{
+	int ret;
+
+	pthread_mutex_lock(&lg.lock);
+	lg.stop = false;
+	ret = pthread_create(&lg.writer, NULL, writer_main, NULL);
+	lg.running = !ret;
+	pthread_mutex_unlock(&lg.lock);
+	return -ret;
+}
+
+void log_stop(void)
+{
+	pthread_mutex_lock(&lg.lock);
+	if (!lg.running) {
+		pthread_mutex_unlock(&lg.lock);
+		return;
+	}
+	lg.stop = true;
+	lg.running = false;
+	pthread_cond_signal(&lg.cond);
+	pthread_mutex_unlock(&lg.lock);
+	pthread_join(lg.writer, NULL);
+	pthread_mutex_lock(&lg.lock);
+	flush_locked();
+}
+
+/* Append a line for the writer; false when it is not running. */
+static bool log_queue(const char *line, size_t n, bool now)
+{
+	pthread_mutex_lock(&lg.lock);
+	if (!lg.running) {
+		pthread_mutex_unlock(&lg.lock);
+		return false;
+	}
+	if (lg.len + n > LOG_BUF_MAX) {
+		lg.dropped++;
+	} else {
+		if (!lg.buf)
+			lg.buf = malloc(LOG_BUF_MAX);
+		if (lg.buf) {
+			memcpy(lg.buf + lg.len, line, n);
+			lg.len += n;
+		} else {
+			lg.dropped++;
+		}
+	}
+	if (now) {
+		flush_locked();
+		return true;
+	}
+	pthread_mutex_unlock(&lg.lock);
+	return true;
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	char line[1024];
@@ -40,7 +189,8 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
 	n = strlen(line);
-	line[n] = '\n';
-	/* One write per line so lines from several workers never interleave. */
-	fwrite(line, 1, n + 1, stderr);
+	line[n++] = '\n';
+	/* one write per line otherwise: lines never interleave */
+	if (!log_queue(line, n, lvl == LOG_ERROR))
+		write_all(line, n);
 }

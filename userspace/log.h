@@ -17,6 +17,12 @@ enum log_level {
 extern enum log_level log_level;
 
 int log_parse_level(const char *s, enum log_level *out);
+/*
+ * From log_start() to log_stop(), lines are buffered and written by a
+ * thread of their own, so no event loop waits for stderr (log.c).
+ */
+int log_start(void);
+void log_stop(void);
 void log_msg(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

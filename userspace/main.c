@@ -613,6 +613,9 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out_free;
 	}
+	/* from here on, workers log through the writer thread */
+	if (log_start())
+		pr_warn("no log writer thread: workers write their own lines");
 	if (group_start(g)) {
 		group_stop(g, 1);
 		status = 1;
@@ -715,6 +718,7 @@ out_free:
 	close(sfd);
 	if (!status)
 		pr_info("exiting");
+	log_stop();
 	return status;
 
 out_free_cfg:
