@@ -46,13 +46,15 @@ static inline int dir_dst(int d) { return d == DIR_UP ? SIDE_SERVER : SIDE_CLIEN
 #define DIR_EOF		0x01	/* the source sent EOF (or failed) */
 #define DIR_DONE	0x02	/* destination shut down: direction over */
 #define DIR_RECV_ARMED	0x04	/* uring buffers: multishot recv pending */
-#define DIR_SEND_BUSY	0x08	/* a send/splice-out is in flight */
-#define DIR_IN_BUSY	0x10	/* a poll-in/splice-in is in flight */
+#define DIR_SEND_BUSY	0x08	/* a send/splice-out/poll-out is in flight */
+#define DIR_IN_BUSY	0x10	/* uring splice: its poll-in is armed */
 #define DIR_STARVED	0x20	/* uring buffers: the ring ran dry under it */
 #define DIR_CANCELING	0x40	/* uring buffers: recv cancel in flight */
 #define DIR_DRAINED	0x80	/* uring splice: last splice-in read the socket dry */
 #define DIR_THROTTLED	0x100	/* uring buffers: hoarding while buffers ran low: single-shot recvs until drained */
 #define DIR_COPY	0x200	/* uring: moving bytes through dir->buf (copy.c) */
+#define DIR_PUMP_LATER	0x400	/* uring splice: a NOP brings its next turn */
+#define DIR_SRC_HUP	0x800	/* uring splice: the source's poll saw its end */
 
 struct pipe_pair;
 

@@ -530,6 +530,7 @@ static void handle_cqe(struct uring_worker *u, struct io_uring_cqe *cqe)
 	case UD_POLL_OUT:
 	case UD_SPLICE_IN:
 	case UD_SPLICE_OUT:
+	case UD_PUMP:
 		splice_cqe(u, c, op, ud_dir(ud), cqe);
 		break;
 	case UD_RECV:

@@ -2,18 +2,28 @@
 /*
  * The splice data path on io_uring: socket -> pipe -> socket.
  *
- * IORING_OP_SPLICE always runs on an io-wq worker, and a splice from an
- * empty socket would park that worker; so each direction first waits for
- * readiness with a poll, and every splice carries SPLICE_F_NONBLOCK on
- * non-blocking sockets, turning "nothing yet" into -EAGAIN. Per direction
- * one step is in flight at a time:
+ * IORING_OP_SPLICE always runs on an io-wq worker: every splice is a
+ * hand-off to a kernel thread and back, four per request/response, and
+ * measured dearer than splice(2) from an epoll loop. So on plain
+ * descriptors io_uring only says when a socket is ready (a multishot
+ * poll per direction, armed once) and the worker splices at once, with
+ * splice(2), non-blocking, where the result is known without a hand-off
+ * (pump()):
  *
- *   POLL_IN -> SPLICE_IN (src -> pipe) -> SPLICE_OUT (pipe -> dst) ...
- *                    |  -EAGAIN: pipe back to the pool, POLL_IN again
- *                    |  0: EOF, shutdown(dst, SHUT_WR) once the pipe is empty
- *   SPLICE_OUT -EAGAIN -> POLL_OUT -> SPLICE_OUT
- *   SPLICE_OUT done: SPLICE_IN again if the last one filled the pipe,
- *                    else (the socket was read dry) pipe back, POLL_IN
+ *   POLL_IN ready -> splice src -> pipe -> splice pipe -> dst, again
+ *                    while the last splice in filled the pipe
+ *                    src dry: the pipe back to the pool, wait for POLL_IN
+ *                    0: EOF, shutdown(dst, SHUT_WR) once the pipe is empty
+ *   dst full      -> a POLL_OUT, then the pipe's bytes before new ones
+ *
+ * A direction gets PUMP_BUDGET pipe-fulls per turn; one that could go on
+ * queues a NOP and has its next turn after the completions at hand, so
+ * one fast transfer cannot hold the worker.
+ *
+ * Direct descriptors (--direct-descriptors) have no fd for splice(2), so
+ * a connection with one keeps the io_uring splices: a POLL_IN first (a
+ * splice from an empty socket would park its io-wq worker), then
+ * SPLICE_IN and SPLICE_OUT ops, each with SPLICE_F_NONBLOCK.
  *
  * A direction holds a pipe only while bytes are in it, so one whose
  * destination stops reading holds one pipe, its own, and nothing else.
@@ -30,6 +40,8 @@
 #include "log.h"
 #include "uring.h"
 
+#define PUMP_BUDGET	16
+
 static void poll_side(struct uring_worker *u, struct conn *c, int d,
 		      int side, enum ud_op op, unsigned int mask)
 {
@@ -39,6 +51,199 @@ static void poll_side(struct uring_worker *u, struct conn *c, int d,
 	uring_sqe_fd(u, sqe, c, side);
 	uring_sqe_ud(sqe, c, op, d, 0);
 }
+
+static void release_pipe(struct uring_worker *u, struct dir *dir)
+{
+	if (!dir->pipe)
+		return;
+	if (dir->pipe_bytes) {
+		/* bytes nobody will read: the pipe cannot be reused */
+		close(dir->pipe->rd);
+		close(dir->pipe->wr);
+		free(dir->pipe);
+	} else {
+		pipe_put(u->w, dir->pipe);
+	}
+	dir->pipe = NULL;
+	dir->pipe_bytes = 0;
+}
+
+static bool inline_path(struct conn *c)
+{
+	return !c->fixed[SIDE_CLIENT] && !c->fixed[SIDE_SERVER];
+}
+
+static void splice_failed(struct uring_worker *u, struct conn *c, int side,
+			  int res)
+{
+	bool reset = res == -ECONNRESET || res == -EPIPE;
+
+	if (reset)
+		STAT_INC(u->w, resets);
+	uring_conn_close(u, c, reset ? conn_reset_reason(side) : "error");
+}
+
+/* ---- inline: readiness from io_uring, splice(2) from here ------------ */
+
+/*
+ * Readiness of the source, armed once: multishot where the kernel has
+ * it, so a request/response connection costs no SQE per message.
+ */
+static void arm_poll_in(struct uring_worker *u, struct conn *c, int d)
+{
+	struct dir *dir = &c->dir[d];
+	struct io_uring_sqe *sqe;
+
+	if (dir->flags & DIR_IN_BUSY)
+		return;
+	sqe = uring_sqe(u, 1);
+	io_uring_prep_poll_add(sqe, c->fd[dir_src(d)], POLLIN | POLLRDHUP);
+	if (uring_caps.poll_multishot)
+		sqe->len = IORING_POLL_ADD_MULTI;
+	uring_sqe_ud(sqe, c, UD_POLL_IN, d, 0);
+	dir->flags |= DIR_IN_BUSY;
+}
+
+/* the destination is full: wait until it is writable again */
+static void arm_poll_out(struct uring_worker *u, struct conn *c, int d)
+{
+	struct dir *dir = &c->dir[d];
+
+	if (dir->flags & DIR_SEND_BUSY)
+		return;
+	poll_side(u, c, d, dir_dst(d), UD_POLL_OUT, POLLOUT);
+	dir->flags |= DIR_SEND_BUSY;
+}
+
+/* its turn is over but it could go on: a NOP brings it back */
+static void pump_later(struct uring_worker *u, struct conn *c, int d)
+{
+	struct io_uring_sqe *sqe = uring_sqe(u, 1);
+
+	io_uring_prep_nop(sqe);
+	uring_sqe_ud(sqe, c, UD_PUMP, d, 0);
+	c->dir[d].flags |= DIR_PUMP_LATER;
+}
+
+/*
+ * Move what can move now: the pipe's bytes out first, then from the
+ * source while the last splice filled the pipe (a short one means the
+ * socket is dry: its next bytes come with the next POLL_IN).
+ */
+static void pump(struct uring_worker *u, struct conn *c, int d)
+{
+	struct dir *dir = &c->dir[d];
+	int src = c->fd[dir_src(d)], dst = c->fd[dir_dst(d)];
+	unsigned int room, budget = PUMP_BUDGET;
+	ssize_t n;
+
+	if (dir->flags & (DIR_DONE | DIR_COPY | DIR_SEND_BUSY |
+			  DIR_PUMP_LATER))
+		return;
+	for (;;) {
+		while (dir->pipe_bytes) {
+			n = splice(dir->pipe->rd, NULL, dst, NULL,
+				   dir->pipe_bytes,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				arm_poll_out(u, c, d);
+				return;
+			}
+			if (n <= 0) {
+				splice_failed(u, c, dir_dst(d),
+					      n < 0 ? -errno : -EPIPE);
+				return;
+			}
+			dir->pipe_bytes -= n;
+			conn_tx(u->w, c, d, n, dir->pipe_bytes);
+		}
+		if (dir->flags & DIR_EOF) {
+			release_pipe(u, dir);
+			uring_dir_finish(u, c, d);
+			return;
+		}
+		if (dir->flags & DIR_DRAINED) {
+			/* the pipe goes back to the pool while we wait */
+			release_pipe(u, dir);
+			arm_poll_in(u, c, d);
+			return;
+		}
+		if (!budget--) {
+			pump_later(u, c, d);
+			return;
+		}
+		if (!dir->pipe) {
+			dir->pipe = pipe_get(u->w, c);
+			if (!dir->pipe) {
+				copy_start(u, c, d);
+				return;
+			}
+		}
+		room = u->w->cfg->pipe_size;
+		n = splice(src, NULL, dir->pipe->wr, NULL, room,
+			   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n > 0) {
+			dir->pipe_bytes = n;
+			if ((unsigned int)n < room &&
+			    !(dir->flags & DIR_SRC_HUP))
+				dir->flags |= DIR_DRAINED;
+			conn_rx(u->w, c, d);
+		} else if (n == 0) {
+			dir->flags |= DIR_EOF;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			STAT_INC(u->w, splice_eagain);
+			dir->flags |= DIR_DRAINED;
+		} else {
+			splice_failed(u, c, dir_src(d), -errno);
+			return;
+		}
+	}
+}
+
+static void inline_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,
+		       int d, struct io_uring_cqe *cqe)
+{
+	struct dir *dir = &c->dir[d];
+	int res = cqe->res;
+
+	switch (op) {
+	case UD_POLL_IN:
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			dir->flags &= ~DIR_IN_BUSY;
+		if (res < 0 && res != -EINTR && res != -ECANCELED) {
+			uring_conn_close(u, c, "error");
+			return;
+		}
+		/* the source has bytes (or an end) for us again */
+		dir->flags &= ~DIR_DRAINED;
+		/*
+		 * The end came with it. The wake-ups of the last bytes and
+		 * of the FIN can fold into this one completion, and none
+		 * follows: read to the end, whatever a short splice says.
+		 */
+		if (res > 0 && (res & (POLLRDHUP | POLLHUP | POLLERR)))
+			dir->flags |= DIR_SRC_HUP;
+		if (!(dir->flags & DIR_IN_BUSY) &&
+		    !(dir->flags & (DIR_EOF | DIR_DONE)))
+			arm_poll_in(u, c, d);
+		break;
+	case UD_POLL_OUT:
+		dir->flags &= ~DIR_SEND_BUSY;
+		if (res < 0 && res != -EINTR) {
+			uring_conn_close(u, c, "error");
+			return;
+		}
+		break;
+	case UD_PUMP:
+		dir->flags &= ~DIR_PUMP_LATER;
+		break;
+	default:
+		return;
+	}
+	pump(u, c, d);
+}
+
+/* ---- io_uring splices, for direct descriptors ------------------------ */
 
 static void splice_in(struct uring_worker *u, struct conn *c, int d)
 {
@@ -71,39 +276,6 @@ static void splice_out(struct uring_worker *u, struct conn *c, int d)
 			     dir->pipe_bytes, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	uring_sqe_fd(u, sqe, c, dst);
 	uring_sqe_ud(sqe, c, UD_SPLICE_OUT, d, 0);
-}
-
-static void release_pipe(struct uring_worker *u, struct dir *dir)
-{
-	if (!dir->pipe)
-		return;
-	if (dir->pipe_bytes) {
-		/* bytes nobody will read: the pipe cannot be reused */
-		close(dir->pipe->rd);
-		close(dir->pipe->wr);
-		free(dir->pipe);
-	} else {
-		pipe_put(u->w, dir->pipe);
-	}
-	dir->pipe = NULL;
-	dir->pipe_bytes = 0;
-}
-
-void splice_start(struct uring_worker *u, struct conn *c, int d)
-{
-	poll_side(u, c, d, dir_src(d), UD_POLL_IN, POLLIN | POLLRDHUP);
-}
-
-/* after the reserve moved a buffer: wait for the next bytes */
-void splice_resume(struct uring_worker *u, struct conn *c, int d)
-{
-	splice_start(u, c, d);
-}
-
-void splice_release(struct uring_worker *u, struct conn *c)
-{
-	release_pipe(u, &c->dir[0]);
-	release_pipe(u, &c->dir[1]);
 }
 
 static void in_done(struct uring_worker *u, struct conn *c, int d, int res)
@@ -148,10 +320,7 @@ static void in_done(struct uring_worker *u, struct conn *c, int d, int res)
 		}
 		return;
 	}
-	if (res == -ECONNRESET)
-		STAT_INC(u->w, resets);
-	uring_conn_close(u, c, res == -ECONNRESET ?
-			 conn_reset_reason(dir_src(d)) : "error");
+	splice_failed(u, c, dir_src(d), res);
 }
 
 static void out_done(struct uring_worker *u, struct conn *c, int d, int res)
@@ -181,31 +350,14 @@ static void out_done(struct uring_worker *u, struct conn *c, int d, int res)
 		poll_side(u, c, d, dir_dst(d), UD_POLL_OUT, POLLOUT);
 		return;
 	}
-	if (res == -ECONNRESET || res == -EPIPE)
-		STAT_INC(u->w, resets);
-	uring_conn_close(u, c, res == -ECONNRESET || res == -EPIPE ?
-			 conn_reset_reason(dir_dst(d)) : "error");
+	splice_failed(u, c, dir_dst(d), res);
 }
 
-void splice_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,
-		int d, struct io_uring_cqe *cqe)
+static void ops_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,
+		    int d, struct io_uring_cqe *cqe)
 {
 	int res = cqe->res;
 
-	if (c->state != CONN_FORWARDING) {
-		/*
-		 * Closing, but a splice that was already running still
-		 * moved bytes (the cancel cannot stop it, and the shutdown
-		 * wakes it). Count them: release_pipe() must not hand a
-		 * pipe holding this stream's leftovers to the next
-		 * connection.
-		 */
-		if (op == UD_SPLICE_IN && res > 0)
-			c->dir[d].pipe_bytes += res;
-		else if (op == UD_SPLICE_OUT && res > 0)
-			c->dir[d].pipe_bytes -= res;
-		return;
-	}
 	switch (op) {
 	case UD_POLL_IN:
 		if (res < 0 && res != -EINTR) {
@@ -230,4 +382,57 @@ void splice_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,
 	default:
 		break;
 	}
+}
+
+/* ---- both ------------------------------------------------------------ */
+
+void splice_start(struct uring_worker *u, struct conn *c, int d)
+{
+	if (inline_path(c))
+		arm_poll_in(u, c, d);
+	else
+		poll_side(u, c, d, dir_src(d), UD_POLL_IN, POLLIN | POLLRDHUP);
+}
+
+/* after the reserve moved a buffer: the pipe path takes over again */
+void splice_resume(struct uring_worker *u, struct conn *c, int d)
+{
+	if (inline_path(c)) {
+		/* it may be ready now: its poll fired during the copy */
+		c->dir[d].flags &= ~DIR_DRAINED;
+		pump(u, c, d);
+	} else {
+		splice_start(u, c, d);
+	}
+}
+
+void splice_release(struct uring_worker *u, struct conn *c)
+{
+	release_pipe(u, &c->dir[0]);
+	release_pipe(u, &c->dir[1]);
+}
+
+void splice_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,
+		int d, struct io_uring_cqe *cqe)
+{
+	int res = cqe->res;
+
+	if (c->state != CONN_FORWARDING) {
+		/*
+		 * Closing, but a splice that was already running still
+		 * moved bytes (the cancel cannot stop it, and the shutdown
+		 * wakes it). Count them: release_pipe() must not hand a
+		 * pipe holding this stream's leftovers to the next
+		 * connection.
+		 */
+		if (op == UD_SPLICE_IN && res > 0)
+			c->dir[d].pipe_bytes += res;
+		else if (op == UD_SPLICE_OUT && res > 0)
+			c->dir[d].pipe_bytes -= res;
+		return;
+	}
+	if (inline_path(c))
+		inline_cqe(u, c, op, d, cqe);
+	else
+		ops_cqe(u, c, op, d, cqe);
 }

@@ -18,6 +18,7 @@ struct uring_caps {
 	bool splice, send_zc, shutdown, cancel_fd, socket;
 	bool buf_ring;			/* IORING_REGISTER_PBUF_RING, 5.19 */
 	bool recv_multishot;		/* 6.0 */
+	bool poll_multishot;		/* IORING_POLL_ADD_MULTI, 5.13 */
 	bool accept_direct_alloc;	/* IORING_FILE_INDEX_ALLOC, 5.19 */
 	bool ring_fd;			/* registered ring fd, 5.18 */
 	unsigned int kver;		/* KVER(major, minor) */

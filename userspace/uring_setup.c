@@ -114,6 +114,7 @@ int uring_probe(void)
 	uring_caps.accept_direct_alloc = kv >= KVER(5, 19);
 	uring_caps.cancel_fd = kv >= KVER(6, 0);
 	uring_caps.recv_multishot = kv >= KVER(6, 0);
+	uring_caps.poll_multishot = kv >= KVER(5, 13);
 	uring_caps.ring_fd = kv >= KVER(5, 18);
 	io_uring_queue_exit(&ring);
 	return 0;

@@ -33,6 +33,7 @@ enum ud_op {
 	UD_POLL_OUT,	/* wait until the destination is writable */
 	UD_SPLICE_IN,	/* splice: socket -> pipe */
 	UD_SPLICE_OUT,	/* splice: pipe -> socket */
+	UD_PUMP,	/* splice: a NOP, the direction's next turn */
 	UD_RECV,	/* buffers: multishot recv into the buffer ring */
 	UD_SEND,	/* buffers: send of one chunk (plain or zero-copy) */
 	UD_COPY_IN,	/* reserve: recv into the direction's own buffer */

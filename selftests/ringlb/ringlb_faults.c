@@ -688,6 +688,8 @@ TEST_F_TIMEOUT(gate, per_source_limit, 60)
 	close(fd);
 	close(fds[1]);
 	close(fds[2]);
+	/* lines reach the log a moment after the fact: wait, then count */
+	EXPECT_EQ(0, rl_log_wait(&e->rl, "end=limited", 1, 5000 + slack_ms()));
 	EXPECT_EQ(1, rl_log_count(&e->rl, "end=limited"));
 }
 

@@ -739,6 +739,8 @@ TEST_F_TIMEOUT(hostile, syn_overflow_burst, 120)
 	ok = echo_crowd(_metadata, e, 20, &s, queue_full, 20000 + slack_ms());
 	slow_server_stop(&s);
 	EXPECT_EQ(20, ok);
+	EXPECT_LE(20ULL, stat_of(_metadata, e, "conns_established"));
+	/* the stats line came after every line before it */
 	EXPECT_EQ(0, rl_log_count(&e->rl, "timed out"));
 	EXPECT_EQ(0, rl_log_count(&e->rl, "is DOWN"));
 }
@@ -770,8 +772,9 @@ TEST_F_TIMEOUT(hostile, unix_backlog_full, 120)
 	slow_server_stop(&s);
 	unlink(path);
 	EXPECT_EQ(30, ok);
-	EXPECT_EQ(0, rl_log_count(&e->rl, "is DOWN"));
 	EXPECT_LE(1ULL, stat_of(_metadata, e, "connect_local_errors"));
+	/* the stats line came after every line before it */
+	EXPECT_EQ(0, rl_log_count(&e->rl, "is DOWN"));
 	EXPECT_EQ(0ULL, stat_of(_metadata, e, "connect_errors"));
 }
 
@@ -835,6 +838,7 @@ TEST_F_TIMEOUT(hostile, retry_same_server, 60)
 	close(fd);
 	slow_server_stop(&s);
 	EXPECT_LE(1ULL, stat_of(_metadata, e, "connect_retries"));
+	/* the stats line came after every line before it */
 	EXPECT_EQ(0, rl_log_count(&e->rl, "end=no-server"));
 }
 
@@ -843,9 +847,9 @@ TEST_F_TIMEOUT(hostile, retry_same_server, 60)
 /*
  * The kernel refuses 16 submissions in every 20 (-EAGAIN, as when
  * it is short of memory for requests; a shim preloaded into the daemon
- * does the refusing), and the SQ is small: it fills during a run of
- * refusals. The daemon keeps what it could not submit, in order, and
- * every stream arrives whole.
+ * does the refusing), and the SQ is small: in the buffers path it fills
+ * during a run of refusals. The daemon keeps what it could not submit,
+ * in order, and every stream arrives whole.
  */
 TEST_F_TIMEOUT(hostile, submit_refused, 120)
 {
@@ -896,7 +900,13 @@ TEST_F_TIMEOUT(hostile, submit_refused, 120)
 	for (i = 0; i < n; i++)
 		env_check(_metadata, e, &f[i], i, len, len);
 	EXPECT_LT(0ULL, stat_of(_metadata, e, "uring_submit_errors"));
-	EXPECT_LT(0ULL, stat_of(_metadata, e, "uring_sq_full"));
+	/*
+	 * The buffers path queues an SQE or two per chunk and fills the
+	 * SQ during a run of refusals; the splice path splices inline and
+	 * has too few SQEs to fill it.
+	 */
+	if (!strcmp(e->v.forward, "buffers"))
+		EXPECT_LT(0ULL, stat_of(_metadata, e, "uring_sq_full"));
 	EXPECT_TRUE(rl_alive(&e->rl));
 }
 
@@ -976,6 +986,8 @@ TEST_F_TIMEOUT(hostile, per_source_prefix_v6, 60)
 	ASSERT_EQ(0, backend_wait_active(&e->be[0], 3, 5000 + slack_ms()));
 	for (i = 0; i < 4; i++)
 		close(fds[i]);
+	/* lines reach the log a moment after the fact: wait, then count */
+	EXPECT_EQ(0, rl_log_wait(&e->rl, "end=limited", 1, 5000 + slack_ms()));
 	EXPECT_EQ(1, rl_log_count(&e->rl, "end=limited"));
 }
 
