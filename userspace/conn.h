@@ -87,6 +87,7 @@ struct conn {
 	bool fixed[2];		/* io_uring direct descriptor */
 	bool src_held;		/* counted in the listener's sources */
 	bool wait_fd;		/* CONN_WAIT for a descriptor: accepts pause */
+	bool ka_set;		/* keepalive on the server socket */
 	uint8_t retries;	/* rounds over the servers after the first */
 	uint8_t local_retries;	/* after local connect errors */
 	uint32_t inflight;	/* SQEs in flight that name this conn */

@@ -151,16 +151,35 @@ static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
 
 /* ---- connect ----------------------------------------------------------- */
 
+/*
+ * Close a plain descriptor with an SQE. Where the kernel can skip the
+ * completion of a success (5.17), there is none to wait for: the close
+ * names no connection (a failure's CQE is ignored), so the connection
+ * need not outlive it, and a close runs at once when it is submitted,
+ * before any later SQE could be handed the same number.
+ */
+static void close_fd(struct uring_worker *u, struct conn *c, int side)
+{
+	struct io_uring_sqe *sqe = uring_sqe(u, 1);
+
+	if (c->fixed[side]) {
+		io_uring_prep_close_direct(sqe, c->fd[side]);
+		uring_sqe_ud(sqe, c, UD_CLOSE, 0, 0);
+	} else if (uring_caps.cqe_skip) {
+		io_uring_prep_close(sqe, c->fd[side]);
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		io_uring_sqe_set_data64(sqe, ud_pack(UD_NONE, 0, 0, 0, 0));
+	} else {
+		io_uring_prep_close(sqe, c->fd[side]);
+		uring_sqe_ud(sqe, c, UD_CLOSE, 0, 0);
+	}
+	c->fd[side] = -1;
+}
+
 static void close_server_fd(struct uring_worker *u, struct conn *c)
 {
-	struct io_uring_sqe *sqe;
-
-	if (c->fd[SIDE_SERVER] < 0)
-		return;
-	sqe = uring_sqe(u, 1);
-	io_uring_prep_close(sqe, c->fd[SIDE_SERVER]);
-	uring_sqe_ud(sqe, c, UD_CLOSE, 0, 0);
-	c->fd[SIDE_SERVER] = -1;
+	if (c->fd[SIDE_SERVER] >= 0)
+		close_fd(u, c, SIDE_SERVER);
 }
 
 static void start_connect(struct uring_worker *u, struct conn *c)
@@ -181,16 +200,46 @@ static void start_connect(struct uring_worker *u, struct conn *c)
 	c->fd[SIDE_SERVER] = fd;
 	c->fixed[SIDE_SERVER] = false;
 	c->state = CONN_CONNECTING;
+	/* its connect timeout runs from here: see connect_timeouts() */
+	conn_touch(w, c);
 
-	sqe = uring_sqe(u, 2);
+	sqe = uring_sqe(u, 1);
 	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&srv->addr.ss,
 			      srv->addr.len);
-	sqe->flags |= IOSQE_IO_LINK;
 	uring_sqe_ud(sqe, c, UD_CONNECT, 0, 0);
-	sqe = uring_sqe_next(u);
-	io_uring_prep_link_timeout(sqe,
-		&u->be_ts[conn_backend(w, c) - w->cfg->backends], 0);
-	uring_sqe_ud(sqe, c, UD_LINK_TIMEOUT, 0, 0);
+}
+
+/*
+ * Connect timeouts come from the tick, not from a linked timeout per
+ * connect: that was a timer armed and disarmed, and a CQE, for every
+ * connection, to catch the few that hang. A connect older than its
+ * backend's timeout is cancelled; it completes with -ECANCELED, which
+ * on_connect() takes for ETIMEDOUT. The LRU is ordered by last
+ * activity, and a connect touches it, so the walk stops at the first
+ * connection younger than the shortest timeout.
+ */
+static void connect_timeouts(struct uring_worker *u)
+{
+	struct worker *w = u->w;
+	struct conn *c, *next;
+
+	for (c = w->lru.lru_next; c != &w->lru; c = next) {
+		uint64_t age = w->now_ms - c->t_last;
+		struct io_uring_sqe *sqe;
+
+		next = c->lru_next;
+		if (age < u->min_connect_ms)
+			break;
+		if (c->state != CONN_CONNECTING ||
+		    age < (uint64_t)conn_backend(w, c)->connect_timeout_ms)
+			continue;
+		sqe = uring_sqe(u, 1);
+		io_uring_prep_cancel64(sqe, ud_pack(UD_CONNECT, 0, c->idx, 0,
+						    c->gen), 0);
+		io_uring_sqe_set_data64(sqe, ud_pack(UD_NONE, 0, 0, 0, 0));
+		/* once: the next look is a timeout later */
+		conn_touch(w, c);
+	}
 }
 
 static void resume_connect(struct worker *w, struct conn *c)
@@ -206,7 +255,7 @@ static void on_connect(struct uring_worker *u, struct conn *c, int res)
 	if (c->state != CONN_CONNECTING)
 		return;
 	if (res < 0) {
-		/* -ECANCELED: the linked timeout fired first */
+		/* -ECANCELED: connect_timeouts() gave up on it */
 		ret = conn_connect_failed(w, c, res == -ECANCELED ?
 					  ETIMEDOUT : -res);
 		close_server_fd(u, c);
@@ -349,19 +398,9 @@ static void conn_reap(struct uring_worker *u, struct conn *c)
 		if (u->bufs)
 			buffers_release(u, c);
 		copy_release(u, c);
-		for (side = 0; side < 2; side++) {
-			struct io_uring_sqe *sqe;
-
-			if (c->fd[side] < 0)
-				continue;
-			sqe = uring_sqe(u, 1);
-			if (c->fixed[side])
-				io_uring_prep_close_direct(sqe, c->fd[side]);
-			else
-				io_uring_prep_close(sqe, c->fd[side]);
-			uring_sqe_ud(sqe, c, UD_CLOSE, 0, 0);
-			c->fd[side] = -1;
-		}
+		for (side = 0; side < 2; side++)
+			if (c->fd[side] >= 0)
+				close_fd(u, c, side);
 		if (c->inflight)
 			return;
 	}
@@ -453,6 +492,7 @@ static void on_tick(struct uring_worker *u)
 {
 	struct worker *w = u->w;
 
+	connect_timeouts(u);
 	worker_tick(w, expire, resume_connect);
 	if (w->health)
 		health_tick(w, health_start);
@@ -544,7 +584,6 @@ static void handle_cqe(struct uring_worker *u, struct io_uring_cqe *cqe)
 	case UD_SHUTDOWN:
 		/* the peer may already be gone; the other direction decides */
 		break;
-	case UD_LINK_TIMEOUT:
 	case UD_CLOSE:
 	case UD_CANCEL:
 	default:
@@ -614,21 +653,21 @@ static int uring_worker_init(struct uring_worker *u, struct worker *w)
 
 	u->acc = calloc(cfg->nsocks, sizeof(*u->acc));
 	u->acc_armed = calloc(cfg->nsocks, sizeof(*u->acc_armed));
-	u->be_ts = calloc(cfg->nbackends, sizeof(*u->be_ts));
 	u->hc_ts = calloc(cfg->nbackends, sizeof(*u->hc_ts));
 	u->hc_fd = malloc(cfg->nbackends * MAX_SERVERS * sizeof(*u->hc_fd));
-	if (!u->acc || !u->acc_armed || !u->be_ts || !u->hc_ts || !u->hc_fd) {
+	if (!u->acc || !u->acc_armed || !u->hc_ts || !u->hc_fd) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
 	for (l = 0; l < cfg->nbackends * MAX_SERVERS; l++)
 		u->hc_fd[l] = -1;
 	u->tick_ms = 250;
+	u->min_connect_ms = ~0u;
 	for (l = 0; l < cfg->nbackends; l++) {
 		const struct backend *be = &cfg->backends[l];
 
-		u->be_ts[l].tv_sec = be->connect_timeout_ms / 1000;
-		u->be_ts[l].tv_nsec = (be->connect_timeout_ms % 1000) * 1000000L;
+		if ((unsigned int)be->connect_timeout_ms < u->min_connect_ms)
+			u->min_connect_ms = be->connect_timeout_ms;
 		u->hc_ts[l].tv_sec = be->health_timeout_ms / 1000;
 		u->hc_ts[l].tv_nsec = (be->health_timeout_ms % 1000) * 1000000L;
 		if (be->health == HEALTH_TCP &&
@@ -637,6 +676,8 @@ static int uring_worker_init(struct uring_worker *u, struct worker *w)
 	}
 	if (w->min_timeout_ms && w->min_timeout_ms / 8 < u->tick_ms)
 		u->tick_ms = w->min_timeout_ms / 8 ? : 1;
+	if (u->min_connect_ms / 4 < u->tick_ms)
+		u->tick_ms = u->min_connect_ms / 4 ? : 1;
 	u->tick_ts.tv_sec = u->tick_ms / 1000;
 	u->tick_ts.tv_nsec = (u->tick_ms % 1000) * 1000000L;
 	return 0;
@@ -644,7 +685,6 @@ static int uring_worker_init(struct uring_worker *u, struct worker *w)
 out_free:
 	free(u->acc);
 	free(u->acc_armed);
-	free(u->be_ts);
 	free(u->hc_ts);
 	free(u->hc_fd);
 	bufring_teardown(u);
@@ -665,7 +705,6 @@ static void uring_worker_fini(struct uring_worker *u)
 			close(u->hc_fd[i]);
 	free(u->acc);
 	free(u->acc_armed);
-	free(u->be_ts);
 	free(u->hc_ts);
 	free(u->hc_fd);
 }

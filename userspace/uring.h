@@ -19,6 +19,7 @@ struct uring_caps {
 	bool buf_ring;			/* IORING_REGISTER_PBUF_RING, 5.19 */
 	bool recv_multishot;		/* 6.0 */
 	bool poll_multishot;		/* IORING_POLL_ADD_MULTI, 5.13 */
+	bool cqe_skip;			/* IOSQE_CQE_SKIP_SUCCESS, 5.17 */
 	bool accept_direct_alloc;	/* IORING_FILE_INDEX_ALLOC, 5.19 */
 	bool ring_fd;			/* registered ring fd, 5.18 */
 	unsigned int kver;		/* KVER(major, minor) */
@@ -70,7 +71,7 @@ struct uring_worker {
 	struct accept_slot (*acc)[ACCEPT_BATCH];
 	unsigned int *acc_armed;
 
-	struct __kernel_timespec *be_ts;	/* connect timeout per backend */
+	unsigned int min_connect_ms;	/* shortest connect timeout */
 	struct __kernel_timespec *hc_ts;	/* check timeout per backend */
 	struct __kernel_timespec tick_ts;
 	int *hc_fd;			/* check socket, [be * MAX_SERVERS + srv] */

@@ -115,6 +115,7 @@ int uring_probe(void)
 	uring_caps.cancel_fd = kv >= KVER(6, 0);
 	uring_caps.recv_multishot = kv >= KVER(6, 0);
 	uring_caps.poll_multishot = kv >= KVER(5, 13);
+	uring_caps.cqe_skip = uring_caps.features & IORING_FEAT_CQE_SKIP;
 	uring_caps.ring_fd = kv >= KVER(5, 18);
 	io_uring_queue_exit(&ring);
 	return 0;

@@ -27,8 +27,7 @@
 enum ud_op {
 	UD_NONE,
 	UD_ACCEPT,	/* listener accept, single shot per slot */
-	UD_CONNECT,	/* backend connect (linked to UD_LINK_TIMEOUT) */
-	UD_LINK_TIMEOUT,
+	UD_CONNECT,	/* backend connect; its timeout comes from the tick */
 	UD_POLL_IN,	/* splice: wait until the source is readable */
 	UD_POLL_OUT,	/* wait until the destination is writable */
 	UD_SPLICE_IN,	/* splice: socket -> pipe */

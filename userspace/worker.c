@@ -390,6 +390,7 @@ static void worker_expire(struct worker *w,
 		   void (*end)(struct worker *w, struct conn *c,
 			       const char *why))
 {
+	uint64_t ka = w->cfg->tcp_keepalive_s * 1000ULL;
 	struct conn *c, *next;
 	const char *why;
 
@@ -398,8 +399,22 @@ static void worker_expire(struct worker *w,
 	w->next_expiry_scan = w->now_ms + w->min_timeout_ms / 8;
 	for (c = w->lru.lru_next; c != &w->lru; c = next) {
 		next = c->lru_next;
-		if (c->state == CONN_FORWARDING && (why = conn_expired(w, c)))
+		if (c->state != CONN_FORWARDING)
+			continue;
+		if ((why = conn_expired(w, c))) {
 			end(w, c, why);
+			continue;
+		}
+		/*
+		 * The client side has keepalive from its listener; the
+		 * server side gets it once the connection proved long-lived.
+		 */
+		if (ka && !c->ka_set && w->now_ms - c->t_start >= ka &&
+		    !c->fixed[SIDE_SERVER] && c->fd[SIDE_SERVER] >= 0) {
+			sock_keepalive(c->fd[SIDE_SERVER],
+				       w->cfg->tcp_keepalive_s);
+			c->ka_set = true;
+		}
 	}
 }
 
@@ -585,11 +600,13 @@ int conn_next_socket(struct worker *w, struct conn *c, bool nonblock)
 		}
 		return conn_local_retry(w, c, err, "socket for");
 	}
-	/* we relay, never batch */
-	if (family != AF_UNIX) {
+	/*
+	 * We relay, never batch. Keepalive comes later, to a connection
+	 * that lives long enough to want it (worker_expire()): four
+	 * setsockopt() calls per connection under churn, for nothing.
+	 */
+	if (family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		sock_keepalive(fd, w->cfg->tcp_keepalive_s);
-	}
 	return fd;
 }
 
@@ -1053,6 +1070,9 @@ int worker_setup(struct worker *w)
 		min_timeout(w, ln->write_timeout_ms);
 		min_timeout(w, ln->backend->server_timeout_ms);
 	}
+	/* the expiry scan also hands out the server side's keepalive */
+	if (cfg->tcp_keepalive_s)
+		min_timeout(w, cfg->tcp_keepalive_s * 1000);
 	w->free_bufs = calloc(BUF_POOL_KEEP, sizeof(*w->free_bufs));
 	if (!w->free_bufs)
 		goto out_free_lfd;
