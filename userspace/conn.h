@@ -55,6 +55,8 @@ static inline int dir_dst(int d) { return d == DIR_UP ? SIDE_SERVER : SIDE_CLIEN
 #define DIR_COPY	0x200	/* uring: moving bytes through dir->buf (copy.c) */
 #define DIR_PUMP_LATER	0x400	/* uring splice: a NOP brings its next turn */
 #define DIR_SRC_HUP	0x800	/* uring splice: the source's poll saw its end */
+#define DIR_SPLICE	0x1000	/* uring auto: this direction went to splice */
+#define DIR_TO_SPLICE	0x2000	/* uring auto: going there, once drained */
 
 struct pipe_pair;
 
@@ -76,6 +78,7 @@ struct dir {
 	char *buf;
 	uint32_t buf_len, buf_off;
 	uint8_t d;			/* DIR_UP or DIR_DOWN: index in conn */
+	uint8_t full_run;		/* uring auto: full buffers in a row */
 };
 
 struct conn {

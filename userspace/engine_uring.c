@@ -274,7 +274,7 @@ static void on_connect(struct uring_worker *u, struct conn *c, int res)
 	c->t_side[SIDE_SERVER] = w->now_ms;
 	conn_touch(w, c);
 	for (d = 0; d < 2; d++) {
-		if (w->forward == FORWARD_SPLICE)
+		if (dir_spliced(u, c, d))
 			splice_start(u, c, d);
 		else
 			buffers_start(u, c, d);
@@ -649,6 +649,14 @@ static int uring_worker_init(struct uring_worker *u, struct worker *w)
 			goto out_exit;
 		}
 		u->bufs = true;
+		/*
+		 * --forward auto: request/response traffic is cheapest
+		 * through buffers, bulk through splice (no copy through
+		 * userspace): a direction that fills its buffers in a row
+		 * goes to splice (forward_buffers.c).
+		 */
+		u->splice_bulk = cfg->forward == FORWARD_AUTO &&
+				 uring_caps.splice;
 	}
 
 	u->acc = calloc(cfg->nsocks, sizeof(*u->acc));

@@ -37,6 +37,8 @@
 #define BGID		0
 #define QUEUE_HIGH	16	/* the most a direction may queue */
 #define BUDGET_MIN	2
+/* full buffers in a row that make a direction bulk (auto: to splice) */
+#define BULK_RUN	8
 
 /*
  * A direction's share of the ring: half the buffers over the
@@ -115,6 +117,47 @@ static unsigned int dequeue(struct uring_worker *u, struct dir *dir)
 	return bid;
 }
 
+/* stop the multishot recv of @d, the one that just completed */
+static void cancel_recv(struct uring_worker *u, struct conn *c, int d,
+			struct io_uring_cqe *cqe)
+{
+	struct dir *dir = &c->dir[d];
+	struct io_uring_sqe *sqe;
+
+	if (!(dir->flags & DIR_RECV_ARMED) ||
+	    !(cqe->flags & IORING_CQE_F_MORE) ||
+	    (dir->flags & DIR_CANCELING))
+		return;
+	sqe = uring_sqe(u, 1);
+	io_uring_prep_cancel64(sqe, cqe->user_data, 0);
+	uring_sqe_ud(sqe, c, UD_CANCEL, d, 0);
+	dir->flags |= DIR_CANCELING;
+}
+
+/*
+ * --forward auto: a direction whose receives fill whole buffers, again
+ * and again, is moving bulk, where splice wins (no copy through
+ * userspace). It stops receiving and, once its queue went out, the
+ * splice path takes it over (dir_arm()). Direct descriptors have no fd
+ * for splice(2): they stay.
+ */
+static void maybe_bulk(struct uring_worker *u, struct conn *c, int d,
+		       int res, struct io_uring_cqe *cqe)
+{
+	struct dir *dir = &c->dir[d];
+
+	if (!u->splice_bulk || c->fixed[SIDE_CLIENT] || c->fixed[SIDE_SERVER])
+		return;
+	if ((unsigned int)res < u->buf_size) {
+		dir->full_run = 0;
+		return;
+	}
+	if (++dir->full_run < BULK_RUN || (dir->flags & DIR_TO_SPLICE))
+		return;
+	dir->flags |= DIR_TO_SPLICE;
+	cancel_recv(u, c, d, cqe);
+}
+
 /*
  * Give direction @d the recv it may have now, if any. Called whenever
  * its state moved: a recv or send completed, the reserve gave it back.
@@ -126,8 +169,18 @@ static void dir_arm(struct uring_worker *u, struct conn *c, int d)
 
 	if (c->state != CONN_FORWARDING ||
 	    (dir->flags & (DIR_EOF | DIR_RECV_ARMED | DIR_CANCELING |
-			   DIR_COPY)))
+			   DIR_COPY | DIR_SPLICE)))
 		return;
+	if (dir->flags & DIR_TO_SPLICE) {
+		/* its queue went out: the splice path takes it from here */
+		if (dir->qlen || (dir->flags & DIR_SEND_BUSY))
+			return;
+		dir->flags = (dir->flags & ~(DIR_TO_SPLICE | DIR_THROTTLED |
+					     DIR_STARVED)) | DIR_SPLICE;
+		STAT_INC(u->w, splice_switches);
+		splice_start(u, c, d);
+		return;
+	}
 	if (dir->flags & DIR_STARVED) {
 		/*
 		 * The ring ran dry under it. Holding buffers, it waits for
@@ -223,19 +276,12 @@ static void recv_done(struct uring_worker *u, struct conn *c, int d,
 		conn_rx(u->w, c, d);
 		if (!(dir->flags & DIR_SEND_BUSY))
 			send_head(u, c, d);
+		maybe_bulk(u, c, d, res, cqe);
 		if (dir->qlen >= b) {
 			/* hoarding while the ring runs low: one at a time */
 			if (ring_low(u))
 				dir->flags |= DIR_THROTTLED;
-			if ((dir->flags & DIR_RECV_ARMED) &&
-			    (cqe->flags & IORING_CQE_F_MORE) &&
-			    !(dir->flags & DIR_CANCELING)) {
-				struct io_uring_sqe *sqe = uring_sqe(u, 1);
-
-				io_uring_prep_cancel64(sqe, cqe->user_data, 0);
-				uring_sqe_ud(sqe, c, UD_CANCEL, d, 0);
-				dir->flags |= DIR_CANCELING;
-			}
+			cancel_recv(u, c, d, cqe);
 		}
 	} else if (res == 0) {
 		dir->flags |= DIR_EOF;

@@ -63,7 +63,7 @@ static void copy_done(struct uring_worker *u, struct conn *c, int d)
 	dir->flags &= ~DIR_COPY;
 	if (dir->flags & DIR_EOF)
 		uring_dir_finish(u, c, d);
-	else if (u->w->forward == FORWARD_SPLICE)
+	else if (dir_spliced(u, c, d))
 		splice_resume(u, c, d);
 	else
 		buffers_resume(u, c, d);

@@ -40,6 +40,7 @@
 	X(reserve_copies)	/* chunks moved through a private	\
 				 * buffer: no ring buffer or pipe */	\
 	X(splice_eagain)	/* splice found nothing to move */	\
+	X(splice_switches)	/* auto: bulk directions to splice */	\
 	X(epoll_waits)		/* epoll_wait calls */			\
 	X(syscalls_io)		/* epoll: read/write/splice calls */
 

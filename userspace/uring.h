@@ -80,6 +80,7 @@ struct uring_worker {
 
 	/* buffers data path */
 	bool bufs;
+	bool splice_bulk;		/* auto: bulk directions go to splice */
 	struct io_uring_buf_ring *br;
 	size_t br_size;
 	char *slab;
@@ -125,6 +126,11 @@ void copy_release(struct uring_worker *u, struct conn *c);
 /* forward_splice.c */
 void splice_start(struct uring_worker *u, struct conn *c, int d);
 void splice_resume(struct uring_worker *u, struct conn *c, int d);
+/* does direction @d of @c move by splice (the worker's path, or auto)? */
+static inline bool dir_spliced(struct uring_worker *u, struct conn *c, int d)
+{
+	return !u->bufs || (c->dir[d].flags & DIR_SPLICE);
+}
 void splice_cqe(struct uring_worker *u, struct conn *c, enum ud_op op,
 		int d, struct io_uring_cqe *cqe);
 void splice_release(struct uring_worker *u, struct conn *c);

@@ -20,6 +20,8 @@ FIXTURE_VARIANT(data) {
 };
 
 RINGLB_VARIANTS(data);
+/* the default data path: buffers, and splice for a bulk direction */
+RINGLB_VARIANT(data, uring_auto_ipv4, "uring", "auto", AF_INET);
 
 FIXTURE_SETUP(data)
 {
@@ -72,6 +74,14 @@ TEST_F_TIMEOUT(data, stream_64m, 240)
 	EXPECT_LE(1ULL, st.conns);
 	EXPECT_EQ(len + sizeof(struct wire_hdr), st.bytes_up);
 	EXPECT_EQ(len, st.bytes_down);
+	if (!strcmp(e->v.forward, "auto")) {
+		uint64_t sw = 0;
+
+		/* both directions were bulk: both went to splice */
+		ASSERT_EQ(0, rl_stat(&e->rl, "splice_switches", &sw,
+				     5000 + slack_ms()));
+		EXPECT_EQ(2ULL, sw);
+	}
 }
 
 struct conc_wait {

@@ -33,6 +33,7 @@ FIXTURE_VARIANT(hostile) {
 };
 
 RINGLB_VARIANT(hostile, uring_buffers, "uring", "buffers", AF_INET);
+RINGLB_VARIANT(hostile, uring_auto, "uring", "auto", AF_INET);
 RINGLB_VARIANT(hostile, uring_splice, "uring", "splice", AF_INET);
 RINGLB_VARIANT(hostile, epoll_buffers, "epoll", "buffers", AF_INET);
 RINGLB_VARIANT(hostile, epoll_splice, "epoll", "splice", AF_INET);
