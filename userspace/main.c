@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * ringlb: start-up, engine choice, worker generations, and the control
- * thread.
+ * ringlb: start-up, engine choice, and the worker generations.
  *
  * The main thread never touches the data path. It owns the signals (via
- * signalfd), the admin socket and the metrics endpoint, and runs one
- * "group" of workers per configuration generation: a reload starts a new
- * group on the new configuration (taking over the listening sockets with
- * dup(), so no connection is refused) and lets the old group drain
- * without a deadline, so established connections are never cut by a
- * reload; a shutdown later gives every generation the grace period.
+ * signalfd) and runs one "generation" of workers per configuration: a
+ * reload starts a new one on the new configuration (taking over the
+ * listening sockets with dup(), so no connection is refused) and lets
+ * the old one drain without a deadline, so established connections are
+ * never cut by a reload; a shutdown later gives every generation the
+ * grace period.
+ * Its poll loop also serves the control plane (control_io.c), which
+ * never blocks it: signals are handled whatever admin and metrics
+ * clients do.
  */
 #include <errno.h>
 #include <grp.h>
@@ -21,9 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -34,11 +34,10 @@
 #include "version.h"
 #include "worker.h"
 
-#define ADMIN_LINE_MAX	4096
-
 static struct runtime rt;
 static int g_argc;
 static char **g_argv;
+static bool stopping;
 
 static void *worker_main(void *arg)
 {
@@ -51,7 +50,7 @@ static void *worker_main(void *arg)
 		pr_err("worker %u stopped: %s", w->id, strerror(-ret));
 	w->exit_status = ret;
 	atomic_store(&w->exited, true);
-	/* tell the control thread, which reaps finished groups */
+	/* tell the main thread, which reaps finished groups */
 	kill(getpid(), SIGUSR2);
 	return NULL;
 }
@@ -357,151 +356,51 @@ out_fail:
 	sd_notify(0, "READY=1");
 }
 
-/* ---- control sockets --------------------------------------------------------- */
+/* ---- stopping --------------------------------------------------------------- */
 
-static int admin_listen(const char *path)
+/* Every generation drains, with the grace period. */
+static void stop_all(void)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	mode_t old;
-	int fd;
+	struct generation *g;
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	unlink(path);
-	/* created 0600 from the start: no window where others can connect */
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 16)) {
-		int err = -errno;
-
-		umask(old);
-		close(fd);
-		return err;
-	}
-	umask(old);
-	chmod(path, 0600);
-	return fd;
+	sd_notify(0, "STOPPING=1");
+	for (g = rt.groups; g; g = g->next)
+		group_stop(g, 1);
+	stopping = true;
 }
 
-static int metrics_listen(const struct addr *a)
+static void on_signal(const struct signalfd_siginfo *si)
 {
-	int fd, one = 1;
+	const struct config *cfg = rt.groups->cfg;
+	const char *name = si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
 
-	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) ||
-	    listen(fd, 16)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/* Read up to a newline (or, for HTTP, a blank line), bounded in size
- * and time: a slow or hostile client cannot stall the control thread
- * for more than a second. */
-static ssize_t read_request(int fd, char *buf, size_t size, bool http)
-{
-	struct timeval tv = { .tv_sec = 1 };
-	size_t n = 0;
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	while (n < size - 1) {
-		ssize_t r = read(fd, buf + n, size - 1 - n);
-
-		if (r <= 0)
+	switch (si->ssi_signo) {
+	case SIGUSR1:
+		stats_log(&rt);
+		break;
+	case SIGHUP:
+		if (!stopping)
+			reload();
+		break;
+	case SIGINT:
+	case SIGTERM:
+		if (stopping)
 			break;
-		n += r;
-		buf[n] = '\0';
-		if (http ? !!strstr(buf, "\r\n\r\n") || !!strstr(buf, "\n\n") :
-			   !!memchr(buf, '\n', n))
-			return n;
-	}
-	buf[n] = '\0';
-	return n == size - 1 ? -E2BIG : (ssize_t)n;
-}
-
-static void write_all(int fd, const char *p, size_t len)
-{
-	struct timeval tv = { .tv_sec = 1 };
-
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (len) {
-		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			return;
-		p += w;
-		len -= w;
+		pr_info("%s: draining (grace %d ms)", name,
+			cfg->drain_timeout_ms);
+		stop_all();
+		break;
+	case SIGUSR2:
+		break;		/* a worker exited: reaped by the loop */
 	}
 }
 
-static void serve_admin(int lfd)
+static void read_signals(int sfd)
 {
-	char line[ADMIN_LINE_MAX], *out = NULL;
-	size_t len = 0;
-	ssize_t n;
-	FILE *f;
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	struct signalfd_siginfo si;
 
-	if (fd < 0)
-		return;
-	f = open_memstream(&out, &len);
-	if (!f) {
-		close(fd);
-		return;
-	}
-	n = read_request(fd, line, sizeof(line), false);
-	if (n == -E2BIG)
-		fprintf(f, "error: command longer than %d bytes\n",
-			ADMIN_LINE_MAX - 1);
-	else if (n > 0 && strlen(line) != (size_t)n)
-		fprintf(f, "error: NUL byte in command\n");
-	else if (n > 0)
-		admin_command(&rt, line, f);
-	else
-		fprintf(f, "error: empty command\n");
-	fclose(f);
-	write_all(fd, out, len);
-	free(out);
-	close(fd);
-}
-
-static void serve_metrics(int lfd)
-{
-	char req[4096], *body = NULL, head[256];
-	size_t len = 0;
-	ssize_t n;
-	FILE *f;
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), hl;
-
-	if (fd < 0)
-		return;
-	n = read_request(fd, req, sizeof(req), true);
-	if (n > 0 && (!strncmp(req, "GET /metrics ", 13) ||
-		      !strncmp(req, "GET /metrics\r", 13))) {
-		f = open_memstream(&body, &len);
-		if (f) {
-			metrics_write(&rt, f);
-			fclose(f);
-			hl = snprintf(head, sizeof(head),
-				      "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-				      len);
-			write_all(fd, head, hl);
-			write_all(fd, body, len);
-			free(body);
-		}
-	} else {
-		static const char nf[] = "HTTP/1.0 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n";
-
-		write_all(fd, nf, sizeof(nf) - 1);
-	}
-	close(fd);
+	while (read(sfd, &si, sizeof(si)) == sizeof(si))
+		on_signal(&si);
 }
 
 /* ---- privileges ------------------------------------------------------------------ */
@@ -532,12 +431,56 @@ static int drop_privileges(const char *user, const char *admin_path)
 
 /* ---- main ---------------------------------------------------------------------------- */
 
+static void serve(int sfd, struct control *ctl, int *status)
+{
+	struct generation *g;
+
+	for (;;) {
+		struct pollfd pfd[1 + CTL_POLL_MAX];
+		int timeout = -1;
+		unsigned int n, i;
+
+		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		n = control_poll_fds(ctl, pfd + 1, &timeout);
+		if (poll(pfd, n + 1, timeout) < 0) {
+			if (errno != EINTR) {
+				pr_err("poll: %s", strerror(errno));
+				*status = 1;
+				return;
+			}
+			for (i = 0; i <= n; i++)
+				pfd[i].revents = 0;
+		}
+		control_serve(ctl, pfd + 1, n);
+		if (rt.drain_requested && !stopping) {
+			pr_info("admin: drain (grace %d ms)",
+				rt.groups->cfg->drain_timeout_ms);
+			stop_all();
+		}
+		rt.drain_requested = false;
+		read_signals(sfd);
+		/* a "show conns" in flight still holds workers of theirs */
+		if (control_busy(ctl))
+			continue;
+		if (reap_groups() && !stopping) {
+			/* a worker of the running generation died: stop */
+			*status = 1;
+			for (g = rt.groups; g; g = g->next)
+				group_stop(g, 1);
+			stopping = true;
+		}
+		if (stopping && group_exited(rt.groups) && !rt.groups->next)
+			return;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
-	int sfd, afd = -1, mfd = -1, ret, status = 0;
-	bool check_only, stopping = false;
+	struct control *ctl = NULL;
+	bool check_only;
 	struct generation *g;
+	int sfd, ret, status = 0;
 	sigset_t set;
 
 	if (!cfg)
@@ -574,7 +517,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
 		pr_err("signalfd: %s", strerror(errno));
 		goto out_free_cfg;
@@ -585,39 +528,17 @@ int main(int argc, char **argv)
 		close(sfd);
 		goto out_free_cfg;
 	}
-	status = 0;
 	rt.groups = g;
-	if (cfg->admin_path[0]) {
-		afd = admin_listen(cfg->admin_path);
-		if (afd < 0) {
-			pr_err("admin socket %s: %s", cfg->admin_path,
-			       strerror(-afd));
-			status = 1;
-			goto out_free;
-		}
-	}
-	if (cfg->metrics_on) {
-		char buf[ADDR_STRLEN];
-
-		mfd = metrics_listen(&cfg->metrics);
-		if (mfd < 0) {
-			pr_err("metrics on %s: %s",
-			       addr_format((struct sockaddr *)&cfg->metrics.ss,
-					   cfg->metrics.len, buf, sizeof(buf)),
-			       strerror(-mfd));
-			status = 1;
-			goto out_free;
-		}
-	}
-	if (cfg->user[0] && drop_privileges(cfg->user, cfg->admin_path)) {
-		status = 1;
+	ctl = control_open(&rt, cfg);
+	if (!ctl)
 		goto out_free;
-	}
+	if (cfg->user[0] && drop_privileges(cfg->user, cfg->admin_path))
+		goto out_free;
 	if (group_start(g)) {
 		group_stop(g, 1);
-		status = 1;
 		goto out_join;
 	}
+	status = 0;
 	pr_info("ringlb %s: %u listener%s on %u address%s, %u backend%s, %u worker%s, engine %s, forward %s",
 		RINGLB_VERSION, cfg->nlisteners,
 		cfg->nlisteners == 1 ? "" : "s", cfg->nsocks,
@@ -627,70 +548,11 @@ int main(int argc, char **argv)
 		rt.forward == FORWARD_SPLICE ? "splice" : "buffers");
 	sd_notify(0, "READY=1");
 
-	for (;;) {
-		struct pollfd pfd[3] = {
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = afd, .events = POLLIN },
-			{ .fd = mfd, .events = POLLIN },
-		};
-		struct signalfd_siginfo si;
-
-		if (poll(pfd, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_err("poll: %s", strerror(errno));
-			break;
-		}
-		if (pfd[1].revents & POLLIN)
-			serve_admin(afd);
-		if (pfd[2].revents & POLLIN)
-			serve_metrics(mfd);
-		if (rt.drain_requested && !stopping) {
-			pr_info("admin: drain (grace %d ms)",
-				rt.groups->cfg->drain_timeout_ms);
-			sd_notify(0, "STOPPING=1");
-			for (g = rt.groups; g; g = g->next)
-				group_stop(g, 1);
-			stopping = true;
-		}
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		if (read(sfd, &si, sizeof(si)) != sizeof(si))
-			continue;
-		switch (si.ssi_signo) {
-		case SIGUSR1:
-			stats_log(&rt);
-			break;
-		case SIGHUP:
-			if (!stopping)
-				reload();
-			break;
-		case SIGINT:
-		case SIGTERM:
-			if (stopping)
-				break;
-			pr_info("%s: draining (grace %d ms)",
-				si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
-				rt.groups->cfg->drain_timeout_ms);
-			sd_notify(0, "STOPPING=1");
-			for (g = rt.groups; g; g = g->next)
-				group_stop(g, 1);
-			stopping = true;
-			break;
-		case SIGUSR2:
-			break;
-		}
-		if (reap_groups() && !stopping) {
-			/* a worker of the running generation died: stop */
-			status = 1;
-			for (g = rt.groups; g; g = g->next)
-				group_stop(g, 1);
-			stopping = true;
-		}
-		if (stopping && group_exited(rt.groups) && !rt.groups->next)
-			break;
-	}
+	serve(sfd, ctl, &status);
 out_join:
+	/* no "show conns" outlives this: the generations can go */
+	control_close(ctl);
+	ctl = NULL;
 	for (g = rt.groups; g; g = g->next) {
 		unsigned int i;
 
@@ -702,12 +564,7 @@ out_join:
 	reap_groups();
 	stats_log(&rt);
 out_free:
-	if (afd >= 0) {
-		close(afd);
-		unlink(rt.groups->cfg->admin_path);
-	}
-	if (mfd >= 0)
-		close(mfd);
+	control_close(ctl);
 	while ((g = rt.groups)) {
 		rt.groups = g->next;
 		group_free(g, g->nworkers);

@@ -627,7 +627,7 @@ static void dump_conns(struct worker *w)
 	w->req_len = len;
 }
 
-/* In the worker, on a wake-up: answer what the control thread asked. */
+/* In the worker, on a wake-up: answer what the control plane asked. */
 void worker_serve_request(struct worker *w)
 {
 	int req = atomic_exchange(&w->req, WREQ_NONE);
@@ -638,7 +638,6 @@ void worker_serve_request(struct worker *w)
 	if (req == WREQ_CONNS)
 		dump_conns(w);
 	w->req_done = true;
-	pthread_cond_signal(&w->req_cond);
 	pthread_mutex_unlock(&w->req_lock);
 }
 
@@ -650,30 +649,45 @@ void worker_wake(struct worker *w)
 		pr_warn("waking worker %u: %s", w->id, strerror(errno));
 }
 
-/* Returns a malloc'd answer (the caller frees it) or NULL after 1 s. */
-char *worker_request(struct worker *w, int req, size_t *len)
+/*
+ * The lock is held by the worker only while it writes its answer; the
+ * control plane never waits for it: when it is taken, it tries again
+ * at its next turn.
+ */
+int worker_request_post(struct worker *w, int req)
 {
-	struct timespec ts;
-	char *out = NULL;
-
 	if (atomic_load(&w->exited))
-		return NULL;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 1;
-	pthread_mutex_lock(&w->req_lock);
+		return -ESRCH;
+	if (pthread_mutex_trylock(&w->req_lock))
+		return -EAGAIN;
+	/* an answer nobody collected, to a request given up on */
+	free(w->req_out);
+	w->req_out = NULL;
 	w->req_done = false;
+	pthread_mutex_unlock(&w->req_lock);
 	atomic_store(&w->req, req);
 	worker_wake(w);
-	while (!w->req_done)
-		if (pthread_cond_timedwait(&w->req_cond, &w->req_lock, &ts))
-			break;
+	return 0;
+}
+
+int worker_request_poll(struct worker *w, char **out, size_t *len)
+{
+	int ret = -EAGAIN;
+
+	if (pthread_mutex_trylock(&w->req_lock))
+		return -EAGAIN;
 	if (w->req_done) {
-		out = w->req_out;
+		*out = w->req_out;
 		*len = w->req_len;
 		w->req_out = NULL;
+		w->req_done = false;
+		ret = 0;
 	}
 	pthread_mutex_unlock(&w->req_lock);
-	return out;
+	/* exited is set after the worker's last answer: checked second */
+	if (ret && atomic_load(&w->exited))
+		ret = -ESRCH;
+	return ret;
 }
 
 /* ---- setup ------------------------------------------------------------- */
@@ -725,7 +739,6 @@ int worker_setup(struct worker *w)
 		goto out_free_bal;
 	}
 	pthread_mutex_init(&w->req_lock, NULL);
-	pthread_cond_init(&w->req_cond, NULL);
 	return 0;
 
 out_free_bal:
@@ -749,7 +762,6 @@ void worker_teardown(struct worker *w)
 	pipe_pool_drain(w);
 	close(w->wake_fd);
 	pthread_mutex_destroy(&w->req_lock);
-	pthread_cond_destroy(&w->req_cond);
 	free(w->req_out);
 	for (i = 0; i < w->cfg->nbackends; i++)
 		balancer_fini(&w->bal[i]);
