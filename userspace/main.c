@@ -6,9 +6,8 @@
  * signalfd) and runs one "generation" of workers per configuration: a
  * reload starts a new one on the new configuration (taking over the
  * listening sockets with dup(), so no connection is refused) and lets
- * the old one drain without a deadline, so established connections are
- * never cut by a reload; a shutdown later gives every generation the
- * grace period.
+ * the old one drain, bounded by hard-stop-after; a shutdown then bounds
+ * every generation by the grace period, a second SIGTERM ends them now.
  * Its poll loop also serves the control plane (control_io.c), which
  * never blocks it: signals are handled whatever admin and metrics
  * clients do.
@@ -38,6 +37,7 @@ static struct runtime rt;
 static int g_argc;
 static char **g_argv;
 static bool stopping;
+static int term_signals;	/* SIGTERM/SIGINT received: 2 = stop now */
 
 static void *worker_main(void *arg)
 {
@@ -191,22 +191,38 @@ static int group_start(struct generation *g)
 }
 
 /*
- * stop = 1: drain up to the grace period; 2: drain without deadline.
- * The grace is the running configuration's, for older generations too:
- * it is the one the shutdown is logged with.
+ * Tell @g's workers to stop accepting and drain, for at most @ms from
+ * now (< 0: no bound). Asked again, a worker keeps the earlier of the
+ * two deadlines (worker_start_drain()), so each step of a shutdown can
+ * only shorten it.
  */
-static void group_stop(struct generation *g, int how)
+static void group_stop(struct generation *g, int ms)
 {
+	uint64_t now = clock_ms(), until = ms < 0 ? UINT64_MAX : now + ms;
 	unsigned int i;
 
+	/*
+	 * Never loosen a bound the workers may not have read yet: a
+	 * SIGTERM right after a reload must not replace a shorter
+	 * hard-stop-after before the workers saw it.
+	 */
+	if (g->draining && g->stop_until < until)
+		until = g->stop_until;
+	g->stop_until = until;
+	ms = until == UINT64_MAX ? -1 : until > now ? (int)(until - now) : 0;
 	g->draining = true;
 	for (i = 0; i < g->nworkers; i++) {
-		/* before stop: the worker reads it once it sees stop = 1 */
-		atomic_store(&g->workers[i].drain_ms,
-			     rt.groups->cfg->drain_timeout_ms);
-		atomic_store(&g->workers[i].stop, how);
+		/* before stop: the worker reads it once it sees stop */
+		atomic_store(&g->workers[i].drain_ms, ms);
+		atomic_store(&g->workers[i].stop, 1);
 		worker_wake(&g->workers[i]);
 	}
+}
+
+/* hard-stop-after as group_stop() takes it: 0 means no bound */
+static int hard_stop_ms(const struct config *cfg)
+{
+	return cfg->hard_stop_after_ms ? cfg->hard_stop_after_ms : -1;
 }
 
 static bool group_exited(struct generation *g)
@@ -332,20 +348,23 @@ static void reload(void)
 	carry_state(cfg, old->cfg);
 	if (group_start(g)) {
 		/* threads that did start must be stopped before freeing */
-		group_stop(g, 1);
+		group_stop(g, cfg->drain_timeout_ms);
 		pr_err("reload: starting workers failed");
 		g->next = rt.groups;
 		rt.groups = g;
 		rt.reload_failures++;
 		return;
 	}
-	group_stop(old, 2);
+	group_stop(old, hard_stop_ms(cfg));
 	g->next = rt.groups;
 	rt.groups = g;
 	rt.reloads++;
 	pr_info("reload: %u listener%s, %u backend%s; previous workers drain their connections",
 		cfg->nlisteners, cfg->nlisteners == 1 ? "" : "s",
 		cfg->nbackends, cfg->nbackends == 1 ? "" : "s");
+	if (cfg->hard_stop_after_ms)
+		pr_info("reload: previous workers close what is left after %d ms (hard-stop-after)",
+			cfg->hard_stop_after_ms);
 	sd_notify(0, "READY=1");
 	return;
 
@@ -358,15 +377,20 @@ out_fail:
 
 /* ---- stopping --------------------------------------------------------------- */
 
-/* Every generation drains, with the grace period. */
-static void stop_all(void)
+/*
+ * Stop every generation, bounded by @ms (< 0: no bound). Each call can
+ * only bring the end closer: the first SIGTERM's grace shortens a
+ * retired generation's hard-stop-after, a second SIGTERM's 0 ends all.
+ */
+static void stop_all(int ms)
 {
 	struct generation *g;
 
-	sd_notify(0, "STOPPING=1");
-	for (g = rt.groups; g; g = g->next)
-		group_stop(g, 1);
+	if (!stopping)
+		sd_notify(0, "STOPPING=1");
 	stopping = true;
+	for (g = rt.groups; g; g = g->next)
+		group_stop(g, ms);
 }
 
 static void on_signal(const struct signalfd_siginfo *si)
@@ -384,11 +408,25 @@ static void on_signal(const struct signalfd_siginfo *si)
 		break;
 	case SIGINT:
 	case SIGTERM:
-		if (stopping)
-			break;
-		pr_info("%s: draining (grace %d ms)", name,
-			cfg->drain_timeout_ms);
-		stop_all();
+		/* the first drains with the grace, the second means now */
+		if (++term_signals == 1) {
+			pr_info("%s: draining (grace %d ms)", name,
+				cfg->drain_timeout_ms);
+			stop_all(cfg->drain_timeout_ms);
+		} else if (term_signals == 2) {
+			pr_info("%s again: stopping now, closing every connection",
+				name);
+			stop_all(0);
+		}
+		break;
+	case SIGQUIT:
+		/* nginx's graceful stop: connections finish, hard-stop-after */
+		if (cfg->hard_stop_after_ms)
+			pr_info("SIGQUIT: graceful stop, draining until connections finish (hard-stop-after %d ms)",
+				cfg->hard_stop_after_ms);
+		else
+			pr_info("SIGQUIT: graceful stop, draining until connections finish");
+		stop_all(hard_stop_ms(cfg));
 		break;
 	case SIGUSR2:
 		break;		/* a worker exited: reaped by the loop */
@@ -455,7 +493,7 @@ static void serve(int sfd, struct control *ctl, int *status)
 		if (rt.drain_requested && !stopping) {
 			pr_info("admin: drain (grace %d ms)",
 				rt.groups->cfg->drain_timeout_ms);
-			stop_all();
+			stop_all(rt.groups->cfg->drain_timeout_ms);
 		}
 		rt.drain_requested = false;
 		read_signals(sfd);
@@ -466,7 +504,7 @@ static void serve(int sfd, struct control *ctl, int *status)
 			/* a worker of the running generation died: stop */
 			*status = 1;
 			for (g = rt.groups; g; g = g->next)
-				group_stop(g, 1);
+				group_stop(g, rt.groups->cfg->drain_timeout_ms);
 			stopping = true;
 		}
 		if (stopping && group_exited(rt.groups) && !rt.groups->next)
@@ -513,6 +551,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
@@ -535,7 +574,7 @@ int main(int argc, char **argv)
 	if (cfg->user[0] && drop_privileges(cfg->user, cfg->admin_path))
 		goto out_free;
 	if (group_start(g)) {
-		group_stop(g, 1);
+		group_stop(g, 0);
 		goto out_join;
 	}
 	status = 0;

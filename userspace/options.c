@@ -39,6 +39,7 @@ static const struct option long_opts[] = {
 	{ "connect-timeout", required_argument, NULL, OPT_KEY },
 	{ "idle-timeout", required_argument, NULL, OPT_KEY },
 	{ "drain-timeout", required_argument, NULL, OPT_KEY },
+	{ "hard-stop-after", required_argument, NULL, OPT_KEY },
 	{ "health", required_argument, NULL, OPT_KEY },
 	{ "health-interval", required_argument, NULL, OPT_KEY },
 	{ "health-timeout", required_argument, NULL, OPT_KEY },
@@ -86,6 +87,9 @@ static void usage(FILE *f)
 "                              (default 0)\n"
 "      --drain-timeout MS      grace for open connections on SIGTERM\n"
 "                              (default 10000)\n"
+"      --hard-stop-after MS    bound on a graceful drain: connections left\n"
+"                              by a reload, or after SIGQUIT; 0 = none\n"
+"                              (default 900000)\n"
 "      --health tcp|none       active health checks (default none)\n"
 "      --health-interval MS    between checks (default 2000)\n"
 "      --health-timeout MS     per check (default: connect timeout)\n"

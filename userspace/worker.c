@@ -534,19 +534,20 @@ void worker_close_listeners(struct worker *w)
 }
 
 /*
- * Act on w->stop: a retired generation (2) drains without a deadline,
- * a shutdown (1) gives every connection the grace period. A shutdown
- * can come after a reload retired the worker, so the deadline is
- * recomputed on each request and only ever moves earlier. Returns true
- * the first time, when the caller stops accepting.
+ * Act on w->stop: stop accepting and drain, bounded by w->drain_ms from
+ * now (negative: no bound). The main thread asks again whenever the
+ * bound changes (a retired generation's hard-stop-after, then a
+ * shutdown's grace, then a second SIGTERM's 0), so the deadline is
+ * recomputed on each request and only ever moves earlier. The engines
+ * close what is left at the first tick past it. Returns true the first
+ * time, when the caller stops accepting.
  */
 bool worker_start_drain(struct worker *w)
 {
-	uint64_t deadline = UINT64_MAX;
+	int ms = atomic_load(&w->drain_ms);
+	uint64_t deadline = ms < 0 ? UINT64_MAX : w->now_ms + ms;
 	bool first = !w->draining;
 
-	if (atomic_load(&w->stop) == 1)
-		deadline = w->now_ms + atomic_load(&w->drain_ms);
 	if (first || deadline < w->drain_deadline)
 		w->drain_deadline = deadline;
 	w->draining = true;

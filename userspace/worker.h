@@ -44,8 +44,9 @@ struct worker {
 	enum forward_kind forward;	/* resolved: splice or buffers */
 
 	int wake_fd;			/* eventfd: main -> worker */
-	atomic_int stop;		/* 1: drain with grace, 2: without */
-	atomic_int drain_ms;		/* the grace, set before stop = 1 */
+	atomic_int stop;		/* nonzero: stop accepting, drain */
+	atomic_int drain_ms;		/* bound on the drain, set before
+					 * stop; < 0: none (worker_start_drain) */
 	bool draining;
 	uint64_t drain_deadline;
 
