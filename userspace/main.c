@@ -152,6 +152,8 @@ static struct generation *group_create(struct config *cfg, struct generation *ol
 		w->cfg = cfg;
 		w->engine = rt.engine;
 		w->forward = rt.forward;
+		/* no accepts until group_release() */
+		atomic_store(&w->hold, true);
 		ret = worker_setup(w);
 		if (ret) {
 			pr_err("worker %u setup: %s", i, strerror(-ret));
@@ -174,18 +176,29 @@ out_free:
 	return NULL;
 }
 
+/*
+ * Start @g's threads. When one cannot be started (pthread_create()
+ * fails with EAGAIN under a task limit), the ones after it never run:
+ * they are marked exited, and the caller stops those that did start.
+ */
 static int group_start(struct generation *g)
 {
-	unsigned int i;
+	unsigned int i, j;
 	int ret;
 
 	for (i = 0; i < g->nworkers; i++) {
 		ret = pthread_create(&g->workers[i].thread, NULL, worker_main,
 				     &g->workers[i]);
-		if (ret) {
-			pr_err("starting worker %u: %s", i, strerror(ret));
-			return -ret;
+		if (!ret)
+			continue;
+		pr_err("starting worker %u of %u: %s", i, g->nworkers,
+		       strerror(ret));
+		for (j = i; j < g->nworkers; j++) {
+			/* glibc may have written a handle that is no thread */
+			g->workers[j].thread = 0;
+			atomic_store(&g->workers[j].exited, true);
 		}
+		return -ret;
 	}
 	return 0;
 }
@@ -248,6 +261,63 @@ static void generation_join(struct generation *g)
 }
 
 /*
+ * Let @g's workers accept. A new generation is held until all of its
+ * workers started (a half-started one never serves anybody) and until
+ * the generation before it has no accept left (worker.c says why).
+ */
+static void group_release(struct generation *g)
+{
+	unsigned int i;
+
+	g->held = false;
+	for (i = 0; i < g->nworkers; i++) {
+		atomic_store(&g->workers[i].hold, false);
+		worker_wake(&g->workers[i]);
+	}
+}
+
+/* The newest generation, held behind one that stopped accepting now. */
+static void release_held(void)
+{
+	struct generation *g = rt.groups, *old = g->next;
+	unsigned int i;
+
+	if (!g->held || g->draining)
+		return;
+	for (i = 0; old && i < old->nworkers; i++)
+		if (!atomic_load(&old->workers[i].accepts_gone) &&
+		    !atomic_load(&old->workers[i].exited))
+			return;
+	group_release(g);
+}
+
+/* Keep an exited generation's figures in the process totals. */
+static void retire_stats(struct generation *g)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->nworkers; i++) {
+#define X(name) rt.retired.name += STAT_GET(&g->workers[i], name);
+		WORKER_STATS(X)
+#undef X
+	}
+	rt.retired.conns_active = 0;
+}
+
+/*
+ * A generation that could not start in full: its workers that did
+ * start never accepted (held), so they stop at once and are joined
+ * here, and it is freed without ever having served.
+ */
+static void group_discard(struct generation *g)
+{
+	group_stop(g, 0);
+	generation_join(g);
+	retire_stats(g);
+	group_free(g, g->nworkers);
+}
+
+/*
  * Join generations whose workers all finished and keep their figures.
  * The newest one stays listed (the control plane reads its config) and
  * is never folded into the retired figures, so nothing counts twice.
@@ -270,12 +340,7 @@ static int reap_groups(void)
 				failed = 1;
 		if (g == rt.groups && !g->next)
 			return failed;
-		for (i = 0; i < g->nworkers; i++) {
-#define X(name) rt.retired.name += STAT_GET(&g->workers[i], name);
-			WORKER_STATS(X)
-#undef X
-		}
-		rt.retired.conns_active = 0;
+		retire_stats(g);
 		*pp = g->next;
 		group_free(g, g->nworkers);
 	}
@@ -347,14 +412,19 @@ static void reload(void)
 	}
 	carry_state(cfg, old->cfg);
 	if (group_start(g)) {
-		/* threads that did start must be stopped before freeing */
-		group_stop(g, cfg->drain_timeout_ms);
-		pr_err("reload: starting workers failed");
-		g->next = rt.groups;
-		rt.groups = g;
+		/*
+		 * Roll back. The old generation was never told anything and
+		 * keeps serving; the new workers that did start were held
+		 * from accepting, so they have nobody to drain.
+		 */
+		pr_err("reload: new workers could not start: keeping the running configuration");
+		group_discard(g);
 		rt.reload_failures++;
+		sd_notify(0, "READY=1");
 		return;
 	}
+	/* accepting once the old workers stopped: release_held() */
+	g->held = true;
 	group_stop(old, hard_stop_ms(cfg));
 	g->next = rt.groups;
 	rt.groups = g;
@@ -497,6 +567,7 @@ static void serve(int sfd, struct control *ctl, int *status)
 		}
 		rt.drain_requested = false;
 		read_signals(sfd);
+		release_held();
 		/* a "show conns" in flight still holds workers of theirs */
 		if (control_busy(ctl))
 			continue;
@@ -577,6 +648,7 @@ int main(int argc, char **argv)
 		group_stop(g, 0);
 		goto out_join;
 	}
+	group_release(g);
 	status = 0;
 	pr_info("ringlb %s: %u listener%s on %u address%s, %u backend%s, %u worker%s, engine %s, forward %s",
 		RINGLB_VERSION, cfg->nlisteners,

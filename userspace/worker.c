@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,11 +124,35 @@ struct conn *conn_next_fdwait(struct worker *w)
 }
 
 /*
+ * A draining worker with no listener and no accept in flight tells the
+ * main thread, which holds the next generation's accepts until then
+ * (w->hold). io_uring waits for a connection as an exclusive waiter on
+ * the shared listening socket: one connection wakes one waiter, and a
+ * waiter cancelled after its wake-up takes the wake-up with it, leaving
+ * the client in the accept queue until another one comes. Two
+ * generations never waiting on a socket at once avoids that.
+ */
+static void worker_note_accepts_gone(struct worker *w)
+{
+	unsigned int i;
+
+	if (!w->draining || w->accepting || atomic_load(&w->accepts_gone))
+		return;
+	for (i = 0; i < w->cfg->nsocks; i++)
+		if (w->lfd[i] >= 0)
+			return;
+	atomic_store(&w->accepts_gone, true);
+	kill(getpid(), SIGUSR2);
+}
+
+/*
  * From the engines' ticks: an episode ends once a while has passed with
  * no refusal (a lone success between refusals does not end it).
  */
 void worker_accept_tick(struct worker *w)
 {
+	/* the last accept may have ended in a connection (conn_alloc()) */
+	worker_note_accepts_gone(w);
 	if (!w->accept_starved || w->fdwait ||
 	    w->now_ms - w->accept_refused_ms < ACCEPT_CALM_MS)
 		return;
@@ -531,6 +556,7 @@ void worker_close_listeners(struct worker *w)
 			close(w->lfd[i]);
 		w->lfd[i] = -1;
 	}
+	worker_note_accepts_gone(w);
 }
 
 /*
@@ -558,7 +584,8 @@ bool worker_can_accept(struct worker *w, unsigned int sock)
 {
 	unsigned int l = w->cfg->socks[sock].ln - w->cfg->listeners;
 
-	if (w->draining || w->lfd[sock] < 0 || w->fdwait)
+	if (w->draining || w->lfd[sock] < 0 || w->fdwait ||
+	    atomic_load(&w->hold))
 		return false;
 	if (w->ln_cap[l] && w->ln_used[l] >= w->ln_cap[l])
 		return false;
@@ -576,6 +603,7 @@ void worker_unreserve(struct worker *w, unsigned int sock)
 {
 	w->accepting--;
 	w->ln_used[w->cfg->socks[sock].ln - w->cfg->listeners]--;
+	worker_note_accepts_gone(w);
 }
 
 /* A share of @total for worker @id of @n, at least 1; 0 stays 0. */
