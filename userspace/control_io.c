@@ -75,8 +75,10 @@ struct control {
 	struct runtime *rt;
 	int lfd[CTL_NENDPOINTS];
 	uint64_t paused_until[CTL_NENDPOINTS];
-	/* the admin socket we made: removed at exit */
+	/* the admin socket we made: removed at exit if it is still ours */
 	char admin_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t admin_dev;
+	ino_t admin_ino;
 	struct ctl_client clients[CTL_NENDPOINTS][CTL_CLIENTS_MAX];
 	struct conns_query q;
 	/* what each entry of the last poll set stands for */
@@ -91,18 +93,42 @@ static const char *const ep_names[CTL_NENDPOINTS] = {
 
 /* ---- listening ---------------------------------------------------------- */
 
+/*
+ * The admin socket gets its mode from bind() itself, under umask 0177:
+ * 0600 from the first instant, owned by the user ringlb starts as, and
+ * no path operation follows the bind. chmod() or chown() by path would
+ * follow a symlink swapped in by anyone who can write the directory.
+ * It is not handed to `user =` either: the daemon keeps its listening
+ * descriptor when it drops privileges, so it never needs to own the
+ * file, and a socket owned by `nobody` would be every nobody's.
+ *
+ * What is in the way is removed only when it is a socket (a previous
+ * run's); anything else, a symlink included, is refused. unlink() and
+ * bind() never follow a final symlink: one planted after the check
+ * makes bind() fail with EADDRINUSE, it is never written through.
+ */
 static int admin_listen(struct control *ctl, const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
 	mode_t old;
 	int fd, err;
 
+	if (!lstat(path, &st)) {
+		if (!S_ISSOCK(st.st_mode)) {
+			pr_err("admin socket %s: exists and is not a socket (%s): not replacing it",
+			       path, S_ISLNK(st.st_mode) ? "a symlink" :
+			       S_ISDIR(st.st_mode) ? "a directory" : "a file");
+			return -EEXIST;
+		}
+		if (unlink(path) && errno != ENOENT)
+			return -errno;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	unlink(path);
-	/* created 0600 from the start: no window where others can connect */
+	/* no thread runs yet: the process-wide umask is ours alone */
 	old = umask(0177);
 	err = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ? -errno : 0;
 	umask(old);
@@ -112,14 +138,23 @@ static int admin_listen(struct control *ctl, const char *path)
 		close(fd);
 		return err;
 	}
-	chmod(path, 0600);
+	if (!lstat(path, &st)) {
+		ctl->admin_dev = st.st_dev;
+		ctl->admin_ino = st.st_ino;
+	}
 	snprintf(ctl->admin_path, sizeof(ctl->admin_path), "%s", path);
 	return fd;
 }
 
 static void admin_unlink(struct control *ctl)
 {
-	if (ctl->admin_path[0])
+	struct stat st;
+
+	if (!ctl->admin_path[0] || lstat(ctl->admin_path, &st))
+		return;
+	/* a socket made by someone else since (a new ringlb) stays */
+	if (S_ISSOCK(st.st_mode) && st.st_dev == ctl->admin_dev &&
+	    st.st_ino == ctl->admin_ino)
 		unlink(ctl->admin_path);
 }
 
@@ -162,8 +197,9 @@ struct control *control_open(struct runtime *rt, const struct config *cfg)
 	if (cfg->admin_path[0]) {
 		fd = admin_listen(ctl, cfg->admin_path);
 		if (fd < 0) {
-			pr_err("admin socket %s: %s", cfg->admin_path,
-			       strerror(-fd));
+			if (fd != -EEXIST)
+				pr_err("admin socket %s: %s", cfg->admin_path,
+				       strerror(-fd));
 			goto out_close;
 		}
 		ctl->lfd[CTL_ADMIN] = fd;

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -513,7 +514,44 @@ static void read_signals(int sfd)
 
 /* ---- privileges ------------------------------------------------------------------ */
 
-static int drop_privileges(const char *user, const char *admin_path)
+/*
+ * `user =` can only be honoured by a process that may change its user:
+ * root, or one with CAP_SETUID and CAP_SETGID. Checked with --check too,
+ * so a configuration that cannot work where it is checked is caught
+ * before a start: the packaged unit runs ringlb (and its ExecStartPre
+ * --check) as a DynamicUser with neither capability. Not at a reload:
+ * the running daemon gave its privileges up on purpose.
+ */
+static int user_check(struct config *cfg)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2] = { { 0 } };
+	const uint32_t need = 1u << CAP_SETUID | 1u << CAP_SETGID;
+	bool able;
+
+	if (!cfg->user[0])
+		return 0;
+	if (syscall(SYS_capget, &hdr, data))
+		able = !geteuid();
+	else
+		able = (data[0].effective & need) == need;
+	if (able)
+		return 0;
+	config_error(cfg, 0, "user = %s: this process cannot change its user (uid %u, without CAP_SETUID and CAP_SETGID)%s",
+		     cfg->user, (unsigned int)geteuid(),
+		     getenv("INVOCATION_ID") ?
+		     "; under systemd the unit chooses the user (the packaged ringlb.service runs it as a DynamicUser): remove `user =` from the configuration" :
+		     "; start ringlb as root, or remove `user =`");
+	return -EPERM;
+}
+
+/*
+ * The admin socket is not handed to @user: it stays with the user that
+ * made it (control_io.c says why), and the daemon keeps its descriptor.
+ */
+static int drop_privileges(const char *user)
 {
 	struct passwd *pw = getpwnam(user);
 
@@ -521,9 +559,6 @@ static int drop_privileges(const char *user, const char *admin_path)
 		pr_err("--user %s: no such user", user);
 		return -ENOENT;
 	}
-	/* the admin socket stays reachable by the daemon's own user */
-	if (admin_path[0] && chown(admin_path, pw->pw_uid, pw->pw_gid))
-		pr_warn("chown %s: %s", admin_path, strerror(errno));
 	if (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
 		pr_err("dropping privileges to %s: %s", user, strerror(errno));
 		return -errno;
@@ -597,6 +632,8 @@ int main(int argc, char **argv)
 	g_argc = argc;
 	g_argv = argv;
 	ret = config_from_args(cfg, argc, argv, &check_only);
+	if (ret <= 0 && user_check(cfg))
+		ret = -EINVAL;
 	if (check_only) {
 		if (!ret)
 			printf("%s: configuration is valid\n",
@@ -642,7 +679,7 @@ int main(int argc, char **argv)
 	ctl = control_open(&rt, cfg);
 	if (!ctl)
 		goto out_free;
-	if (cfg->user[0] && drop_privileges(cfg->user, cfg->admin_path))
+	if (cfg->user[0] && drop_privileges(cfg->user))
 		goto out_free;
 	if (group_start(g)) {
 		group_stop(g, 0);
