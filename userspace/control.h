@@ -24,6 +24,7 @@ struct generation {
 	unsigned int nworkers;
 	bool draining;			/* replaced by a reload, or stopping */
 	bool held;			/* not accepting yet (group_release()) */
+	uint64_t held_since;		/* clock_ms() of the reload */
 	uint64_t stop_until;		/* clock_ms() the drain ends by */
 	bool joined;			/* threads joined */
 	struct generation *next;

@@ -34,6 +34,9 @@
 #include "version.h"
 #include "worker.h"
 
+/* longest a new generation waits for the old one's accepts to end */
+#define HOLD_MAX_MS	1000
+
 static struct runtime rt;
 static int g_argc;
 static char **g_argv;
@@ -277,19 +280,33 @@ static void group_release(struct generation *g)
 	}
 }
 
-/* The newest generation, held behind one that stopped accepting now. */
-static void release_held(void)
+/*
+ * The newest generation, held behind one that stops accepting now.
+ * Returns how long it may still wait (ms), -1 when none waits. An old
+ * worker that never says its accepts are gone (it should within a
+ * tick) does not keep the new generation from serving: after
+ * HOLD_MAX_MS it is released anyway, and that is logged.
+ */
+static int release_held(void)
 {
 	struct generation *g = rt.groups, *old = g->next;
+	uint64_t waited = clock_ms() - g->held_since;
 	unsigned int i;
 
 	if (!g->held || g->draining)
-		return;
-	for (i = 0; old && i < old->nworkers; i++)
-		if (!atomic_load(&old->workers[i].accepts_gone) &&
-		    !atomic_load(&old->workers[i].exited))
-			return;
+		return -1;
+	for (i = 0; old && i < old->nworkers; i++) {
+		if (atomic_load(&old->workers[i].accepts_gone) ||
+		    atomic_load(&old->workers[i].exited))
+			continue;
+		if (waited < HOLD_MAX_MS)
+			return HOLD_MAX_MS - waited;
+		pr_warn("reload: previous worker %u still has accepts after %d ms: new workers accept anyway",
+			i, HOLD_MAX_MS);
+		break;
+	}
 	group_release(g);
+	return -1;
 }
 
 /* Keep an exited generation's figures in the process totals. */
@@ -426,6 +443,7 @@ static void reload(void)
 	}
 	/* accepting once the old workers stopped: release_held() */
 	g->held = true;
+	g->held_since = clock_ms();
 	group_stop(old, hard_stop_ms(cfg));
 	g->next = rt.groups;
 	rt.groups = g;
@@ -580,7 +598,7 @@ static void serve(int sfd, struct control *ctl, int *status)
 
 	for (;;) {
 		struct pollfd pfd[1 + CTL_POLL_MAX];
-		int timeout = -1;
+		int timeout = release_held();
 		unsigned int n, i;
 
 		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
@@ -602,7 +620,6 @@ static void serve(int sfd, struct control *ctl, int *status)
 		}
 		rt.drain_requested = false;
 		read_signals(sfd);
-		release_held();
 		/* a "show conns" in flight still holds workers of theirs */
 		if (control_busy(ctl))
 			continue;
