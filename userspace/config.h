@@ -120,7 +120,7 @@ struct config {
 	int connect_timeout_ms;
 	int idle_timeout_ms;		/* 0 = never */
 	int drain_timeout_ms;
-	int hard_stop_after_ms;		/* bound on a graceful drain; 0 = none */
+	int hard_stop_after_ms;		/* graceful drain bound; 0 = none */
 	int proxy_protocol;
 	char balance[16];
 	int health, health_interval_ms, health_timeout_ms, rise, fall;

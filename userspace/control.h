@@ -23,7 +23,7 @@ struct generation {
 	struct worker *workers;
 	unsigned int nworkers;
 	bool draining;			/* replaced by a reload, or stopping */
-	bool held;			/* not accepting yet (group_release()) */
+	bool held;			/* no accepts yet: group_release() */
 	uint64_t held_since;		/* clock_ms() of the reload */
 	uint64_t stop_until;		/* clock_ms() the drain ends by */
 	bool joined;			/* threads joined */

@@ -91,7 +91,7 @@ static const char *const ep_names[CTL_NENDPOINTS] = {
 	[CTL_METRICS] = "metrics",
 };
 
-/* ---- listening ---------------------------------------------------------- */
+/* ---- listening ---------------------------------------------------- */
 
 /*
  * The admin socket gets its mode from bind() itself, under umask 0177:
@@ -222,7 +222,7 @@ out_close:
 	return NULL;
 }
 
-/* ---- clients --------------------------------------------------------------- */
+/* ---- clients ------------------------------------------------------ */
 
 static void query_abort(struct control *ctl);
 
@@ -296,7 +296,7 @@ static void accept_clients(struct control *ctl, enum ctl_endpoint ep)
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM) {
-				/* readable until someone leaves: no busy loop */
+				/* readable till a client leaves: no busy loop */
 				pr_warn("%s: accept: %s: pausing %d ms",
 					ep_names[ep], strerror(errno),
 					ACCEPT_PAUSE_MS);
@@ -347,7 +347,7 @@ static void reply_ready(struct control *ctl, struct ctl_client *c)
 	client_write(ctl, c);
 }
 
-/* ---- requests ---------------------------------------------------------------- */
+/* ---- requests ----------------------------------------------------- */
 
 static void admin_request(struct control *ctl, struct ctl_client *c,
 			  bool too_long)
@@ -474,7 +474,7 @@ static void client_read(struct control *ctl, struct ctl_client *c)
 		metrics_request(ctl, c, !request_whole(c) && !eof);
 }
 
-/* ---- show conns: asking the workers without waiting for them ------------------ */
+/* ---- show conns: asking the workers without waiting for them ------ */
 
 static void query_free(struct conns_query *q)
 {
@@ -583,7 +583,7 @@ bool control_busy(const struct control *ctl)
 	return ctl && ctl->q.c;
 }
 
-/* ---- the loop's side ------------------------------------------------------------ */
+/* ---- the loop's side ----------------------------------------------- */
 
 unsigned int control_poll_fds(struct control *ctl, struct pollfd *pfd,
 			      int *timeout_ms)

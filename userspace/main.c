@@ -464,7 +464,7 @@ out_fail:
 	sd_notify(0, "READY=1");
 }
 
-/* ---- stopping --------------------------------------------------------------- */
+/* ---- stopping ------------------------------------------------------ */
 
 /*
  * Stop every generation, bounded by @ms (< 0: no bound). Each call can

@@ -45,8 +45,8 @@ struct worker {
 
 	int wake_fd;			/* eventfd: main -> worker */
 	atomic_int stop;		/* nonzero: stop accepting, drain */
-	atomic_int drain_ms;		/* bound on the drain, set before
-					 * stop; < 0: none (worker_start_drain) */
+	atomic_int drain_ms;		/* drain bound, set before stop;
+					 * < 0: none (worker_start_drain) */
 	atomic_bool hold;		/* main: no accepts yet */
 	atomic_bool accepts_gone;	/* draining, no accept left */
 	bool draining;
