@@ -92,6 +92,8 @@ void config_init(struct config *cfg)
 	cfg->src_prefix[0] = 32;
 	cfg->src_prefix[1] = 64;
 	cfg->drain_timeout_ms = 10000;
+	/* connections left by a reload, or by SIGQUIT: 15 min, then cut */
+	cfg->hard_stop_after_ms = 15 * 60 * 1000;
 	strcpy(cfg->balance, "rr");
 	cfg->health = HEALTH_NONE;
 	cfg->health_interval_ms = 2000;
@@ -424,6 +426,9 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 	if (!strcmp(k, "drain-timeout"))
 		return parse_int(cfg, line, k, v, 0, INT_MAX,
 				 &cfg->drain_timeout_ms);
+	if (!strcmp(k, "hard-stop-after"))
+		return parse_int(cfg, line, k, v, 0, INT_MAX,
+				 &cfg->hard_stop_after_ms);
 	if (!strcmp(k, "proxy-protocol"))
 		return parse_choice(cfg, line, k, v, pp_names,
 				    &cfg->proxy_protocol);

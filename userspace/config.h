@@ -131,6 +131,7 @@ struct config {
 	int client_timeout_ms, server_timeout_ms, write_timeout_ms;
 	int tcp_keepalive_s;		/* idle before probes; 0 = off */
 	int drain_timeout_ms;
+	int hard_stop_after_ms;		/* graceful drain bound; 0 = none */
 	int proxy_protocol;
 	char balance[16];
 	int health, health_interval_ms, health_timeout_ms, rise, fall;

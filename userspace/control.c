@@ -78,6 +78,12 @@ static void show_stats(struct runtime *rt, FILE *out, bool json)
 			getpid(),
 			(unsigned long long)(clock_ms() - rt->started_ms),
 			(unsigned long long)rt->reloads);
+		fprintf(out, ",\"reload_failures\":%llu,\"admin_refused\":%llu,\"admin_timeouts\":%llu,\"metrics_refused\":%llu,\"metrics_timeouts\":%llu",
+			(unsigned long long)rt->reload_failures,
+			(unsigned long long)rt->ctl_refused[CTL_ADMIN],
+			(unsigned long long)rt->ctl_timeouts[CTL_ADMIN],
+			(unsigned long long)rt->ctl_refused[CTL_METRICS],
+			(unsigned long long)rt->ctl_timeouts[CTL_METRICS]);
 #define X(name) fprintf(out, ",\"%s\":%llu", #name, (unsigned long long)t.name);
 		WORKER_STATS(X)
 #undef X
@@ -93,6 +99,16 @@ static void show_stats(struct runtime *rt, FILE *out, bool json)
 		(unsigned long long)(clock_ms() - rt->started_ms));
 	fprintf(out, "%-20s %llu\n", "reloads",
 		(unsigned long long)rt->reloads);
+	fprintf(out, "%-20s %llu\n", "reload_failures",
+		(unsigned long long)rt->reload_failures);
+	fprintf(out, "%-20s %llu\n", "admin_refused",
+		(unsigned long long)rt->ctl_refused[CTL_ADMIN]);
+	fprintf(out, "%-20s %llu\n", "admin_timeouts",
+		(unsigned long long)rt->ctl_timeouts[CTL_ADMIN]);
+	fprintf(out, "%-20s %llu\n", "metrics_refused",
+		(unsigned long long)rt->ctl_refused[CTL_METRICS]);
+	fprintf(out, "%-20s %llu\n", "metrics_timeouts",
+		(unsigned long long)rt->ctl_timeouts[CTL_METRICS]);
 #define X(name) fprintf(out, "%-20s %llu\n", #name, (unsigned long long)t.name);
 	WORKER_STATS(X)
 #undef X
@@ -158,9 +174,12 @@ static void show_servers(struct runtime *rt, FILE *out, bool json)
 		fprintf(out, "]\n");
 }
 
-static void show_conns(struct runtime *rt, FILE *out, bool json)
+/*
+ * Every worker's list (the lines dump_conns() writes), as one table or
+ * one JSON array. A worker that did not answer in time is left out.
+ */
+void conns_show(FILE *out, bool json, char *const *dumps, unsigned int n)
 {
-	struct generation *g;
 	bool first = true;
 	unsigned int i;
 
@@ -170,36 +189,30 @@ static void show_conns(struct runtime *rt, FILE *out, bool json)
 		fprintf(out, "%-6s %-28s %-12s %-12s %-12s %-10s %12s %12s %10s %10s\n",
 			"WORKER", "CLIENT", "LISTENER", "BACKEND", "SERVER",
 			"STATE", "UP", "DOWN", "AGE_MS", "IDLE_MS");
-	for (g = rt->groups; g; g = g->next) {
-		for (i = 0; i < g->nworkers; i++) {
-			size_t len = 0;
-			char *dump = worker_request(&g->workers[i], WREQ_CONNS,
-						    &len);
-			char *line, *save = NULL;
+	for (i = 0; i < n; i++) {
+		char *line, *save = NULL;
 
-			if (!dump)
+		if (!dumps[i])
+			continue;
+		for (line = strtok_r(dumps[i], "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char f[10][64];
+
+			if (sscanf(line, "%63s %63s %63s %63s %63s %63s %63s %63s %63s %63s",
+				   f[0], f[1], f[2], f[3], f[4], f[5],
+				   f[6], f[7], f[8], f[9]) != 10)
 				continue;
-			for (line = strtok_r(dump, "\n", &save); line;
-			     line = strtok_r(NULL, "\n", &save)) {
-				char f[10][64];
-
-				if (sscanf(line, "%63s %63s %63s %63s %63s %63s %63s %63s %63s %63s",
-					   f[0], f[1], f[2], f[3], f[4], f[5],
-					   f[6], f[7], f[8], f[9]) != 10)
-					continue;
-				if (json) {
-					fprintf(out, "%s{\"worker\":%s,\"client\":\"%s\",\"listener\":\"%s\",\"backend\":\"%s\",\"server\":\"%s\",\"state\":\"%s\",\"up\":%s,\"down\":%s,\"age_ms\":%s,\"idle_ms\":%s}",
-						first ? "" : ",", f[0], f[1],
-						f[2], f[3], f[4], f[5], f[6],
-						f[7], f[8], f[9]);
-					first = false;
-				} else {
-					fprintf(out, "%-6s %-28s %-12s %-12s %-12s %-10s %12s %12s %10s %10s\n",
-						f[0], f[1], f[2], f[3], f[4],
-						f[5], f[6], f[7], f[8], f[9]);
-				}
+			if (json) {
+				fprintf(out, "%s{\"worker\":%s,\"client\":\"%s\",\"listener\":\"%s\",\"backend\":\"%s\",\"server\":\"%s\",\"state\":\"%s\",\"up\":%s,\"down\":%s,\"age_ms\":%s,\"idle_ms\":%s}",
+					first ? "" : ",", f[0], f[1], f[2],
+					f[3], f[4], f[5], f[6], f[7], f[8],
+					f[9]);
+				first = false;
+			} else {
+				fprintf(out, "%-6s %-28s %-12s %-12s %-12s %-10s %12s %12s %10s %10s\n",
+					f[0], f[1], f[2], f[3], f[4], f[5],
+					f[6], f[7], f[8], f[9]);
 			}
-			free(dump);
 		}
 	}
 	if (json)
@@ -292,7 +305,7 @@ static int find_server(struct runtime *rt, const char *spec, FILE *out,
 	return 0;
 }
 
-void admin_command(struct runtime *rt, char *line, FILE *out)
+int admin_command(struct runtime *rt, char *line, FILE *out)
 {
 	char *w[ADMIN_MAX_WORDS], *save = NULL, *tok;
 	struct backend *be;
@@ -308,54 +321,61 @@ void admin_command(struct runtime *rt, char *line, FILE *out)
 		}
 		if (n == ADMIN_MAX_WORDS) {
 			fprintf(out, "error: too many words\n");
-			return;
+			return 0;
 		}
 		w[n++] = tok;
 	}
 	if (n == 2 && !strcmp(w[0], "show")) {
-		if (!strcmp(w[1], "stats"))
-			return show_stats(rt, out, json);
-		if (!strcmp(w[1], "servers"))
-			return show_servers(rt, out, json);
 		if (!strcmp(w[1], "conns"))
-			return show_conns(rt, out, json);
-		if (!strcmp(w[1], "kernel"))
-			return show_kernel(rt, out, json);
+			return json ? ADMIN_CONNS_JSON : ADMIN_CONNS;
+		if (!strcmp(w[1], "stats")) {
+			show_stats(rt, out, json);
+			return 0;
+		}
+		if (!strcmp(w[1], "servers")) {
+			show_servers(rt, out, json);
+			return 0;
+		}
+		if (!strcmp(w[1], "kernel")) {
+			show_kernel(rt, out, json);
+			return 0;
+		}
 	}
 	if (n == 3 && !strcmp(w[1], "server") &&
 	    (!strcmp(w[0], "disable") || !strcmp(w[0], "enable"))) {
 		if (find_server(rt, w[2], out, &be, &srv))
-			return;
+			return 0;
 		server_set_admin(be, srv, w[0][0] == 'd');
 		fprintf(out, "ok\n");
-		return;
+		return 0;
 	}
 	if (n == 4 && !strcmp(w[0], "set") && !strcmp(w[1], "weight")) {
 		char *end;
 		long v;
 
 		if (find_server(rt, w[2], out, &be, &srv))
-			return;
+			return 0;
 		errno = 0;
 		v = strtol(w[3], &end, 10);
 		if (errno || *end || end == w[3] || v < 0 || v > 256) {
 			fprintf(out, "error: weight must be 0..256\n");
-			return;
+			return 0;
 		}
 		server_set_weight(be, srv, v);
 		fprintf(out, "ok\n");
-		return;
+		return 0;
 	}
 	if (n == 1 && !strcmp(w[0], "drain")) {
 		rt->drain_requested = true;
 		fprintf(out, "ok: draining\n");
-		return;
+		return 0;
 	}
 	if (n == 1 && !strcmp(w[0], "help")) {
 		fprintf(out, "commands: show stats|servers|conns|kernel, disable server B/S, enable server B/S, set weight B/S N, drain (add --json for JSON)\n");
-		return;
+		return 0;
 	}
 	fprintf(out, "error: unknown command (try 'help')\n");
+	return 0;
 }
 
 /* ---- Prometheus text format ------------------------------------------- */
@@ -421,6 +441,17 @@ static void per_worker(FILE *out, struct runtime *rt, const char *metric,
 	}
 }
 
+/* A control plane counter, one series per endpoint. */
+static void ctl_counter(FILE *out, const char *metric, const char *help,
+			const uint64_t *v)
+{
+	metric_head(out, metric, "counter", help);
+	fprintf(out, "%s{endpoint=\"admin\"} %llu\n", metric,
+		(unsigned long long)v[CTL_ADMIN]);
+	fprintf(out, "%s{endpoint=\"metrics\"} %llu\n", metric,
+		(unsigned long long)v[CTL_METRICS]);
+}
+
 void metrics_write(struct runtime *rt, FILE *out)
 {
 	struct config *cfg = rt->groups->cfg;
@@ -465,6 +496,12 @@ void metrics_write(struct runtime *rt, FILE *out)
 		(unsigned long long)rt->reloads);
 	fprintf(out, "ringlb_reloads_total{result=\"failed\"} %llu\n",
 		(unsigned long long)rt->reload_failures);
+	ctl_counter(out, "ringlb_control_refused_total",
+		    "Admin and metrics clients closed at once: the endpoint had its cap of clients.",
+		    rt->ctl_refused);
+	ctl_counter(out, "ringlb_control_timeouts_total",
+		    "Admin and metrics clients closed by the deadline on their whole exchange.",
+		    rt->ctl_timeouts);
 
 	per_server(out, cfg, "ringlb_backend_up", "gauge",
 		   "1 when the server can take connections (up, enabled).",

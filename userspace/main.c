@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * ringlb: start-up, engine choice, worker generations, and the control
- * thread.
+ * ringlb: start-up, engine choice, and the worker generations.
  *
  * The main thread never touches the data path. It owns the signals (via
- * signalfd), the admin socket and the metrics endpoint, and runs one
- * "group" of workers per configuration generation: a reload starts a new
- * group on the new configuration (taking over the listening sockets with
- * dup(), so no connection is refused) and lets the old group drain
- * without a deadline, so established connections are never cut by a
- * reload; a shutdown later gives every generation the grace period.
+ * signalfd) and runs one "generation" of workers per configuration: a
+ * reload starts a new one on the new configuration (taking over the
+ * listening sockets with dup(), so no connection is refused) and lets
+ * the old one drain, bounded by hard-stop-after; a shutdown then bounds
+ * every generation by the grace period, a second SIGTERM ends them now.
+ * Its poll loop also serves the control plane (control_io.c), which
+ * never blocks it: signals are handled whatever admin and metrics
+ * clients do.
  */
 #include <errno.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -21,9 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -34,11 +34,14 @@
 #include "version.h"
 #include "worker.h"
 
-#define ADMIN_LINE_MAX	4096
+/* longest a new generation waits for the old one's accepts to end */
+#define HOLD_MAX_MS	1000
 
 static struct runtime rt;
 static int g_argc;
 static char **g_argv;
+static bool stopping;
+static int term_signals;	/* SIGTERM/SIGINT received: 2 = stop now */
 
 static void *worker_main(void *arg)
 {
@@ -51,7 +54,7 @@ static void *worker_main(void *arg)
 		pr_err("worker %u stopped: %s", w->id, strerror(-ret));
 	w->exit_status = ret;
 	atomic_store(&w->exited, true);
-	/* tell the control thread, which reaps finished groups */
+	/* tell the main thread, which reaps finished groups */
 	kill(getpid(), SIGUSR2);
 	return NULL;
 }
@@ -153,6 +156,8 @@ static struct generation *group_create(struct config *cfg, struct generation *ol
 		w->cfg = cfg;
 		w->engine = rt.engine;
 		w->forward = rt.forward;
+		/* no accepts until group_release() */
+		atomic_store(&w->hold, true);
 		ret = worker_setup(w);
 		if (ret) {
 			pr_err("worker %u setup: %s", i, strerror(-ret));
@@ -175,39 +180,66 @@ out_free:
 	return NULL;
 }
 
+/*
+ * Start @g's threads. When one cannot be started (pthread_create()
+ * fails with EAGAIN under a task limit), the ones after it never run:
+ * they are marked exited, and the caller stops those that did start.
+ */
 static int group_start(struct generation *g)
 {
-	unsigned int i;
+	unsigned int i, j;
 	int ret;
 
 	for (i = 0; i < g->nworkers; i++) {
 		ret = pthread_create(&g->workers[i].thread, NULL, worker_main,
 				     &g->workers[i]);
-		if (ret) {
-			pr_err("starting worker %u: %s", i, strerror(ret));
-			return -ret;
+		if (!ret)
+			continue;
+		pr_err("starting worker %u of %u: %s", i, g->nworkers,
+		       strerror(ret));
+		for (j = i; j < g->nworkers; j++) {
+			/* glibc may have written a handle that is no thread */
+			g->workers[j].thread = 0;
+			atomic_store(&g->workers[j].exited, true);
 		}
+		return -ret;
 	}
 	return 0;
 }
 
 /*
- * stop = 1: drain up to the grace period; 2: drain without deadline.
- * The grace is the running configuration's, for older generations too:
- * it is the one the shutdown is logged with.
+ * Tell @g's workers to stop accepting and drain, for at most @ms from
+ * now (< 0: no bound). Asked again, a worker keeps the earlier of the
+ * two deadlines (worker_start_drain()), so each step of a shutdown can
+ * only shorten it.
  */
-static void group_stop(struct generation *g, int how)
+static void group_stop(struct generation *g, int ms)
 {
+	uint64_t now = clock_ms(), until = ms < 0 ? UINT64_MAX : now + ms;
 	unsigned int i;
 
+	/*
+	 * Never loosen a bound the workers may not have read yet: a
+	 * SIGTERM right after a reload must not replace a shorter
+	 * hard-stop-after before the workers saw it.
+	 */
+	if (g->draining && g->stop_until < until)
+		until = g->stop_until;
+	g->stop_until = until;
+	ms = until == UINT64_MAX ? -1 : until > now ? (int)(until - now) : 0;
 	g->draining = true;
 	for (i = 0; i < g->nworkers; i++) {
-		/* before stop: the worker reads it once it sees stop = 1 */
-		atomic_store(&g->workers[i].drain_ms,
-			     rt.groups->cfg->drain_timeout_ms);
-		atomic_store(&g->workers[i].stop, how);
+		/* before stop: the worker reads it once it sees stop */
+		atomic_store(&g->workers[i].drain_ms, ms);
+		atomic_store(&g->workers[i].stop, 1);
 		worker_wake(&g->workers[i]);
 	}
+}
+
+/* hard-stop-after as group_stop() takes it: 0 means no bound */
+static int hard_stop_ms(const struct config *cfg)
+{
+	return cfg->hard_stop_after_ms ? cfg->hard_stop_after_ms : -1;
 }
 
 static bool group_exited(struct generation *g)
@@ -233,6 +265,77 @@ static void generation_join(struct generation *g)
 }
 
 /*
+ * Let @g's workers accept. A new generation is held until all of its
+ * workers started (a half-started one never serves anybody) and until
+ * the generation before it has no accept left (worker.c says why).
+ */
+static void group_release(struct generation *g)
+{
+	unsigned int i;
+
+	g->held = false;
+	for (i = 0; i < g->nworkers; i++) {
+		atomic_store(&g->workers[i].hold, false);
+		worker_wake(&g->workers[i]);
+	}
+}
+
+/*
+ * The newest generation, held behind one that stops accepting now.
+ * Returns how long it may still wait (ms), -1 when none waits. An old
+ * worker that never says its accepts are gone (it should within a
+ * tick) does not keep the new generation from serving: after
+ * HOLD_MAX_MS it is released anyway, and that is logged.
+ */
+static int release_held(void)
+{
+	struct generation *g = rt.groups, *old = g->next;
+	uint64_t waited = clock_ms() - g->held_since;
+	unsigned int i;
+
+	if (!g->held || g->draining)
+		return -1;
+	for (i = 0; old && i < old->nworkers; i++) {
+		if (atomic_load(&old->workers[i].accepts_gone) ||
+		    atomic_load(&old->workers[i].exited))
+			continue;
+		if (waited < HOLD_MAX_MS)
+			return HOLD_MAX_MS - waited;
+		pr_warn("reload: previous worker %u still has accepts after %d ms: new workers accept anyway",
+			i, HOLD_MAX_MS);
+		break;
+	}
+	group_release(g);
+	return -1;
+}
+
+/* Keep an exited generation's figures in the process totals. */
+static void retire_stats(struct generation *g)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->nworkers; i++) {
+#define X(name) rt.retired.name += STAT_GET(&g->workers[i], name);
+		WORKER_STATS(X)
+#undef X
+	}
+	rt.retired.conns_active = 0;
+}
+
+/*
+ * A generation that could not start in full: its workers that did
+ * start never accepted (held), so they stop at once and are joined
+ * here, and it is freed without ever having served.
+ */
+static void group_discard(struct generation *g)
+{
+	group_stop(g, 0);
+	generation_join(g);
+	retire_stats(g);
+	group_free(g, g->nworkers);
+}
+
+/*
  * Join generations whose workers all finished and keep their figures.
  * The newest one stays listed (the control plane reads its config) and
  * is never folded into the retired figures, so nothing counts twice.
@@ -255,12 +358,7 @@ static int reap_groups(void)
 				failed = 1;
 		if (g == rt.groups && !g->next)
 			return failed;
-		for (i = 0; i < g->nworkers; i++) {
-#define X(name) rt.retired.name += STAT_GET(&g->workers[i], name);
-			WORKER_STATS(X)
-#undef X
-		}
-		rt.retired.conns_active = 0;
+		retire_stats(g);
 		*pp = g->next;
 		group_free(g, g->nworkers);
 	}
@@ -332,21 +430,30 @@ static void reload(void)
 	}
 	carry_state(cfg, old->cfg);
 	if (group_start(g)) {
-		/* threads that did start must be stopped before freeing */
-		group_stop(g, 1);
-		pr_err("reload: starting workers failed");
-		g->next = rt.groups;
-		rt.groups = g;
+		/*
+		 * Roll back. The old generation was never told anything and
+		 * keeps serving; the new workers that did start were held
+		 * from accepting, so they have nobody to drain.
+		 */
+		pr_err("reload: new workers could not start: keeping the running configuration");
+		group_discard(g);
 		rt.reload_failures++;
+		sd_notify(0, "READY=1");
 		return;
 	}
-	group_stop(old, 2);
+	/* accepting once the old workers stopped: release_held() */
+	g->held = true;
+	g->held_since = clock_ms();
+	group_stop(old, hard_stop_ms(cfg));
 	g->next = rt.groups;
 	rt.groups = g;
 	rt.reloads++;
 	pr_info("reload: %u listener%s, %u backend%s; previous workers drain their connections",
 		cfg->nlisteners, cfg->nlisteners == 1 ? "" : "s",
 		cfg->nbackends, cfg->nbackends == 1 ? "" : "s");
+	if (cfg->hard_stop_after_ms)
+		pr_info("reload: previous workers close what is left after %d ms (hard-stop-after)",
+			cfg->hard_stop_after_ms);
 	sd_notify(0, "READY=1");
 	return;
 
@@ -357,156 +464,112 @@ out_fail:
 	sd_notify(0, "READY=1");
 }
 
-/* ---- control sockets --------------------------------------------------------- */
+/* ---- stopping ------------------------------------------------------ */
 
-static int admin_listen(const char *path)
+/*
+ * Stop every generation, bounded by @ms (< 0: no bound). Each call can
+ * only bring the end closer: the first SIGTERM's grace shortens a
+ * retired generation's hard-stop-after, a second SIGTERM's 0 ends all.
+ */
+static void stop_all(int ms)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	mode_t old;
-	int fd;
+	struct generation *g;
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	unlink(path);
-	/* created 0600 from the start: no window where others can connect */
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 16)) {
-		int err = -errno;
-
-		umask(old);
-		close(fd);
-		return err;
-	}
-	umask(old);
-	chmod(path, 0600);
-	return fd;
+	if (!stopping)
+		sd_notify(0, "STOPPING=1");
+	stopping = true;
+	for (g = rt.groups; g; g = g->next)
+		group_stop(g, ms);
 }
 
-static int metrics_listen(const struct addr *a)
+static void on_signal(const struct signalfd_siginfo *si)
 {
-	int fd, one = 1;
+	const struct config *cfg = rt.groups->cfg;
+	const char *name = si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
 
-	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) ||
-	    listen(fd, 16)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/* Read up to a newline (or, for HTTP, a blank line), bounded in size
- * and time: a slow or hostile client cannot stall the control thread
- * for more than a second. */
-static ssize_t read_request(int fd, char *buf, size_t size, bool http)
-{
-	struct timeval tv = { .tv_sec = 1 };
-	size_t n = 0;
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	while (n < size - 1) {
-		ssize_t r = read(fd, buf + n, size - 1 - n);
-
-		if (r <= 0)
-			break;
-		n += r;
-		buf[n] = '\0';
-		if (http ? !!strstr(buf, "\r\n\r\n") || !!strstr(buf, "\n\n") :
-			   !!memchr(buf, '\n', n))
-			return n;
-	}
-	buf[n] = '\0';
-	return n == size - 1 ? -E2BIG : (ssize_t)n;
-}
-
-static void write_all(int fd, const char *p, size_t len)
-{
-	struct timeval tv = { .tv_sec = 1 };
-
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (len) {
-		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			return;
-		p += w;
-		len -= w;
-	}
-}
-
-static void serve_admin(int lfd)
-{
-	char line[ADMIN_LINE_MAX], *out = NULL;
-	size_t len = 0;
-	ssize_t n;
-	FILE *f;
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	f = open_memstream(&out, &len);
-	if (!f) {
-		close(fd);
-		return;
-	}
-	n = read_request(fd, line, sizeof(line), false);
-	if (n == -E2BIG)
-		fprintf(f, "error: command longer than %d bytes\n",
-			ADMIN_LINE_MAX - 1);
-	else if (n > 0 && strlen(line) != (size_t)n)
-		fprintf(f, "error: NUL byte in command\n");
-	else if (n > 0)
-		admin_command(&rt, line, f);
-	else
-		fprintf(f, "error: empty command\n");
-	fclose(f);
-	write_all(fd, out, len);
-	free(out);
-	close(fd);
-}
-
-static void serve_metrics(int lfd)
-{
-	char req[4096], *body = NULL, head[256];
-	size_t len = 0;
-	ssize_t n;
-	FILE *f;
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), hl;
-
-	if (fd < 0)
-		return;
-	n = read_request(fd, req, sizeof(req), true);
-	if (n > 0 && (!strncmp(req, "GET /metrics ", 13) ||
-		      !strncmp(req, "GET /metrics\r", 13))) {
-		f = open_memstream(&body, &len);
-		if (f) {
-			metrics_write(&rt, f);
-			fclose(f);
-			hl = snprintf(head, sizeof(head),
-				      "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-				      len);
-			write_all(fd, head, hl);
-			write_all(fd, body, len);
-			free(body);
+	switch (si->ssi_signo) {
+	case SIGUSR1:
+		stats_log(&rt);
+		break;
+	case SIGHUP:
+		if (!stopping)
+			reload();
+		break;
+	case SIGINT:
+	case SIGTERM:
+		/* the first drains with the grace, the second means now */
+		if (++term_signals == 1) {
+			pr_info("%s: draining (grace %d ms)", name,
+				cfg->drain_timeout_ms);
+			stop_all(cfg->drain_timeout_ms);
+		} else if (term_signals == 2) {
+			pr_info("%s again: stopping now, closing every connection",
+				name);
+			stop_all(0);
 		}
-	} else {
-		static const char nf[] = "HTTP/1.0 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n";
-
-		write_all(fd, nf, sizeof(nf) - 1);
+		break;
+	case SIGQUIT:
+		/* nginx's graceful stop: connections finish, hard-stop-after */
+		if (cfg->hard_stop_after_ms)
+			pr_info("SIGQUIT: graceful stop, draining until connections finish (hard-stop-after %d ms)",
+				cfg->hard_stop_after_ms);
+		else
+			pr_info("SIGQUIT: graceful stop, draining until connections finish");
+		stop_all(hard_stop_ms(cfg));
+		break;
+	case SIGUSR2:
+		break;		/* a worker exited: reaped by the loop */
 	}
-	close(fd);
+}
+
+static void read_signals(int sfd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si))
+		on_signal(&si);
 }
 
 /* ---- privileges ------------------------------------------------------------------ */
 
-static int drop_privileges(const char *user, const char *admin_path)
+/*
+ * `user =` can only be honoured by a process that may change its user:
+ * root, or one with CAP_SETUID and CAP_SETGID. Checked with --check too,
+ * so a configuration that cannot work where it is checked is caught
+ * before a start: the packaged unit runs ringlb (and its ExecStartPre
+ * --check) as a DynamicUser with neither capability. Not at a reload:
+ * the running daemon gave its privileges up on purpose.
+ */
+static int user_check(struct config *cfg)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2] = { { 0 } };
+	const uint32_t need = 1u << CAP_SETUID | 1u << CAP_SETGID;
+	bool able;
+
+	if (!cfg->user[0])
+		return 0;
+	if (syscall(SYS_capget, &hdr, data))
+		able = !geteuid();
+	else
+		able = (data[0].effective & need) == need;
+	if (able)
+		return 0;
+	config_error(cfg, 0, "user = %s: this process cannot change its user (uid %u, without CAP_SETUID and CAP_SETGID)%s",
+		     cfg->user, (unsigned int)geteuid(),
+		     getenv("INVOCATION_ID") ?
+		     "; under systemd the unit chooses the user (the packaged ringlb.service runs it as a DynamicUser): remove `user =` from the configuration" :
+		     "; start ringlb as root, or remove `user =`");
+	return -EPERM;
+}
+
+/*
+ * The admin socket is not handed to @user: it stays with the user that
+ * made it (control_io.c says why), and the daemon keeps its descriptor.
+ */
+static int drop_privileges(const char *user)
 {
 	struct passwd *pw = getpwnam(user);
 
@@ -514,9 +577,6 @@ static int drop_privileges(const char *user, const char *admin_path)
 		pr_err("--user %s: no such user", user);
 		return -ENOENT;
 	}
-	/* the admin socket stays reachable by the daemon's own user */
-	if (admin_path[0] && chown(admin_path, pw->pw_uid, pw->pw_gid))
-		pr_warn("chown %s: %s", admin_path, strerror(errno));
 	if (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
 		pr_err("dropping privileges to %s: %s", user, strerror(errno));
 		return -errno;
@@ -532,12 +592,56 @@ static int drop_privileges(const char *user, const char *admin_path)
 
 /* ---- main ---------------------------------------------------------------------------- */
 
+static void serve(int sfd, struct control *ctl, int *status)
+{
+	struct generation *g;
+
+	for (;;) {
+		struct pollfd pfd[1 + CTL_POLL_MAX];
+		int timeout = release_held();
+		unsigned int n, i;
+
+		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		n = control_poll_fds(ctl, pfd + 1, &timeout);
+		if (poll(pfd, n + 1, timeout) < 0) {
+			if (errno != EINTR) {
+				pr_err("poll: %s", strerror(errno));
+				*status = 1;
+				return;
+			}
+			for (i = 0; i <= n; i++)
+				pfd[i].revents = 0;
+		}
+		control_serve(ctl, pfd + 1, n);
+		if (rt.drain_requested && !stopping) {
+			pr_info("admin: drain (grace %d ms)",
+				rt.groups->cfg->drain_timeout_ms);
+			stop_all(rt.groups->cfg->drain_timeout_ms);
+		}
+		rt.drain_requested = false;
+		read_signals(sfd);
+		/* a "show conns" in flight still holds workers of theirs */
+		if (control_busy(ctl))
+			continue;
+		if (reap_groups() && !stopping) {
+			/* a worker of the running generation died: stop */
+			*status = 1;
+			for (g = rt.groups; g; g = g->next)
+				group_stop(g, rt.groups->cfg->drain_timeout_ms);
+			stopping = true;
+		}
+		if (stopping && group_exited(rt.groups) && !rt.groups->next)
+			return;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
-	int sfd, afd = -1, mfd = -1, ret, status = 0;
-	bool check_only, stopping = false;
+	struct control *ctl = NULL;
+	bool check_only;
 	struct generation *g;
+	int sfd, ret, status = 0;
 	sigset_t set;
 
 	if (!cfg)
@@ -545,6 +649,8 @@ int main(int argc, char **argv)
 	g_argc = argc;
 	g_argv = argv;
 	ret = config_from_args(cfg, argc, argv, &check_only);
+	if (ret <= 0 && user_check(cfg))
+		ret = -EINVAL;
 	if (check_only) {
 		if (!ret)
 			printf("%s: configuration is valid\n",
@@ -570,11 +676,12 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
 		pr_err("signalfd: %s", strerror(errno));
 		goto out_free_cfg;
@@ -585,42 +692,21 @@ int main(int argc, char **argv)
 		close(sfd);
 		goto out_free_cfg;
 	}
-	status = 0;
 	rt.groups = g;
-	if (cfg->admin_path[0]) {
-		afd = admin_listen(cfg->admin_path);
-		if (afd < 0) {
-			pr_err("admin socket %s: %s", cfg->admin_path,
-			       strerror(-afd));
-			status = 1;
-			goto out_free;
-		}
-	}
-	if (cfg->metrics_on) {
-		char buf[ADDR_STRLEN];
-
-		mfd = metrics_listen(&cfg->metrics);
-		if (mfd < 0) {
-			pr_err("metrics on %s: %s",
-			       addr_format((struct sockaddr *)&cfg->metrics.ss,
-					   cfg->metrics.len, buf, sizeof(buf)),
-			       strerror(-mfd));
-			status = 1;
-			goto out_free;
-		}
-	}
-	if (cfg->user[0] && drop_privileges(cfg->user, cfg->admin_path)) {
-		status = 1;
+	ctl = control_open(&rt, cfg);
+	if (!ctl)
 		goto out_free;
-	}
+	if (cfg->user[0] && drop_privileges(cfg->user))
+		goto out_free;
 	/* from here on, workers log through the writer thread */
 	if (log_start())
 		pr_warn("no log writer thread: workers write their own lines");
 	if (group_start(g)) {
-		group_stop(g, 1);
-		status = 1;
+		group_stop(g, 0);
 		goto out_join;
 	}
+	group_release(g);
+	status = 0;
 	pr_info("ringlb %s: %u listener%s on %u address%s, %u backend%s, %u worker%s, engine %s, forward %s",
 		RINGLB_VERSION, cfg->nlisteners,
 		cfg->nlisteners == 1 ? "" : "s", cfg->nsocks,
@@ -630,70 +716,11 @@ int main(int argc, char **argv)
 		rt.forward == FORWARD_SPLICE ? "splice" : "buffers");
 	sd_notify(0, "READY=1");
 
-	for (;;) {
-		struct pollfd pfd[3] = {
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = afd, .events = POLLIN },
-			{ .fd = mfd, .events = POLLIN },
-		};
-		struct signalfd_siginfo si;
-
-		if (poll(pfd, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_err("poll: %s", strerror(errno));
-			break;
-		}
-		if (pfd[1].revents & POLLIN)
-			serve_admin(afd);
-		if (pfd[2].revents & POLLIN)
-			serve_metrics(mfd);
-		if (rt.drain_requested && !stopping) {
-			pr_info("admin: drain (grace %d ms)",
-				rt.groups->cfg->drain_timeout_ms);
-			sd_notify(0, "STOPPING=1");
-			for (g = rt.groups; g; g = g->next)
-				group_stop(g, 1);
-			stopping = true;
-		}
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		if (read(sfd, &si, sizeof(si)) != sizeof(si))
-			continue;
-		switch (si.ssi_signo) {
-		case SIGUSR1:
-			stats_log(&rt);
-			break;
-		case SIGHUP:
-			if (!stopping)
-				reload();
-			break;
-		case SIGINT:
-		case SIGTERM:
-			if (stopping)
-				break;
-			pr_info("%s: draining (grace %d ms)",
-				si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
-				rt.groups->cfg->drain_timeout_ms);
-			sd_notify(0, "STOPPING=1");
-			for (g = rt.groups; g; g = g->next)
-				group_stop(g, 1);
-			stopping = true;
-			break;
-		case SIGUSR2:
-			break;
-		}
-		if (reap_groups() && !stopping) {
-			/* a worker of the running generation died: stop */
-			status = 1;
-			for (g = rt.groups; g; g = g->next)
-				group_stop(g, 1);
-			stopping = true;
-		}
-		if (stopping && group_exited(rt.groups) && !rt.groups->next)
-			break;
-	}
+	serve(sfd, ctl, &status);
 out_join:
+	/* no "show conns" outlives this: the generations can go */
+	control_close(ctl);
+	ctl = NULL;
 	for (g = rt.groups; g; g = g->next) {
 		unsigned int i;
 
@@ -705,12 +732,7 @@ out_join:
 	reap_groups();
 	stats_log(&rt);
 out_free:
-	if (afd >= 0) {
-		close(afd);
-		unlink(rt.groups->cfg->admin_path);
-	}
-	if (mfd >= 0)
-		close(mfd);
+	control_close(ctl);
 	while ((g = rt.groups)) {
 		rt.groups = g->next;
 		group_free(g, g->nworkers);

@@ -47,6 +47,7 @@ static const struct option long_opts[] = {
 	{ "write-timeout", required_argument, NULL, OPT_KEY },
 	{ "tcp-keepalive", required_argument, NULL, OPT_KEY },
 	{ "drain-timeout", required_argument, NULL, OPT_KEY },
+	{ "hard-stop-after", required_argument, NULL, OPT_KEY },
 	{ "health", required_argument, NULL, OPT_KEY },
 	{ "health-interval", required_argument, NULL, OPT_KEY },
 	{ "health-timeout", required_argument, NULL, OPT_KEY },
@@ -78,7 +79,8 @@ static void usage(FILE *f)
 "  -t, --threads N             worker threads, one ring each (default: CPUs)\n"
 "      --engine E              auto | uring | epoll (default auto)\n"
 "      --forward F             auto | splice | buffers (default auto)\n"
-"      --admin PATH            admin socket, mode 0600 (default: none)\n"
+"      --admin PATH            admin socket, root-owned mode 0600\n"
+"                              (default: none)\n"
 "      --metrics ADDR:PORT     Prometheus /metrics endpoint (default: none)\n"
 "      --proxy-protocol V      off | v1 | v2 towards servers (default off)\n"
 "      --max-conns N           connections at once, split over workers;\n"
@@ -107,13 +109,17 @@ static void usage(FILE *f)
 "                              sides; 0 = off (default 60)\n"
 "      --drain-timeout MS      grace for open connections on SIGTERM\n"
 "                              (default 10000)\n"
+"      --hard-stop-after MS    bound on a graceful drain: connections left\n"
+"                              by a reload, or after SIGQUIT; 0 = none\n"
+"                              (default 900000)\n"
 "      --health tcp|none       active health checks (default none)\n"
 "      --health-interval MS    between checks (default 2000)\n"
 "      --health-timeout MS     per check (default: the interval, at most\n"
 "                              the connect timeout)\n"
 "      --rise N                checks to come up (default 2)\n"
 "      --fall N                checks or connect failures to go down (default 3)\n"
-"      --user NAME             drop to this user after binding\n"
+"      --user NAME             drop to this user after binding; needs\n"
+"                              root or CAP_SETUID+CAP_SETGID (default: none)\n"
 "      --log-level L           error | warn | info | debug (default info)\n"
 "      --pipe-size BYTES       splice pipe size (default 262144)\n"
 "      --buffers N             provided buffers per worker, power of 2\n"

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,11 +149,35 @@ static void worker_resume_waiting(struct worker *w,
 }
 
 /*
+ * A draining worker with no listener and no accept in flight tells the
+ * main thread, which holds the next generation's accepts until then
+ * (w->hold). io_uring waits for a connection as an exclusive waiter on
+ * the shared listening socket: one connection wakes one waiter, and a
+ * waiter cancelled after its wake-up takes the wake-up with it, leaving
+ * the client in the accept queue until another one comes. Two
+ * generations never waiting on a socket at once avoids that.
+ */
+static void worker_note_accepts_gone(struct worker *w)
+{
+	unsigned int i;
+
+	if (!w->draining || w->accepting || atomic_load(&w->accepts_gone))
+		return;
+	for (i = 0; i < w->cfg->nsocks; i++)
+		if (w->lfd[i] >= 0)
+			return;
+	atomic_store(&w->accepts_gone, true);
+	kill(getpid(), SIGUSR2);
+}
+
+/*
  * An accept-refusal episode ends once a while has passed with no
  * refusal (a lone success between refusals does not end it).
  */
 static void worker_accept_tick(struct worker *w)
 {
+	/* the last accept may have ended in a connection (conn_alloc()) */
+	worker_note_accepts_gone(w);
 	if (!w->accept_starved || w->fdwait ||
 	    w->now_ms - w->accept_refused_ms < ACCEPT_CALM_MS)
 		return;
@@ -867,22 +892,24 @@ void worker_close_listeners(struct worker *w)
 			close(w->lfd[i]);
 		w->lfd[i] = -1;
 	}
+	worker_note_accepts_gone(w);
 }
 
 /*
- * Act on w->stop: a retired generation (2) drains without a deadline,
- * a shutdown (1) gives every connection the grace period. A shutdown
- * can come after a reload retired the worker, so the deadline is
- * recomputed on each request and only ever moves earlier. Returns true
- * the first time, when the caller stops accepting.
+ * Act on w->stop: stop accepting and drain, bounded by w->drain_ms from
+ * now (negative: no bound). The main thread asks again whenever the
+ * bound changes (a retired generation's hard-stop-after, then a
+ * shutdown's grace, then a second SIGTERM's 0), so the deadline is
+ * recomputed on each request and only ever moves earlier. The engines
+ * close what is left at the first tick past it. Returns true the first
+ * time, when the caller stops accepting.
  */
 bool worker_start_drain(struct worker *w)
 {
-	uint64_t deadline = UINT64_MAX;
+	int ms = atomic_load(&w->drain_ms);
+	uint64_t deadline = ms < 0 ? UINT64_MAX : w->now_ms + ms;
 	bool first = !w->draining;
 
-	if (atomic_load(&w->stop) == 1)
-		deadline = w->now_ms + atomic_load(&w->drain_ms);
 	if (first || deadline < w->drain_deadline)
 		w->drain_deadline = deadline;
 	w->draining = true;
@@ -893,7 +920,8 @@ bool worker_can_accept(struct worker *w, unsigned int sock)
 {
 	unsigned int l = w->cfg->socks[sock].ln - w->cfg->listeners;
 
-	if (w->draining || w->lfd[sock] < 0 || w->fdwait)
+	if (w->draining || w->lfd[sock] < 0 || w->fdwait ||
+	    atomic_load(&w->hold))
 		return false;
 	if (w->ln_cap[l] && w->ln_used[l] >= w->ln_cap[l])
 		return false;
@@ -911,6 +939,7 @@ void worker_unreserve(struct worker *w, unsigned int sock)
 {
 	w->accepting--;
 	w->ln_used[w->cfg->socks[sock].ln - w->cfg->listeners]--;
+	worker_note_accepts_gone(w);
 }
 
 /* A share of @total for worker @id of @n, at least 1; 0 stays 0. */
@@ -986,7 +1015,7 @@ static void dump_conns(struct worker *w)
 	w->req_len = len;
 }
 
-/* In the worker, on a wake-up: answer what the control thread asked. */
+/* In the worker, on a wake-up: answer what the control plane asked. */
 void worker_serve_request(struct worker *w)
 {
 	int req = atomic_exchange(&w->req, WREQ_NONE);
@@ -997,7 +1026,6 @@ void worker_serve_request(struct worker *w)
 	if (req == WREQ_CONNS)
 		dump_conns(w);
 	w->req_done = true;
-	pthread_cond_signal(&w->req_cond);
 	pthread_mutex_unlock(&w->req_lock);
 }
 
@@ -1009,30 +1037,45 @@ void worker_wake(struct worker *w)
 		pr_warn("waking worker %u: %s", w->id, strerror(errno));
 }
 
-/* Returns a malloc'd answer (the caller frees it) or NULL after 1 s. */
-char *worker_request(struct worker *w, int req, size_t *len)
+/*
+ * The lock is held by the worker only while it writes its answer; the
+ * control plane never waits for it: when it is taken, it tries again
+ * at its next turn.
+ */
+int worker_request_post(struct worker *w, int req)
 {
-	struct timespec ts;
-	char *out = NULL;
-
 	if (atomic_load(&w->exited))
-		return NULL;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 1;
-	pthread_mutex_lock(&w->req_lock);
+		return -ESRCH;
+	if (pthread_mutex_trylock(&w->req_lock))
+		return -EAGAIN;
+	/* an answer nobody collected, to a request given up on */
+	free(w->req_out);
+	w->req_out = NULL;
 	w->req_done = false;
+	pthread_mutex_unlock(&w->req_lock);
 	atomic_store(&w->req, req);
 	worker_wake(w);
-	while (!w->req_done)
-		if (pthread_cond_timedwait(&w->req_cond, &w->req_lock, &ts))
-			break;
+	return 0;
+}
+
+int worker_request_poll(struct worker *w, char **out, size_t *len)
+{
+	int ret = -EAGAIN;
+
+	if (pthread_mutex_trylock(&w->req_lock))
+		return -EAGAIN;
 	if (w->req_done) {
-		out = w->req_out;
+		*out = w->req_out;
 		*len = w->req_len;
 		w->req_out = NULL;
+		w->req_done = false;
+		ret = 0;
 	}
 	pthread_mutex_unlock(&w->req_lock);
-	return out;
+	/* exited is set after the worker's last answer: checked second */
+	if (ret && atomic_load(&w->exited))
+		ret = -ESRCH;
+	return ret;
 }
 
 /* ---- setup ------------------------------------------------------------- */
@@ -1097,7 +1140,6 @@ int worker_setup(struct worker *w)
 		goto out_free_bal;
 	}
 	pthread_mutex_init(&w->req_lock, NULL);
-	pthread_cond_init(&w->req_cond, NULL);
 	return 0;
 
 out_free_bal:
@@ -1125,7 +1167,6 @@ void worker_teardown(struct worker *w)
 	free(w->free_bufs);
 	close(w->wake_fd);
 	pthread_mutex_destroy(&w->req_lock);
-	pthread_cond_destroy(&w->req_cond);
 	free(w->req_out);
 	for (i = 0; i < w->cfg->nbackends; i++)
 		balancer_fini(&w->bal[i]);

@@ -44,8 +44,11 @@ struct worker {
 	enum forward_kind forward;	/* resolved: splice or buffers */
 
 	int wake_fd;			/* eventfd: main -> worker */
-	atomic_int stop;		/* 1: drain with grace, 2: without */
-	atomic_int drain_ms;		/* the grace, set before stop = 1 */
+	atomic_int stop;		/* nonzero: stop accepting, drain */
+	atomic_int drain_ms;		/* drain bound, set before stop;
+					 * < 0: none (worker_start_drain) */
+	atomic_bool hold;		/* main: no accepts yet */
+	atomic_bool accepts_gone;	/* draining, no accept left */
 	bool draining;
 	uint64_t drain_deadline;
 
@@ -85,11 +88,10 @@ struct worker {
 	int tid;
 
 	/*
-	 * Requests from the control thread, answered at the worker's next
+	 * Requests from the control plane, answered at the worker's next
 	 * wake-up (its eventfd): today "list your connections".
 	 */
 	pthread_mutex_t req_lock;
-	pthread_cond_t req_cond;
 	atomic_int req;			/* WREQ_* */
 	char *req_out;
 	size_t req_len;
@@ -100,8 +102,15 @@ struct worker {
 #define WREQ_CONNS	1
 
 void worker_serve_request(struct worker *w);
-/* from the control thread: ask and wait (bounded) for the answer */
-char *worker_request(struct worker *w, int req, size_t *len);
+/*
+ * From the control plane, which must never wait for a worker: post a
+ * request (0, -EAGAIN to try again later, -ESRCH when the worker is
+ * gone), then poll for the answer: 0 with a malloc'd *@out (the caller
+ * frees it; NULL when the worker had no memory), -EAGAIN not yet,
+ * -ESRCH when the worker exited without answering.
+ */
+int worker_request_post(struct worker *w, int req);
+int worker_request_poll(struct worker *w, char **out, size_t *len);
 void worker_wake(struct worker *w);
 
 uint64_t clock_ms(void);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer target: the admin command interpreter, on the line the admin
- * socket hands it (NUL-free, at most ADMIN_LINE_MAX - 1 bytes: main.c
- * rejects anything else before it gets here). The runtime is a real
+ * socket hands it (NUL-free, at most CTL_REQUEST_MAX - 1 bytes:
+ * control_io.c rejects anything else before it gets here); "show conns"
+ * is answered as with no worker answering. The runtime is a real
  * configuration with two backends and no workers. Every command must
  * answer with at least one complete line; --json answers must be JSON
  * (an object or an array). State changes are logged to stderr, which
@@ -72,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char line[4096], *out = NULL;
 	size_t len = 0;
 	FILE *f;
+	int ret;
 
 	if (size >= sizeof(line) || memchr(data, '\0', size))
 		return 0;
@@ -80,7 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f = open_memstream(&out, &len);
 	if (!f)
 		return 0;
-	admin_command(&rt, line, f);
+	ret = admin_command(&rt, line, f);
+	if (ret)
+		conns_show(f, ret == ADMIN_CONNS_JSON, NULL, 0);
 	fclose(f);
 	if (!len || out[len - 1] != '\n')
 		abort();
