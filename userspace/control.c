@@ -467,11 +467,13 @@ void metrics_write(struct runtime *rt, FILE *out)
 	fprintf(out, "ringlb_connections_active %llu\n",
 		(unsigned long long)t.conns_active);
 	metric_head(out, "ringlb_connections_rejected_total", "counter",
-		    "Clients closed at accept, by reason (denied: allow/deny lists; limited: max-conns-per-source).");
+		    "Clients closed at accept, by reason (denied: allow/deny lists; limited: max-conns-per-source; rate-limited: max-rate-per-source).");
 	fprintf(out, "ringlb_connections_rejected_total{reason=\"denied\"} %llu\n",
 		(unsigned long long)t.conns_denied);
 	fprintf(out, "ringlb_connections_rejected_total{reason=\"limited\"} %llu\n",
 		(unsigned long long)t.conns_limited);
+	fprintf(out, "ringlb_connections_rejected_total{reason=\"rate-limited\"} %llu\n",
+		(unsigned long long)t.conns_rate_limited);
 	metric_head(out, "ringlb_bytes_total", "counter",
 		    "Bytes forwarded, by direction (up: client to server).");
 	fprintf(out, "ringlb_bytes_total{direction=\"up\"} %llu\n",
@@ -490,6 +492,28 @@ void metrics_write(struct runtime *rt, FILE *out)
 		    "Connections closed by the idle timeout.");
 	fprintf(out, "ringlb_idle_timeouts_total %llu\n",
 		(unsigned long long)t.idle_timeouts);
+	metric_head(out, "ringlb_timeouts_total", "counter",
+		    "Connections closed by a timeout, by kind (client, server, write, idle).");
+	fprintf(out, "ringlb_timeouts_total{kind=\"client\"} %llu\n",
+		(unsigned long long)t.client_timeouts);
+	fprintf(out, "ringlb_timeouts_total{kind=\"server\"} %llu\n",
+		(unsigned long long)t.server_timeouts);
+	fprintf(out, "ringlb_timeouts_total{kind=\"write\"} %llu\n",
+		(unsigned long long)t.write_timeouts);
+	fprintf(out, "ringlb_timeouts_total{kind=\"idle\"} %llu\n",
+		(unsigned long long)t.idle_timeouts);
+	metric_head(out, "ringlb_connect_local_errors_total", "counter",
+		    "Backend connects that failed on this host (EAGAIN, EADDRNOTAVAIL, ENOBUFS, ENOMEM), retried without marking a server down.");
+	fprintf(out, "ringlb_connect_local_errors_total %llu\n",
+		(unsigned long long)t.connect_local_errors);
+	metric_head(out, "ringlb_connect_retries_total", "counter",
+		    "Rounds over the servers again after each failed a client.");
+	fprintf(out, "ringlb_connect_retries_total %llu\n",
+		(unsigned long long)t.connect_retries);
+	metric_head(out, "ringlb_reserve_copies_total", "counter",
+		    "Chunks moved through a connection's private buffer because the shared buffer ring was empty or no descriptor was left for a pipe.");
+	fprintf(out, "ringlb_reserve_copies_total %llu\n",
+		(unsigned long long)t.reserve_copies);
 	metric_head(out, "ringlb_reloads_total", "counter",
 		    "Configuration reloads, by result.");
 	fprintf(out, "ringlb_reloads_total{result=\"ok\"} %llu\n",
@@ -535,6 +559,12 @@ void metrics_write(struct runtime *rt, FILE *out)
 		per_worker(out, rt, "ringlb_uring_enobufs_total",
 			   "Times the provided buffer ring ran dry.",
 			   offsetof(struct worker_stats, uring_enobufs));
+		per_worker(out, rt, "ringlb_uring_submit_errors_total",
+			   "Submissions the kernel refused for a while (EAGAIN, ENOMEM, EBUSY); the SQEs waited and went later.",
+			   offsetof(struct worker_stats, uring_submit_errors));
+		per_worker(out, rt, "ringlb_splice_switches_total",
+			   "Directions that --forward auto moved from buffers to splice for bulk.",
+			   offsetof(struct worker_stats, splice_switches));
 	} else {
 		per_worker(out, rt, "ringlb_epoll_waits_total",
 			   "epoll_wait calls by the worker.",
