@@ -777,6 +777,13 @@ static int uring_run(struct worker *w)
 		io_uring_cq_advance(&u.ring, n);
 		STAT_ADD(w, uring_cqes, n);
 	}
+	/*
+	 * What the last CQEs queued goes in before the ring does: closes
+	 * that wait for no completion (close_fd()) are among them, and an
+	 * unsubmitted close would leave its socket open until exit.
+	 */
+	uring_backlog_flush(&u);
+	io_uring_submit(&u.ring);
 	w->priv = NULL;
 	uring_worker_fini(&u);
 	return ret < 0 && ret != -EINTR ? ret : 0;
