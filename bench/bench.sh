@@ -57,8 +57,10 @@
 #   [16]  FR_CONTENDERS [all but socat]  PIN_PROXY [0]  PIN_LOAD [1]
 #   BUSY_MAX [10] %  BUSY_TRIES [3]  BUSY_WAIT [5] s  COUNT [1] (0: no
 #   counting pass)  MEMORY [1] (0: no idle-connection memory pass)
-#   QUICK [0]: 1 = smoke run in about a minute (1 round of 1 s, 500 idle
-#   connections, no documentation)  DOC [1]  DOC_OUT
+#   QUICK [0]: 1 = smoke run in about a minute and a half (direct,
+#   ringlb uring-splice and auto, HAProxy; bulk1 and keepalive 1 round
+#   of 1 s; every fixed-rate block once for 0.5 s; no counting pass; 200
+#   idle connections; no documentation)  DOC [1]  DOC_OUT
 #   [Documentation/benchmarks.rst]  RINGLB [userspace/ringlb]  BUILD [build]
 set -u
 
@@ -72,15 +74,18 @@ if [ "$QUICK" = 1 ]; then
 	ROUNDS=${ROUNDS:-1}
 	DURATION=${DURATION:-1}
 	SYSDUR=${SYSDUR:-1}
-	IDLE_CONNS=${IDLE_CONNS:-500}
+	IDLE_CONNS=${IDLE_CONNS:-200}
 	PROF_DUR=${PROF_DUR:-1}
 	PROFILE=${PROFILE:-none}
 	DOC=${DOC:-0}
+	# every path once (both engines, splice and buffers, HAProxy for
+	# the targets), not every contender
+	CONTENDERS=${CONTENDERS:-direct ringlb-uring-splice ringlb-auto haproxy}
 	WORKLOADS=${WORKLOADS-bulk1 keepalive}
 	FR_ROUNDS=${FR_ROUNDS:-1}
 	FR_EXTRA_ROUNDS=${FR_EXTRA_ROUNDS:-0}
-	FR_DURATION=${FR_DURATION:-1}
-	FR_WARMUP=${FR_WARMUP:-0.3}
+	FR_DURATION=${FR_DURATION:-0.5}
+	FR_WARMUP=${FR_WARMUP:-0.2}
 	BUSY_TRIES=${BUSY_TRIES:-1}
 	BUSY_MAX=${BUSY_MAX:-100}
 	COUNT=${COUNT:-0}
@@ -624,6 +629,7 @@ DROPCSV=$OUT/fr-dropped.csv	# round,block,contender,achieved,offered,why
 echo "round,block,contender,achieved,offered,why" >"$DROPCSV"
 PACELOG=$OUT/pace.jsonl		# one line per run: round block contender JSON
 : >"$PACELOG"
+: >"$OUT/fr-raw.txt"
 NCPU=$(nproc)
 ALL_CPUS=0-$((NCPU - 1))
 LOAD_CPUS=$ALL_CPUS
@@ -759,47 +765,59 @@ measure_fr()
 		return
 	fi
 	echo "$r $b $c $out" >>"$PACELOG"
-	python3 - "$r" "$b" "$c" "$out" "$((c1 - c0))" "$((k1 - k0))" \
-		"$s0" "$s1" "$HZ" "$( [ "$c" = direct ] && echo 1 || echo 0)" \
-		"$DROPCSV" >>"$RES" <<'PY'
+	# turned into results.csv rows by fr_ingest, once, after the rounds
+	# (a python start-up per run would cost more than half a second here)
+	echo "$r|$b|$c|$((c1 - c0))|$((k1 - k0))|$s0|$s1|$out" >>"$OUT/fr-raw.txt"
+}
+
+# fr-raw.txt to results.csv rows (and fr-dropped.csv): CPU per request of
+# the proxy, the backend and pace; latency; the machine's busy share and
+# what none of ours explains (another job); a run more than 1% short of
+# its offered rate is dropped
+fr_ingest()
+{
+	[ -s "$OUT/fr-raw.txt" ] || return 0
+	python3 - "$OUT/fr-raw.txt" "$HZ" "$DROPCSV" >>"$RES" <<'PY'
 import json, sys
-r, b, c, d = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-proxy, backend = int(sys.argv[5]), int(sys.argv[6])
-busy0, total0 = (int(x) for x in sys.argv[7].split())
-busy1, total1 = (int(x) for x in sys.argv[8].split())
-hz, direct = int(sys.argv[9]), sys.argv[10] == "1"
-done = d["completed"]
-out = []
-def rec(k, v):
-    out.append("%s,%s,%s,%s,%s" % (r, b, c, k, v))
-for k in ("achieved", "offered", "p50_us", "p90_us", "p99_us", "p999_us",
-          "max_us", "svc_p50_us", "svc_p99_us", "lag_p50_us", "lag_p99_us",
-          "errors"):
-    rec(k, d[k])
-if done:
-    if not direct:
-        rec("cpu_us", "%.2f" % (proxy * 1e6 / hz / done))
-    rec("backend_cpu_us", "%.2f" % (backend * 1e6 / hz / done))
-    rec("pace_cpu_us", "%.2f" % (d["pace_cpu_us"] / done))
-# shares of the whole machine (all CPUs = 100): busy, and what none of
-# ours (proxy, backend, pace) explains: another job
-tot = total1 - total0
-if tot > 0:
-    busy = busy1 - busy0
-    ours = proxy + backend + d["pace_cpu_us"] * hz / 1e6
-    rec("machine_busy_pct", "%.1f" % (busy * 100.0 / tot))
-    rec("others_pct", "%.1f" % max(0.0, (busy - ours) * 100.0 / tot))
-why = ""
-if d["offered"] and d["achieved"] < 0.99 * d["offered"]:
-    why = "achieved %.0f of %.0f/s" % (d["achieved"], d["offered"])
-elif not done:
-    why = "nothing completed"
-if why:
-    rec("dropped", 1)
-    with open(sys.argv[11], "a") as f:
-        f.write("%s,%s,%s,%s,%s,%s\n" % (r, b, c, d["achieved"],
-                                         d["offered"], why))
+hz = int(sys.argv[2])
+out, drops = [], []
+for line in open(sys.argv[1]):
+    r, b, c, proxy, backend, s0, s1, js = line.rstrip("\n").split("|", 7)
+    d = json.loads(js)
+    proxy, backend = int(proxy), int(backend)
+    busy0, total0 = (int(x) for x in s0.split())
+    busy1, total1 = (int(x) for x in s1.split())
+    done = d["completed"]
+    def rec(k, v):
+        out.append("%s,%s,%s,%s,%s" % (r, b, c, k, v))
+    for k in ("achieved", "offered", "p50_us", "p90_us", "p99_us",
+              "p999_us", "max_us", "svc_p50_us", "svc_p99_us",
+              "lag_p50_us", "lag_p99_us", "errors"):
+        rec(k, d[k])
+    if done:
+        if c != "direct":
+            rec("cpu_us", "%.2f" % (proxy * 1e6 / hz / done))
+        rec("backend_cpu_us", "%.2f" % (backend * 1e6 / hz / done))
+        rec("pace_cpu_us", "%.2f" % (d["pace_cpu_us"] / done))
+    # shares of the whole machine (all CPUs = 100)
+    tot = total1 - total0
+    if tot > 0:
+        busy = busy1 - busy0
+        ours = proxy + backend + d["pace_cpu_us"] * hz / 1e6
+        rec("machine_busy_pct", "%.1f" % (busy * 100.0 / tot))
+        rec("others_pct", "%.1f" % max(0.0, (busy - ours) * 100.0 / tot))
+    why = ""
+    if d["offered"] and d["achieved"] < 0.99 * d["offered"]:
+        why = "achieved %.0f of %.0f/s" % (d["achieved"], d["offered"])
+    elif not done:
+        why = "nothing completed"
+    if why:
+        rec("dropped", 1)
+        drops.append("%s,%s,%s,%s,%s,%s" % (r, b, c, d["achieved"],
+                                             d["offered"], why))
 print("\n".join(out))
+with open(sys.argv[3], "a") as f:
+    f.write("".join(x + "\n" for x in drops))
 PY
 }
 
@@ -856,6 +874,7 @@ if [ -n "$blocks" ] && [ "$n_fr" -gt 0 ]; then
 		done
 	done
 	set_placement unpinned
+	fr_ingest
 fi
 
 # ---- counting pass: context switches, enters, punts per request ---------------
