@@ -1078,6 +1078,11 @@ done
 	echo "busy_tries=$BUSY_TRIES"
 	echo "busy_wait=$BUSY_WAIT"
 	echo "hz=$HZ"
+	# what --engine auto --forward auto resolves to here (start-up line)
+	read -r ap < <(free_ports 1)
+	echo "auto_resolves=$(timeout 3 "$RINGLB" -l "127.0.0.1:$ap" \
+		-b "127.0.0.1:$P_HTTP" -t 1 --log-level info 2>&1 |
+		sed -n 's/.*engine \([a-z]*\), forward \([a-z]*\).*/\1-\2/p' | head -1)"
 	echo "command=$(env | grep -E '^(ROUNDS|DURATION|THREADS|WRK_THREADS|WRK_CONNS|SYSDUR|IDLE_CONNS|PROF_DUR|PROFILE|BODY_BYTES|CONTENDERS|WORKLOADS|QUICK|FR_[A-Z_]+|RATE_[A-Z_]+|PIPE_[A-Z]+|PLACEMENTS|PIN_[A-Z]+|BUSY_[A-Z]+|COUNT)=' | sort | tr '\n' ' ')make bench"
 	echo "elapsed=$(($(date +%s) - T_START))"
 } >"$OUT/machine.txt"

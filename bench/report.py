@@ -997,11 +997,21 @@ def fr_findings(R):
             parts = ["%s %s" % (c, fmt0(R.med(b, c, "achieved")))
                      for c in sorted(cs, key=lambda c: -(R.med(
                          b, c, "achieved") or 0))]
-            out.append("* **%s.** Requests per second (closed loop): "
-                       "direct %s; %s. CPU per request is small for "
-                       "everybody here (many requests share each read and "
-                       "write).\n" % (block_title(R, b), fmt0(d),
-                                      ", ".join(parts)))
+            cpu = ["%s %s" % (c, fmt(R.med(b, c, "cpu_us")))
+                   for c in (DEFAULT, "haproxy")
+                   if R.med(b, c, "cpu_us") is not None]
+            rel = ""
+            a = R.med(b, DEFAULT, "achieved")
+            if a and d:
+                rel = " %s reached %.2fx the direct connection's rate." % (
+                    DEFAULT, a / d)
+            out.append("* **%s.** Requests per second (closed loop, %s "
+                       "requests in flight per connection): direct %s; "
+                       "%s.%s CPU us per request: %s (many requests share "
+                       "each read and write).\n" % (
+                           block_title(R, b),
+                           R.machine.get("pipe_depth", "?"), fmt0(d),
+                           ", ".join(parts), rel, ", ".join(cpu) or "-"))
             continue
         ranked = sorted((c for c in cs if R.med(b, c, "cpu_us")),
                         key=lambda c: R.med(b, c, "cpu_us"))
@@ -1070,13 +1080,28 @@ def stability_text(R):
             line += "; not in %s" % ", ".join(
                 "%s %s" % (c, b) for b, c in bad)
         out.append(line + ".")
+    twin = "ringlb-" + R.machine.get("auto_resolves", "")
+    if twin in RINGLB and twin != DEFAULT:
+        aa = []
+        for b in R.blocks:
+            m = "achieved" if b.startswith("pipeline") else "cpu_us"
+            pr = R.paired(b, DEFAULT, twin, m)
+            if pr:
+                aa.append("%s %.2fx (%.2f-%.2fx)" % (b, pr[0], pr[1],
+                                                    pr[2]))
+        if aa:
+            out.append("* A/A check: on this kernel %s resolves to %s, so "
+                       "the two run the same code and their ratio shows "
+                       "the measurement's own noise (CPU per request; "
+                       "req/s when pipelined): %s." % (
+                           DEFAULT, twin, "; ".join(aa)))
     if not out:
         return ""
     n = max((len(R.values(b, c, "p50_us")) for b in R.blocks
              for c in R.fr_contenders(b)), default=0)
     return ("A figure counts as stable enough to compare when its "
-            "interquartile range over the rounds is within %d%% of its "
-            "median, over at least 3 rounds (marked * in the tables when "
+            "interquartile range over the rounds (the whole range below 4 "
+            "rounds) is within %d%% of its median, over at least 3 rounds (marked * in the tables when "
             "not; %d rounds at most here). A target's ratio is taken round "
             "by round, each contender against the other in the same "
             "round, so slow drift of the machine cancels; the per-round "
@@ -1181,7 +1206,8 @@ def fr_section(R, plots):
         "by the requests (or connections) completed: the figure that "
         "says what the proxy itself costs. Medians of the rounds, with "
         "the range; *IQR* is the interquartile range over the median "
-        "(* when above %d%%: not stable enough to compare). The counts "
+        "(the whole range when fewer than 4 rounds were measured; * when "
+        "above %d%%: not stable enough to compare). The counts "
         "per request come from a separate counting pass (``perf stat``: "
         "the syscall tracepoints slow every syscall, so they stay out of "
         "the timed runs).\n"
@@ -1506,7 +1532,8 @@ def main():
         m = "achieved" if w == "pipeline" else "cpu_us"
         print("  %-22s %14s %6s %8s %8s %9s %5s" % (
             "contender", "req/s" if w == "pipeline" else
-            "CPU us/" + FR_UNIT[w][:4], "IQR", "p50us", "p99us", "p99.9us",
+            "CPU us/" + {"request": "req", "connection": "conn"}[
+                FR_UNIT[w]], "IQR", "p50us", "p99us", "p99.9us",
             "runs"))
         for c in R.fr_contenders(b):
             print("  %-22s %14s %6s %8s %8s %9s %5d" % (
