@@ -104,7 +104,7 @@ static struct sockaddr_in dst;
 static char *req_buf;
 static size_t req_len;
 
-/* ---- histogram ---------------------------------------------------------- */
+/* ---- histogram ----------------------------------------------------------- */
 #define HIST_SUB_BITS	7
 #define HIST_SUB	(1U << HIST_SUB_BITS)
 #define HIST_HALF	(HIST_SUB / 2)
@@ -284,7 +284,7 @@ static void usage(FILE *f)
 "(microseconds, from the due time), send lag, errors.\n", DEPTH_MAX);
 }
 
-/* ---- sending -------------------------------------------------------------- */
+/* ---- sending ------------------------------------------------------------- */
 static void conn_interest(struct thread *t, struct conn *c, bool out)
 {
 	struct epoll_event ev = { .data.ptr = c };
@@ -328,7 +328,7 @@ static void queue_requests(struct thread *t, struct conn *c, unsigned int n)
 	t->c.sent += n;
 }
 
-/* ---- the response parser ----------------------------------------------------- */
+/* ---- the response parser ------------------------------------------------- */
 static int parse_head(struct conn *c)
 {
 	char *p, *end = c->hdr + c->hdr_len;
@@ -408,7 +408,7 @@ static int parse(struct thread *t, struct conn *c, const char *buf,
 	return done;
 }
 
-/* ---- connections ------------------------------------------------------------ */
+/* ---- connections --------------------------------------------------------- */
 static int tcp_socket(bool nonblock)
 {
 	int fd, one = 1;
@@ -486,7 +486,7 @@ static void conn_fail(struct thread *t, struct conn *c, uint64_t *counter)
 	conn_close(t, c);
 }
 
-/* ---- the timetable ------------------------------------------------------------- */
+/* ---- the timetable ------------------------------------------------------- */
 static uint64_t ka_due(const struct conn *c)
 {
 	return t0 + (uint64_t)((double)(c->seq * opt_conns + c->idx) *
@@ -624,7 +624,7 @@ static uint64_t close_schedule(struct thread *t, uint64_t now)
 	}
 }
 
-/* ---- events ------------------------------------------------------------------- */
+/* ---- events -------------------------------------------------------------- */
 static void complete(struct thread *t, struct conn *c, int n, uint64_t now)
 {
 	int i;
@@ -823,7 +823,7 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-/* ---- set-up and the report ---------------------------------------------------- */
+/* ---- set-up and the report ----------------------------------------------- */
 static int parse_target(const char *arg)
 {
 	const char *colon = strrchr(arg, ':');
