@@ -38,10 +38,14 @@
 # profile of both is recorded for that workload and goes into the report.
 #
 # Output: the table on stdout; raw results under $BUILD/bench/ (CSV, JSON,
-# logs, profiles, plots); Documentation/benchmarks.rst and its PNGs
-# regenerated from this run (DOC=0 leaves them alone; QUICK=1 implies it).
-# A full run takes about 45 minutes on 2 CPUs, more when rounds are
-# skipped for a busy machine (bounded: FR_EXTRA_ROUNDS, BUSY_TRIES).
+# logs, profiles, plots; QUICK=1: $BUILD/bench-quick/);
+# Documentation/benchmarks.rst and its PNGs regenerated from this run
+# (DOC=0 leaves them alone; QUICK=1 implies it). A full run took 50
+# minutes on 2 CPUs (about 10 closed loop, 35 fixed rate, 5 counting,
+# profiles and memory); a busy machine adds skipped blocks, bounded by
+# FR_EXTRA_ROUNDS and BUSY_TRIES x BUSY_WAIT. The report alone, again
+# from the same raw results: bench/report.py --table
+# $BUILD/bench/results.csv --out $BUILD/bench --doc FILE.rst
 #
 # Environment (defaults in brackets):
 #   ROUNDS [3]  DURATION [4] seconds per measurement  THREADS [1] proxy
@@ -67,9 +71,10 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 BUILD=${BUILD:-$top/build}
-OUT=$BUILD/bench
 RINGLB=${RINGLB:-$top/userspace/ringlb}
 QUICK=${QUICK:-0}
+# a smoke run never overwrites the raw results of a full one
+if [ "$QUICK" = 1 ]; then OUT=$BUILD/bench-quick; else OUT=$BUILD/bench; fi
 if [ "$QUICK" = 1 ]; then
 	ROUNDS=${ROUNDS:-1}
 	DURATION=${DURATION:-1}
