@@ -95,6 +95,11 @@ check: deps
 run: deps userspace
 	scripts/run-demo.sh
 
+# ringlb against HAProxy, nginx and socat on loopback: fixed-rate CPU per
+# request and latency (bench/pace.c, built into $(BUILD)/bench), then the
+# closed-loop tables; regenerates Documentation/benchmarks.rst. About 50
+# minutes; QUICK=1 is a smoke run of about a minute and a half (no
+# documentation). Settings: the top of bench/bench.sh.
 bench: userspace
 	@scripts/deps.sh bench
 	bench/bench.sh

@@ -12,7 +12,14 @@
       reST page and its gnuplot bar charts (in FILE's images/ directory)
 
 Every number in the page comes from DIR: results.csv, syscalls.csv,
-memory.csv, machine.txt, profiles/ and smaps/.
+memory.csv, counts.csv, fr-skipped.csv, fr-dropped.csv, machine.txt,
+profiles/ and smaps/.
+
+Two kinds of figures. Fixed offered rate (workloads "rate-ka@unpinned"
+and the like, from bench/pace.c): the proxy's CPU time per request and
+the latency at a rate every contender can carry, the figures to decide
+by. Closed loop (wrk, iperf3): throughput when every side runs flat out,
+which on a small shared machine mostly measures the scheduler.
 """
 import argparse
 import csv
@@ -25,8 +32,9 @@ import subprocess
 import sys
 
 CONTENDER_ORDER = ["direct", "ringlb-uring-splice", "ringlb-uring-buffers",
-                   "ringlb-epoll-splice", "ringlb-epoll-buffers", "haproxy",
-                   "nginx", "socat"]
+                   "ringlb-epoll-splice", "ringlb-epoll-buffers",
+                   "ringlb-auto", "haproxy", "nginx", "socat"]
+DEFAULT = "ringlb-auto"         # ringlb as shipped: --engine/--forward auto
 RINGLB = [c for c in CONTENDER_ORDER if c.startswith("ringlb-")]
 WORKLOADS = ["bulk1", "bulk8", "keepalive", "close"]
 MAIN_METRIC = {"bulk1": "gbps", "bulk8": "gbps", "keepalive": "rate",
@@ -41,6 +49,22 @@ TITLES = {"bulk1": "Bulk, 1 stream (iperf3)",
 TARGETS = {"bulk1": 1.2, "keepalive": 1.3, "close": 1.2}
 SYSCALL_TARGET = 0.15
 MEM_TARGET_KIB = 8.0
+
+# fixed offered rate: blocks are "workload@placement"
+FR_WORKLOADS = ["rate-ka", "rate-close", "pipeline"]
+PLACEMENTS = ["unpinned", "pinned"]
+FR_TITLES = {"rate-ka": "keep-alive at a fixed request rate",
+             "rate-close": "connection churn at a fixed connection rate",
+             "pipeline": "pipelined requests (closed loop)"}
+FR_UNIT = {"rate-ka": "request", "rate-close": "connection",
+           "pipeline": "request"}
+# issue 11's targets: ringlb's default mode against HAProxy, same run
+FR_CPU_TARGET = {"rate-ka": 0.60, "rate-close": 0.50}
+AUTO_SLACK = 1.05               # auto within 5% of ringlb's best mode
+PIPE_TARGET = 0.85              # pipelined req/s >= 0.85x direct's
+# a figure is stable enough to compare when its interquartile range over
+# the rounds is within this share of its median
+STABLE_IQR = 0.10
 
 
 def num(v):
@@ -60,19 +84,33 @@ class Results:
     def __init__(self, out, results_csv):
         self.out = out
         self.raw = {}           # (workload, contender, metric) -> [values]
+        self.rounds = {}        # (workload, contender, metric) -> {round: v}
         with open(results_csv) as f:
-            for row in csv.DictReader(f):
-                v = num(row["value"])
-                key = (row["workload"], row["contender"], row["metric"])
-                self.raw.setdefault(key, [])
-                if v is not None:
-                    self.raw[key].append(v)
-        self.contenders = order({k[1] for k in self.raw})
+            rows = list(csv.DictReader(f))
+        # a dropped fixed-rate run leaves none of its figures in
+        dropped = {(r["round"], r["workload"], r["contender"]) for r in rows
+                   if r["metric"] == "dropped" and num(r["value"])}
+        for row in rows:
+            if (row["round"], row["workload"], row["contender"]) in dropped \
+                    or row["metric"] == "dropped":
+                continue
+            v = num(row["value"])
+            key = (row["workload"], row["contender"], row["metric"])
+            self.raw.setdefault(key, [])
+            if v is not None:
+                self.raw[key].append(v)
+                self.rounds.setdefault(key, {})[row["round"]] = v
+        self.contenders = order({k[1] for k in self.raw if k[1] != "all"})
         self.workloads = [w for w in WORKLOADS
                           if any(k[0] == w for k in self.raw)]
+        self.blocks = [w + "@" + p for p in PLACEMENTS for w in FR_WORKLOADS
+                       if any(k[0] == w + "@" + p for k in self.raw)]
         self.sys = self._syscalls()
         self.mem = self._memory()
         self.machine = self._machine()
+        self.counts = self._counts()
+        self.skipped = self._csv("fr-skipped.csv")
+        self.dropped = self._csv("fr-dropped.csv")
 
     # ---- figures ----------------------------------------------------
     def values(self, w, c, m):
@@ -138,6 +176,141 @@ class Results:
                     k, _, v = line.rstrip("\n").partition("=")
                     d[k] = v
         return d
+
+    def _csv(self, name):
+        path = os.path.join(self.out, name)
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return list(csv.DictReader(f))
+
+    def _counts(self):
+        """(block, contender) -> {requests, proc_ms, events}"""
+        d = {}
+        for row in self._csv("counts.csv"):
+            e = d.setdefault((row["block"], row["contender"]),
+                             {"requests": num(row["requests"]) or 0,
+                              "proc_ms": num(row["proc_cpu_ms"]),
+                              "events": {}})
+            e["events"][row["event"]] = num(row["count"])
+        return d
+
+    def count_per(self, b, c, event):
+        e = self.counts.get((b, c))
+        if not e or not e["requests"] or e["events"].get(event) is None:
+            return None
+        return e["events"][event] / e["requests"]
+
+    # ---- fixed offered rate ------------------------------------------
+    def fr_contenders(self, b):
+        return [c for c in self.contenders
+                if self.values(b, c, "p50_us") or self.values(b, c, "cpu_us")]
+
+    def fr_rounds_done(self, b):
+        return len(self.values(b, "all", "idle_before_pct"))
+
+    def spread(self, b, c, m):
+        """(min, max, iqr / median) over the rounds, or None"""
+        v = sorted(self.values(b, c, m))
+        if not v:
+            return None
+        med = statistics.median(v)
+        if len(v) >= 4:
+            q = statistics.quantiles(v, n=4)
+            iqr = q[2] - q[0]
+        else:
+            iqr = v[-1] - v[0]
+        return v[0], v[-1], (iqr / med if med else None)
+
+    def stable(self, b, c, m):
+        s = self.spread(b, c, m)
+        return bool(s and s[2] is not None and s[2] <= STABLE_IQR
+                    and len(self.values(b, c, m)) >= 3)
+
+    def paired(self, b, c1, c2, m):
+        """c1/c2 per round where both ran: (median, min, max, [ratios])"""
+        a, z = self.rounds.get((b, c1, m), {}), self.rounds.get((b, c2, m),
+                                                                 {})
+        rs = [a[r] / z[r] for r in a if r in z and z[r]]
+        if not rs:
+            return None
+        return statistics.median(rs), min(rs), max(rs), rs
+
+    def best_mode(self, b, m, low=True):
+        """ringlb's best mode (not auto) in block b by median metric m"""
+        cands = [(self.med(b, c, m), c) for c in RINGLB
+                 if c != DEFAULT and self.med(b, c, m) is not None]
+        if not cands:
+            return None
+        return (min(cands) if low else max(cands))[1]
+
+    # ---- issue 11's targets, at a fixed offered rate -------------------
+    def _target(self, name, b, c1, c2, m, goal, low, unit):
+        """c1/c2 on metric m in block b, per round; low: goal is a ceiling"""
+        pr = self.paired(b, c1, c2, m)
+        m1, m2 = self.med(b, c1, m), self.med(b, c2, m)
+        t = {"name": name, "block": b, "mode": c1, "against": c2,
+             "detail": "%s vs %s%s" % (fmt(m1), fmt(m2), unit),
+             "goal": ("<= %.2fx" if low else ">= %.2fx") % goal,
+             "ratio": None, "range": None, "rounds": None, "met": None}
+        if pr:
+            med, lo, hi, rs = pr
+            ok = [x <= goal if low else x >= goal for x in rs]
+            t.update(ratio=med, range=(lo, hi),
+                     rounds="%d/%d" % (sum(ok), len(ok)),
+                     met=med <= goal if low else med >= goal)
+        return t
+
+    def fr_targets(self):
+        t = []
+        for p in PLACEMENTS:
+            ka, cl = "rate-ka@" + p, "rate-close@" + p
+            if ka in self.blocks:
+                t.append(self._target(
+                    "keep-alive CPU/request vs HAProxy (%s)" % p, ka,
+                    DEFAULT, "haproxy", "cpu_us", FR_CPU_TARGET["rate-ka"],
+                    True, " us"))
+            if cl in self.blocks:
+                t.append(self._target(
+                    "churn CPU/connection vs HAProxy (%s)" % p, cl,
+                    DEFAULT, "haproxy", "cpu_us",
+                    FR_CPU_TARGET["rate-close"], True, " us"))
+            for b, what in ((ka, "keep-alive"), (cl, "churn")):
+                if b in self.blocks:
+                    t.append(self._target(
+                        "%s p99 latency vs HAProxy (%s)" % (what, p), b,
+                        DEFAULT, "haproxy", "p99_us", 1.0, True, " us"))
+            if ka in self.blocks:
+                t.append(self._target(
+                    "uring-splice vs epoll-splice CPU/request (%s)" % p, ka,
+                    "ringlb-uring-splice", "ringlb-epoll-splice", "cpu_us",
+                    1.0, True, " us"))
+            for b, what in ((ka, "keep-alive"), (cl, "churn")):
+                best = self.best_mode(b, "cpu_us") if b in self.blocks \
+                    else None
+                if best:
+                    t.append(self._target(
+                        "auto vs best mode, %s CPU (%s)" % (what, p), b,
+                        DEFAULT, best, "cpu_us", AUTO_SLACK, True, " us"))
+        b = "pipeline@unpinned"
+        if b in self.blocks:
+            t.append(self._target("pipelined req/s vs direct", b, DEFAULT,
+                                  "direct", "achieved", PIPE_TARGET, False,
+                                  " req/s"))
+            best = self.best_mode(b, "achieved", low=False)
+            if best:
+                t.append(self._target("auto vs best mode, pipelined req/s",
+                                      b, DEFAULT, best, "achieved",
+                                      1 / AUTO_SLACK, False, " req/s"))
+        for w in ("bulk1", "bulk8"):
+            if w not in self.workloads:
+                continue
+            best = self.best_mode(w, "gbps", low=False)
+            if best:
+                t.append(self._target(
+                    "auto vs best mode, %s Gbit/s (closed loop)" % w, w,
+                    DEFAULT, best, "gbps", 1 / AUTO_SLACK, False, ""))
+        return t
 
     # ---- targets ----------------------------------------------------
     def targets(self):
@@ -252,7 +425,10 @@ class Results:
 
     def summary(self):
         s = {"machine": self.machine, "medians": {}, "syscalls": {},
-             "memory": self.mem, "targets": self.targets(), "best": {}}
+             "memory": self.mem, "targets": self.targets(), "best": {},
+             "fr_targets": self.fr_targets(),
+             "fr_counts": {"%s %s" % k: v for k, v in self.counts.items()},
+             "fr_skipped": self.skipped, "fr_dropped": self.dropped}
         for (w, c, m), v in self.raw.items():
             s["medians"].setdefault(w, {}).setdefault(c, {})[m] = {
                 "median": statistics.median(v) if v else None,
@@ -338,7 +514,7 @@ plot %s
 def make_plots(R, imgdir, workdir):
     """the PNGs; returns {key: filename}"""
     os.makedirs(imgdir, exist_ok=True)
-    made = {}
+    made = fr_plots(R, imgdir, workdir)
     for w in R.workloads:
         m = MAIN_METRIC[w]
         labels = [c for c in R.contenders if R.values(w, c, m)]
@@ -464,14 +640,23 @@ def write_doc(R, path):
     t.append(
         "Every figure on this page comes from one run of ``make bench`` "
         "(``bench/bench.sh``) on the machine below; the raw results are in "
-        "``$BUILD/bench/`` (``results.csv``, ``syscalls.csv``, "
-        "``memory.csv``, ``summary.json``). All contenders ran on loopback "
-        "at the same time in front of the same backends, and were measured "
-        "in turn, interleaved: each of the %s rounds runs every contender "
+        "``$BUILD/bench/`` (``results.csv``, ``pace.jsonl``, "
+        "``counts.csv``, ``syscalls.csv``, ``memory.csv``, "
+        "``summary.json``). All contenders ran on loopback at the same "
+        "time in front of the same backends, one worker each, and were "
+        "measured in turn, interleaved: each round runs every contender "
         "once per workload, in a rotated order, and the tables give the "
-        "median of the rounds. The machine is shared and noisy, so compare "
-        "contenders within this run, as ratios, not with other runs.\n"
-        % rounds)
+        "median of the rounds. The machine is shared and noisy, so "
+        "compare contenders within this run, as ratios, not with other "
+        "runs.\n\n"
+        "Two kinds of figures. **At a fixed offered rate** (first): "
+        "each proxy carries the same load, well below its capacity, and "
+        "the figures are what that costs it (CPU time per request) and "
+        "what the clients see (latency from the time each request was "
+        "due). These decide. **Closed loop** (after): wrk and iperf3 "
+        "run flat out; on two shared cores that mostly measures how the "
+        "scheduler shares them between client, proxy and backend, so "
+        "those tables are kept for reference, not to decide by.\n")
 
     t.append(hline("Machine and versions", "-"))
     rows = [[k, M.get(k, "-")] for k in
@@ -481,8 +666,32 @@ def write_doc(R, path):
     rows[-1][1] += " s"
     t.append(rst_table(["", ""], rows))
 
-    t.append(hline("Targets", "-"))
-    t.append("ringlb's best mode per workload (the ringlb mode with the "
+    if R.blocks:
+        t.append(hline("Targets at a fixed offered rate", "-"))
+        t.append(
+            "ringlb's default configuration (``ringlb-auto``: "
+            "``--engine auto --forward auto``) against HAProxy %s in the "
+            "same run, one worker each, at the fixed rates below. *ratio* "
+            "is the median over the rounds of the ratio within each round; "
+            "the CPU targets compare CPU time per request (lower is "
+            "better), the latency targets p99 from the due time, *auto vs "
+            "best mode* compares the default with ringlb's best explicit "
+            "mode in that workload, and the pipelined target compares "
+            "requests per second with the direct connection's (no "
+            "proxy: the physical limit).\n"
+            % (M.get("haproxy", "").split(" ")[2:3] or [""])[0])
+        t.append(fr_targets_table(R))
+        missed = [x["name"] for x in R.fr_targets() if x["met"] is False]
+        t.append(("Not met in this run: %s.\n" % "; ".join(missed))
+                 if missed else "All of them are met in this run.\n")
+        t.append(fr_section(R, plots))
+
+    if not R.workloads:
+        return finish_doc(R, t, path)
+    t.append(hline("Closed-loop targets (the earlier issue)", "-"))
+    t.append("Closed loop: wrk and iperf3 as fast as they go, so these "
+             "mostly measure the scheduler on two shared cores. "
+             "ringlb's best mode per workload (the ringlb mode with the "
              "highest median in that workload) against HAProxy in this run; "
              "the syscall target compares ringlb's io_uring engine with its "
              "own epoll engine on the same forwarding path (keep-alive "
@@ -503,8 +712,8 @@ def write_doc(R, path):
     else:
         t.append("All targets are met in this run.\n")
 
-    t.append(hline("Results", "-"))
-    t.append("Medians of %s rounds. *cpu%%* is the proxy's CPU time over "
+    t.append(hline("Closed-loop results", "-"))
+    t.append("Closed loop, medians of %s rounds. *cpu%%* is the proxy's CPU time over "
              "the measurement (user + system, all threads and processes, "
              "io-wq workers included; 100 = one core). *sys/req* counts "
              "the proxy's syscalls (``raw_syscalls:sys_enter``) per "
@@ -570,12 +779,19 @@ def write_doc(R, path):
 
     t.append(profiles_section(R))
 
+    return finish_doc(R, t, path)
+
+
+def finish_doc(R, t, path):
+    """How it was measured, the hand-kept record, and the file"""
+    M = R.machine
     t.append(hline("How it was measured", "-"))
     t.append(
         "Command: ``%s``. Backends: ``iperf3 -s`` and nginx (one worker) "
         "returning a %s-byte body with keep-alive. Each proxy has one "
         "listener per backend and %s thread(s)/worker(s): ringlb "
-        "``threads = %s`` with ``engine``/``forward`` set per mode and "
+        "``threads = %s`` with ``engine``/``forward`` set per mode "
+        "(``ringlb-auto``: both ``auto``, the default) and "
         "``log-level = warn`` (no access lines; the others do not log "
         "either), HAProxy ``nbthread %s`` in ``mode tcp`` with ``option "
         "splice-auto``, nginx ``stream`` with ``worker_processes %s``, "
@@ -585,22 +801,49 @@ def write_doc(R, path):
            M.get("threads", "?"), M.get("threads", "?"),
            M.get("threads", "?"), M.get("threads", "?")))
     d = M.get("duration", "?")
+    fd, fw = M.get("fr_duration", "?"), M.get("fr_warmup", "?")
     t.append(literal(
-        "bulk1:     iperf3 -c 127.0.0.1 -p PORT -t %s -P 1 -J\n"
-        "bulk8:     iperf3 -c 127.0.0.1 -p PORT -t %s -P 8 -J\n"
-        "keepalive: wrk -t%s -c%s -d%ss -s bench/wrk-json.lua "
+        "rate-ka:    pace -m ka -r %s -c %s -d %s -w %s 127.0.0.1:PORT\n"
+        "rate-close: pace -m close -r %s -d %s -w %s 127.0.0.1:PORT\n"
+        "pipeline:   pace -m pipeline -c %s -D %s -d %s -w %s "
+        "127.0.0.1:PORT\n"
+        "            (pace is bench/pace.c, run under taskset -c on the "
+        "load CPUs)\n"
+        "placement:  taskset -a -p -c CPUS on every thread of the proxy "
+        "(pinned: %s)\n"
+        "            and of the backend (pinned: %s); io-wq workers made "
+        "later inherit it\n"
+        "cpu us:     utime+stime from /proc/PID/stat of the proxy's "
+        "processes, before/after the run,\n"
+        "            over the requests (connections) completed in it\n"
+        "busy check: /proc/stat non-idle share over 1 s before each block "
+        "(limit %s%%, %s checks %s s apart)\n"
+        "counts:     perf stat -D -1 --control fifo -e task-clock,"
+        "context-switches,cpu-migrations,\n"
+        "            raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_"
+        "enter,io_uring:io_uring_queue_async_work\n"
+        "            -p PIDS, enabled for one more pace run per contender "
+        "and block\n"
+        "bulk1:      iperf3 -c 127.0.0.1 -p PORT -t %s -P 1 -J\n"
+        "bulk8:      iperf3 -c 127.0.0.1 -p PORT -t %s -P 8 -J\n"
+        "keepalive:  wrk -t%s -c%s -d%ss -s bench/wrk-json.lua "
         "http://127.0.0.1:PORT/\n"
-        "close:     the same with BENCH_CLOSE=1 (Connection: close)\n"
-        "cpu%%:      utime+stime (+ reaped children) from /proc/PID/stat "
+        "close:      the same with BENCH_CLOSE=1 (Connection: close)\n"
+        "cpu%%:       utime+stime (+ reaped children) from /proc/PID/stat "
         "of the proxy's process tree, before/after\n"
-        "syscalls:  perf stat -e raw_syscalls:sys_enter,syscalls:sys_enter_"
+        "syscalls:   perf stat -e raw_syscalls:sys_enter,syscalls:sys_enter_"
         "... -p PIDS during wrk -d%ss (keep-alive, then close)\n"
-        "memory:    fresh proxy, 1 s of wrk to warm up, PSS (smaps_rollup),"
-        "\n           bench/idle.py opens %s connections, one request "
+        "memory:     fresh proxy, 1 s of wrk to warm up, PSS (smaps_rollup),"
+        "\n            bench/idle.py opens %s connections, one request "
         "each, then idle; PSS again\n"
-        "profiles:  perf record -e cpu-clock -F 1999 -g -p PIDS for %s s "
+        "profiles:   perf record -e cpu-clock -F 1999 -g -p PIDS for %s s "
         "under the same load"
-        % (d, d, M.get("wrk_threads", "?"), M.get("wrk_conns", "?"), d,
+        % (M.get("rate_ka", "?"), M.get("rate_ka_conns", "?"), fd, fw,
+           M.get("rate_close", "?"), fd, fw, M.get("pipe_conns", "?"),
+           M.get("pipe_depth", "?"), fd, fw, M.get("pin_proxy", "?"),
+           M.get("pin_load", "?"), M.get("busy_max", "?"),
+           M.get("busy_tries", "?"), M.get("busy_wait", "?"),
+           d, d, M.get("wrk_threads", "?"), M.get("wrk_conns", "?"), d,
            M.get("sysdur", "?"), M.get("idle_conns", "?"),
            M.get("prof_dur", "?"))))
     # the record of changes tried, kept or dropped: written by hand, as
@@ -648,6 +891,364 @@ def syscall_breakdown(R):
         out.append(rst_table(["syscall"] + [c.replace("ringlb-", "")
                                             for c in cs], rows))
     return "\n".join(out)
+
+
+# ---- the fixed-rate part of the page ------------------------------------------
+def fr_setting(R, w):
+    M = R.machine
+    if w == "rate-ka":
+        return "%s req/s over %s keep-alive connections" % (
+            M.get("rate_ka", "?"), M.get("rate_ka_conns", "?"))
+    if w == "rate-close":
+        return "%s conn/s, one request each (Connection: close)" % \
+            M.get("rate_close", "?")
+    return "%s connections, %s requests in flight on each" % (
+        M.get("pipe_conns", "?"), M.get("pipe_depth", "?"))
+
+
+def block_title(R, b):
+    w, _, p = b.partition("@")
+    what = {"rate-ka": "Keep-alive", "rate-close": "Churn",
+            "pipeline": "Pipelined"}[w]
+    where = ("unpinned" if p == "unpinned" else
+             "pinned: proxy on CPU %s, load generator and backend on CPU %s"
+             % (R.machine.get("pin_proxy", "?"), R.machine.get("pin_load",
+                                                               "?")))
+    return "%s, %s (%s)" % (what, fr_setting(R, w), where)
+
+
+def med_range(R, b, c, m, f=None):
+    f = f or fmt
+    v = R.med(b, c, m)
+    s = R.spread(b, c, m)
+    if v is None:
+        return "-"
+    if not s or s[0] == s[1]:
+        return f(v)
+    return "%s (%s-%s)" % (f(v), f(s[0]), f(s[1]))
+
+
+def iqr_text(R, b, c, m):
+    s = R.spread(b, c, m)
+    if not s or s[2] is None:
+        return "-"
+    return "%.0f%%%s" % (s[2] * 100, "" if R.stable(b, c, m) else " *")
+
+
+def fr_table(R, b):
+    w = b.partition("@")[0]
+    unit = FR_UNIT[w]
+    rows = []
+    if w == "pipeline":
+        direct = R.med(b, "direct", "achieved")
+        for c in R.fr_contenders(b):
+            a = R.med(b, c, "achieved")
+            rows.append([c, med_range(R, b, c, "achieved", fmt0),
+                         iqr_text(R, b, c, "achieved"),
+                         "%.2fx" % (a / direct) if a and direct else "-",
+                         med_range(R, b, c, "cpu_us"),
+                         fmt0(R.med(b, c, "p50_us")),
+                         fmt0(R.med(b, c, "p99_us")),
+                         "%d" % len(R.values(b, c, "achieved"))])
+        return rst_table(["contender", "req/s (min-max)", "IQR",
+                          "vs direct", "CPU us/req", "p50 us", "p99 us",
+                          "runs"], rows)
+    for c in R.fr_contenders(b):
+        per = [R.count_per(b, c, e) for e in
+               ("context-switches", "io_uring_enter", "iowq_punts",
+                "syscalls")]
+        rows.append([c, med_range(R, b, c, "cpu_us"),
+                     iqr_text(R, b, c, "cpu_us"),
+                     fmt0(R.med(b, c, "p50_us")),
+                     fmt0(R.med(b, c, "p99_us")),
+                     fmt0(R.med(b, c, "p999_us")),
+                     iqr_text(R, b, c, "p99_us"),
+                     "%d" % len(R.values(b, c, "achieved"))] +
+                    [fmt(x) for x in per])
+    return rst_table(["contender", "CPU us/%s (min-max)" % unit, "IQR",
+                      "p50 us", "p99 us", "p99.9 us", "p99 IQR", "runs",
+                      "ctx sw/%s" % unit, "enters/%s" % unit,
+                      "io-wq punts/%s" % unit, "syscalls/%s" % unit], rows)
+
+
+def fr_targets_table(R):
+    rows = []
+    for x in R.fr_targets():
+        rows.append([x["name"], x["detail"],
+                     "-" if x["ratio"] is None else "%.2fx" % x["ratio"],
+                     "-" if not x["range"] else "%.2f-%.2fx" % x["range"],
+                     x["rounds"] or "-", x["goal"],
+                     {True: "met", False: "**not met**",
+                      None: "no data"}[x["met"]]])
+    return rst_table(["target", "figures (medians)", "ratio",
+                      "per-round range", "rounds meeting it", "goal",
+                      "result"], rows)
+
+
+def fr_findings(R):
+    """what the fixed-rate figures show, in words, from this run"""
+    out = []
+    for b in R.blocks:
+        w = b.partition("@")[0]
+        unit = FR_UNIT[w]
+        cs = [c for c in R.fr_contenders(b) if c != "direct"]
+        if w == "pipeline":
+            d = R.med(b, "direct", "achieved")
+            parts = ["%s %s" % (c, fmt0(R.med(b, c, "achieved")))
+                     for c in sorted(cs, key=lambda c: -(R.med(
+                         b, c, "achieved") or 0))]
+            cpu = ["%s %s" % (c, fmt(R.med(b, c, "cpu_us")))
+                   for c in (DEFAULT, "haproxy")
+                   if R.med(b, c, "cpu_us") is not None]
+            rel = ""
+            a = R.med(b, DEFAULT, "achieved")
+            if a and d:
+                rel = " %s reached %.2fx the direct connection's rate." % (
+                    DEFAULT, a / d)
+            out.append("* **%s.** Requests per second (closed loop, %s "
+                       "requests in flight per connection): direct %s; "
+                       "%s.%s CPU us per request: %s (many requests share "
+                       "each read and write).\n" % (
+                           block_title(R, b),
+                           R.machine.get("pipe_depth", "?"), fmt0(d),
+                           ", ".join(parts), rel, ", ".join(cpu) or "-"))
+            continue
+        ranked = sorted((c for c in cs if R.med(b, c, "cpu_us")),
+                        key=lambda c: R.med(b, c, "cpu_us"))
+        if not ranked:
+            continue
+        txt = ["* **%s.** CPU per %s, cheapest first: %s." % (
+            block_title(R, b), unit, ", ".join(
+                "%s %s us" % (c, fmt(R.med(b, c, "cpu_us")))
+                for c in ranked))]
+        pr = R.paired(b, DEFAULT, "haproxy", "cpu_us")
+        if pr:
+            txt.append("%s against HAProxy, round by round: %.2fx "
+                       "(%.2f-%.2fx over %d rounds)." % (
+                           DEFAULT, pr[0], pr[1], pr[2], len(pr[3])))
+        cnt = []
+        for c in ranked:
+            e = R.count_per(b, c, "io_uring_enter")
+            x = R.count_per(b, c, "context-switches")
+            pn = R.count_per(b, c, "iowq_punts")
+            sc = R.count_per(b, c, "syscalls")
+            if x is None:
+                continue
+            bits = ["%.2f context switches" % x]
+            if e:
+                bits.append("%.2f io_uring_enter" % e)
+            if pn:
+                bits.append("%.2f io-wq punts" % pn)
+            if sc is not None:
+                bits.append("%.1f syscalls" % sc)
+            cnt.append("%s %s" % (c, ", ".join(bits)))
+        if cnt:
+            txt.append("Per %s (counting pass): %s." % (unit,
+                                                        "; ".join(cnt)))
+        lat = ["%s %s/%s us" % (c, fmt0(R.med(b, c, "p50_us")),
+                                fmt0(R.med(b, c, "p99_us")))
+               for c in ["direct", DEFAULT, "haproxy"]
+               if R.med(b, c, "p50_us") is not None]
+        if lat:
+            txt.append("Latency p50/p99 from the due time: %s "
+                       "(direct is the floor: no proxy)." % ", ".join(lat))
+        lag = R.med(b, "direct", "lag_p50_us")
+        if lag is not None:
+            txt.append("The load generator sent %.0f us late at the median "
+                       "(its timer; the same for every contender, and "
+                       "inside every latency above)." % lag)
+        out.append(" ".join(txt) + "\n")
+    return "\n".join(out)
+
+
+def stability_text(R):
+    """which fixed-rate figures vary little enough over the rounds"""
+    out = []
+    for m, what in (("cpu_us", "CPU per request"), ("p50_us", "p50"),
+                    ("p99_us", "p99"), ("p999_us", "p99.9"),
+                    ("achieved", "pipelined req/s")):
+        pairs = [(b, c) for b in R.blocks for c in R.fr_contenders(b)
+                 if len(R.values(b, c, m)) >= 1 and
+                 (m != "achieved" or b.startswith("pipeline"))]
+        if not pairs:
+            continue
+        st = [x for x in pairs if R.stable(*x, m)]
+        line = "* %s: stable in %d of %d (block, contender) pairs" % (
+            what, len(st), len(pairs))
+        bad = [x for x in pairs if x not in st]
+        if bad and len(bad) <= 8:
+            line += "; not in %s" % ", ".join(
+                "%s %s" % (c, b) for b, c in bad)
+        out.append(line + ".")
+    twin = "ringlb-" + R.machine.get("auto_resolves", "")
+    if twin in RINGLB and twin != DEFAULT:
+        aa = []
+        for b in R.blocks:
+            m = "achieved" if b.startswith("pipeline") else "cpu_us"
+            pr = R.paired(b, DEFAULT, twin, m)
+            if pr:
+                aa.append("%s %.2fx (%.2f-%.2fx)" % (b, pr[0], pr[1],
+                                                    pr[2]))
+        if aa:
+            out.append("* A/A check: on this kernel %s resolves to %s, so "
+                       "the two run the same code and their ratio shows "
+                       "the measurement's own noise (CPU per request; "
+                       "req/s when pipelined): %s." % (
+                           DEFAULT, twin, "; ".join(aa)))
+    if not out:
+        return ""
+    n = max((len(R.values(b, c, "p50_us")) for b in R.blocks
+             for c in R.fr_contenders(b)), default=0)
+    return ("A figure counts as stable enough to compare when its "
+            "interquartile range over the rounds (the whole range below 4 "
+            "rounds) is within %d%% of its median, over at least 3 rounds (marked * in the tables when "
+            "not; %d rounds at most here). A target's ratio is taken round "
+            "by round, each contender against the other in the same "
+            "round, so slow drift of the machine cancels; the per-round "
+            "range and the count of rounds that meet the goal say how "
+            "firm it is.\n\n%s\n" % (STABLE_IQR * 100, n, "\n".join(out)))
+
+
+def noise_text(R):
+    """how busy the machine was: before the blocks, and during the runs"""
+    idle = [v for b in R.blocks for v in R.values(b, "all",
+                                                  "idle_before_pct")]
+    oth = [v for b in R.blocks for c in R.fr_contenders(b)
+           for v in R.values(b, c, "others_pct")]
+    t = []
+    if idle:
+        t.append("Before each block the machine was %.1f%% busy at the "
+                 "median (%.1f-%.1f%%; all CPUs = 100%%, limit %s%%)" % (
+                     statistics.median(idle), min(idle), max(idle),
+                     R.machine.get("busy_max", "?")))
+    if oth:
+        t.append("during the runs, CPU time that neither the proxy, the "
+                 "backend nor the load generator used (another job, "
+                 "kernel threads) came to %.1f%% of the machine at the "
+                 "median, %.1f%% at most" % (statistics.median(oth),
+                                             max(oth)))
+    s = "; ".join(t) + "." if t else ""
+    s = s[:1].upper() + s[1:]
+    if R.skipped:
+        s += " Skipped for a busy machine: %d block(s)." % len(R.skipped)
+    if R.dropped:
+        s += " Dropped for falling more than 1%% short of the offered " \
+             "rate: %d run(s)." % len(R.dropped)
+    return s + "\n" if s else ""
+
+
+def accounting_table(R):
+    """the CPU accounting used, next to perf's task-clock"""
+    rows = []
+    for (b, c), e in sorted(R.counts.items()):
+        tc = e["events"].get("task-clock")
+        pm = e["proc_ms"]
+        cs = R.count_per(b, c, "context-switches")
+        if tc is None or not pm:
+            continue
+        rows.append([b, c, "%.0f" % pm, "%.0f" % tc, "%.2f" % (tc / pm),
+                     fmt(cs)])
+    if not rows:
+        return ""
+    ratios = [float(r[4]) for r in rows]
+    return ("The proxy's CPU time is utime+stime from ``/proc/PID/stat`` "
+            "of each of its processes. For a process that figure covers "
+            "every thread, including io_uring's io-wq workers (threads of "
+            "the process, ``iou-wrk-*``) and the threads that exited during "
+            "the run (the kernel folds their time into the process's "
+            "totals when they exit), and it is the scheduler's own runtime "
+            "count (on the development VM it matched the sum of "
+            "``/proc/PID/task/*/schedstat`` within 1%% while no thread "
+            "exited). In the counting pass, ``perf stat -e task-clock`` "
+            "ran on the same processes (io-wq workers inherit its "
+            "counters), enabled and disabled at the moments ``/proc`` was "
+            "read. Here it read %.2f-%.2f of the ``/proc`` figure. perf "
+            "agrees with the scheduler for a busy loop that never sleeps; "
+            "the gap comes with processes that sleep and wake thousands of "
+            "times a second, where perf stops and starts its clock at the "
+            "context-switch hooks while the scheduler charges the time "
+            "around them. The tables above use the ``/proc`` figure, the "
+            "larger, for every contender alike.\n\n"
+            % (min(ratios), max(ratios))
+            + rst_table(["block", "contender", "/proc CPU ms",
+                         "task-clock ms", "ratio", "ctx sw/req"], rows))
+
+
+def skipped_dropped_tables(R):
+    t = []
+    if R.skipped:
+        t.append("Blocks skipped:\n")
+        t.append(rst_table(["round", "block", "busy %", "why"],
+                           [[x["round"], x["block"], x["busy_pct"],
+                             x["reason"]] for x in R.skipped]))
+    if R.dropped:
+        t.append("Runs dropped (not in any median):\n")
+        t.append(rst_table(["round", "block", "contender", "achieved",
+                            "offered", "why"],
+                           [[x["round"], x["block"], x["contender"],
+                             x["achieved"], x["offered"], x["why"]]
+                            for x in R.dropped]))
+    return "\n".join(t)
+
+
+def fr_section(R, plots):
+    """the fixed-rate results: tables, plots, findings, stability"""
+    M = R.machine
+    t = [hline("At a fixed offered rate", "-")]
+    t.append(
+        "bench/pace.c offers a fixed rate, well below what every "
+        "contender can carry, on a timetable fixed in advance, and "
+        "measures each request from the time it was due (a stall delays "
+        "the requests behind it and they all count it: no coordinated "
+        "omission). Each block runs every contender once, in a rotated "
+        "order; %s rounds were asked for, each run %s s after %s s of "
+        "warm-up. *CPU us* is the proxy's CPU time over the run divided "
+        "by the requests (or connections) completed: the figure that "
+        "says what the proxy itself costs. Medians of the rounds, with "
+        "the range; *IQR* is the interquartile range over the median "
+        "(the whole range when fewer than 4 rounds were measured; * when "
+        "above %d%%: not stable enough to compare). The counts "
+        "per request come from a separate counting pass (``perf stat``: "
+        "the syscall tracepoints slow every syscall, so they stay out of "
+        "the timed runs).\n"
+        % (M.get("fr_rounds", "?"), M.get("fr_duration", "?"),
+           M.get("fr_warmup", "?"), STABLE_IQR * 100))
+    t.append(noise_text(R))
+    for b in R.blocks:
+        t.append(hline(block_title(R, b), "~"))
+        t.append(fr_table(R, b))
+        if ("fr-" + b) in plots:
+            t.append(".. image:: images/%s\n   :alt: %s\n"
+                     % (plots["fr-" + b], block_title(R, b)))
+    t.append(hline("What the fixed-rate figures show", "~"))
+    t.append(fr_findings(R))
+    t.append(hline("Which figures are stable enough to compare", "~"))
+    t.append(stability_text(R))
+    t.append(skipped_dropped_tables(R))
+    t.append(hline("CPU accounting, checked", "~"))
+    t.append(accounting_table(R))
+    return "\n".join(t)
+
+
+def fr_plots(R, imgdir, workdir):
+    made = {}
+    for b in R.blocks:
+        w = b.partition("@")[0]
+        m = "achieved" if w == "pipeline" else "cpu_us"
+        labels = [c for c in R.fr_contenders(b) if R.values(b, c, m)]
+        if not labels:
+            continue
+        data = {c: [R.med(b, c, m)] for c in labels}
+        errs = {c: [(min(R.values(b, c, m)), max(R.values(b, c, m)))]
+                for c in labels}
+        fn = "bench-fr-%s.png" % b.replace("@", "-")
+        ylabel = "req/s" if w == "pipeline" else \
+            "CPU us per %s" % FR_UNIT[w]
+        if bar_chart(os.path.join(imgdir, fn), "%s (median, bars: min-max)"
+                     % block_title(R, b)[:90], ylabel, [ylabel], labels,
+                     data, errs, workdir):
+            made["fr-" + b] = fn
+    return made
 
 
 # Kernel symbols by subsystem, first match wins (prefixes). The sampling
@@ -821,45 +1422,6 @@ def breakdown_table(R, w, contenders):
             + rst_table(["where"] + [c for c, _ in cols], rows))
 
 
-FLOOR_CATS = ("TCP/IP + loopback", "irq restore / locks",
-              "memory (slab, pages, memcg)")
-
-
-def ceiling_text(R, w):
-    """what a proxy that spent only the kernel's TCP/IP work per request
-    could reach on this machine: the machine's CPU is the budget that the
-    client, the backend and the proxy share"""
-    b = R.best(w)
-    pdir = os.path.join(R.out, "profiles")
-    cats = categorize(os.path.join(pdir, "%s-%s.all.txt" % (b, w)))
-    rate_h, cpu_h = R.med(w, "haproxy", "rate"), R.med(w, "haproxy",
-                                                       "cpu_pct")
-    busy_h = R.med(w, "haproxy", "machine_busy_pct")
-    rate_b, cpu_b = R.med(w, b, "rate"), R.med(w, b, "cpu_pct")
-    if not (cats and rate_h and cpu_h and busy_h and rate_b and cpu_b):
-        return ""
-    floor = cpu_b / 100.0 / rate_b * sum(cats.get(c, 0) for c in
-                                         FLOOR_CATS) / 100.0
-    total_h = busy_h / 100.0 / rate_h
-    proxy_h = cpu_h / 100.0 / rate_h
-    ceiling = rate_h * total_h / (total_h - proxy_h + floor)
-    ncpu = R.machine.get("cpus", "?")
-    return ("Bound on this machine: during HAProxy's %s runs the whole "
-            "machine was %.0f%% busy (%s CPUs; client, backend and proxy "
-            "share them), %.1f us of CPU per %s in all, %.1f us of it in "
-            "HAProxy. The kernel's TCP/IP, softirq and allocation work "
-            "that any proxy pays for relaying a %s over loopback came to "
-            "%.1f us in %s. A proxy with no cost beyond that would reach "
-            "about %.0f %s, **%.2fx HAProxy**, against a target of "
-            "%.2fx; %s reached %.2fx.\n"
-            % (w, busy_h, ncpu, total_h * 1e6,
-               "request" if w == "keepalive" else "connection",
-               proxy_h * 1e6,
-               "request" if w == "keepalive" else "connection",
-               floor * 1e6, b, ceiling, UNITS[w], ceiling / rate_h,
-               TARGETS[w], b, rate_b / rate_h))
-
-
 def iowq_text(R, c, w):
     """what io_uring punted to io-wq worker threads, from the profile"""
     base = os.path.join(R.out, "profiles", "%s-%s" % (c, w))
@@ -903,15 +1465,14 @@ def profiles_section(R):
     missed = [x for x in targets if x["met"] is False]
     if not missed:
         return ""
-    t.append(hline("Where the time goes", "-"))
-    t.append("Generated for each target missed in this run.\n")
+    t.append(hline("Where the time goes (closed loop)", "-"))
+    t.append("Generated for each closed-loop target missed in this "
+             "run.\n")
     for w in ("bulk1", "keepalive", "close"):
         if not any(x["workload"] == w for x in missed):
             continue
         t.append(hline(TITLES[w], "~"))
         t.append(breakdown_table(R, w, [R.best(w), "haproxy"]))
-        if w in ("keepalive", "close"):
-            t.append(ceiling_text(R, w))
         for c in [R.best(w), "haproxy"]:
             t.append(iowq_text(R, c, w))
             base = os.path.join(pdir, "%s-%s" % (c, w))
@@ -964,14 +1525,47 @@ def main():
     with open(os.path.join(a.out, "summary.json"), "w") as f:
         json.dump(R.summary(), f, indent=1, default=str)
     print()
-    print("ringlb bench: medians of %s rounds, %s s each, %s proxy "
-          "thread(s), kernel %s, %s CPUs"
+    for b in R.blocks:
+        w = b.partition("@")[0]
+        print("fixed rate, %s: medians of up to %s rounds" % (
+            block_title(R, b), R.machine.get("fr_rounds", "?")))
+        m = "achieved" if w == "pipeline" else "cpu_us"
+        print("  %-22s %14s %6s %8s %8s %9s %5s" % (
+            "contender", "req/s" if w == "pipeline" else
+            "CPU us/" + {"request": "req", "connection": "conn"}[
+                FR_UNIT[w]], "IQR", "p50us", "p99us", "p99.9us",
+            "runs"))
+        for c in R.fr_contenders(b):
+            print("  %-22s %14s %6s %8s %8s %9s %5d" % (
+                c, fmt(R.med(b, c, m)), iqr_text(R, b, c, m),
+                fmt0(R.med(b, c, "p50_us")), fmt0(R.med(b, c, "p99_us")),
+                fmt0(R.med(b, c, "p999_us")),
+                len(R.values(b, c, "achieved"))))
+        print()
+    if R.blocks:
+        print("targets at a fixed rate (%s vs the other, per-round "
+              "ratios):" % DEFAULT)
+        for x in R.fr_targets():
+            print("  %-50s %-26s %7s %-12s %-6s goal %-9s %s" % (
+                x["name"], x["detail"],
+                "-" if x["ratio"] is None else "%.2fx" % x["ratio"],
+                "" if not x["range"] else "%.2f-%.2f" % x["range"],
+                x["rounds"] or "", x["goal"],
+                {True: "met", False: "NOT MET", None: "no data"}[x["met"]]))
+        print()
+    if not R.workloads:
+        if a.doc:
+            write_doc(R, a.doc)
+            print("\nwrote %s" % a.doc)
+        return 0
+    print("ringlb bench, closed loop: medians of %s rounds, %s s each, %s "
+          "proxy thread(s), kernel %s, %s CPUs"
           % (R.machine.get("rounds", "?"), R.machine.get("duration", "?"),
              R.machine.get("threads", "?"), R.machine.get("kernel", "?"),
              R.machine.get("cpus", "?")))
     print(R.text_table())
     print()
-    print("targets (ringlb best mode vs HAProxy, same run):")
+    print("closed-loop targets (ringlb best mode vs HAProxy, same run):")
     for x in R.targets():
         print("  %-52s %-22s %-30s %7s  goal %-9s %s" % (
             x["name"], x["mode"] or "-", x["detail"],
