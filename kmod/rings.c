@@ -10,6 +10,11 @@
  * (io_uring_task_add can fire in interrupt context). When the table holds
  * us_max_rings rings, the oldest is evicted to make room and counted.
  *
+ * us_ring_list is in the order rings were inserted, which is also the
+ * order of their ids: ids are handed out under us_ring_lock, never reused,
+ * and 64 bits wide so they cannot wrap. The rings file walks it under RCU
+ * with the id as its position (us_rings_seek(), us_rings_after()).
+ *
  * Teardown: io_uring has no teardown tracepoint. A kprobe on
  * io_uring_release() (the ring's file going away; the ctx is
  * file->private_data) removes the ring. Without kprobes, rings leave only
@@ -31,13 +36,14 @@
 #define US_RING_SLACK		64
 
 static DEFINE_HASHTABLE(us_ring_hash, US_RING_HASH_BITS);
-LIST_HEAD(us_ring_list);
-DEFINE_SPINLOCK(us_ring_lock);
+static LIST_HEAD(us_ring_list);
+static DEFINE_SPINLOCK(us_ring_lock);
 
 static struct us_ring *us_pool;
 static LIST_HEAD(us_free);		/* struct us_ring via lnode */
 static unsigned int us_nr_tracked;
-static atomic_t us_next_id = ATOMIC_INIT(0);
+/* the last id handed out; written under us_ring_lock */
+static atomic64_t us_last_id = ATOMIC64_INIT(0);
 static atomic64_t us_evicted = ATOMIC64_INIT(0);
 
 int us_rings_init(void)
@@ -89,6 +95,8 @@ static void us_ring_free_rcu(struct rcu_head *head)
 /* us_ring_lock held */
 static void us_ring_unlink(struct us_ring *r)
 {
+	/* before the unlink: see us_rings_seek() */
+	WRITE_ONCE(r->listed, false);
 	hash_del_rcu(&r->hnode);
 	/* debugfs readers walk the list under RCU: no poisoning until then */
 	list_del_rcu(&r->lnode);
@@ -152,12 +160,15 @@ static struct us_ring *us_ring_insert(const void *ctx, int fd, u32 sq, u32 cq,
 	if (!r)
 		goto out;
 	r->ctx = ctx;
-	r->id = atomic_inc_return(&us_next_id);
+	/* a stale cursor may look at the struct: see us_rings_seek() */
+	WRITE_ONCE(r->id, atomic64_inc_return(&us_last_id));
 	r->fd = fd;
 	r->sq_entries = sq;
 	r->cq_entries = cq;
 	r->flags = flags;
 	us_ring_fill_owner(r);
+	/* id and all before listed, as us_rings_seek() reads them */
+	smp_store_release(&r->listed, true);
 	list_add_tail_rcu(&r->lnode, &us_ring_list);
 	hlist_add_head_rcu(&r->hnode, &us_ring_hash[us_ctx_hash(ctx)]);
 	us_nr_tracked++;
@@ -223,6 +234,69 @@ void us_rings_reset(void)
 			atomic64_set(&r->cnt[i], 0);
 	atomic64_set(&us_evicted, 0);
 	spin_unlock_irqrestore(&us_ring_lock, flags);
+}
+
+/*
+ * --- the rings file's walk ------------------------------------------------
+ *
+ * Both run under rcu_read_lock(). A position is a ring id: "the first
+ * ring with an id at least this". As ids only grow along the list, a walk
+ * resumed at a position never shows a row again and never skips a ring
+ * that is still listed, whatever was inserted or removed in between.
+ *
+ * @cur keeps the ring a walk stopped at (seq_file calls stop() holding
+ * the next record, and start() again at the next read()), so that the
+ * next read() resumes there in O(1). Its struct is pool memory that
+ * lives until unload, so looking at it is safe even if it has been
+ * freed or reused since; it is taken only if it is still listed under
+ * the same id. Else the walk starts from the head, O(rings).
+ */
+static struct us_ring *us_cursor_set(struct us_ring_cursor *cur,
+				     struct us_ring *r, u64 end)
+{
+	cur->r = r;
+	cur->id = r ? r->id : end;
+	return r;
+}
+
+struct us_ring *us_rings_seek(struct us_ring_cursor *cur, u64 id)
+{
+	struct us_ring *r = cur->r;
+
+	/*
+	 * listed is cleared before the unlink and its call_rcu(): seen set
+	 * here, the ring stays valid to walk from until rcu_read_unlock().
+	 * Acquire pairs with the release in us_ring_insert(): a struct
+	 * reused since carries a newer id.
+	 */
+	if (r && cur->id == id && smp_load_acquire(&r->listed) &&
+	    READ_ONCE(r->id) == id)
+		return r;
+	/* past the last id handed out: nothing to walk through */
+	if (id > atomic64_read(&us_last_id))
+		return us_cursor_set(cur, NULL, id);
+	list_for_each_entry_rcu(r, &us_ring_list, lnode)
+		if (r->id >= id)
+			return us_cursor_set(cur, r, 0);
+	return us_cursor_set(cur, NULL, id);
+}
+
+/* the ring after @r (NULL: the first); cur->id is then its position */
+struct us_ring *us_rings_after(struct us_ring_cursor *cur, struct us_ring *r)
+{
+	struct us_ring *next;
+
+	/*
+	 * @r may have been unlinked since it was reached: list_del_rcu()
+	 * leaves its next pointer intact, and what follows it is newer.
+	 */
+	if (r)
+		next = list_next_or_null_rcu(&us_ring_list, &r->lnode,
+					     struct us_ring, lnode);
+	else
+		next = list_first_or_null_rcu(&us_ring_list, struct us_ring,
+					      lnode);
+	return us_cursor_set(cur, next, r ? r->id + 1 : 1);
 }
 
 u64 us_rings_evicted(void)

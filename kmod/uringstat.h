@@ -47,7 +47,8 @@ struct us_ring {
 	struct list_head	lnode;		/* us_ring_list, oldest first */
 	struct rcu_head		rcu;
 	const void		*ctx;		/* key only: never printed */
-	u32			id;
+	u64			id;
+	bool			listed;		/* on us_ring_list */
 	pid_t			pid;
 	int			fd;		/* -1: created before we looked */
 	u32			sq_entries;
@@ -81,6 +82,12 @@ extern int us_filter_pid;
 extern unsigned int us_max_rings;
 extern unsigned int us_max_inflight;
 
+/* where a walk of the rings stopped: a ring and its id, or one past the end */
+struct us_ring_cursor {
+	struct us_ring	*r;
+	u64		id;
+};
+
 /* rings.c */
 int us_rings_init(void);
 void us_rings_exit(void);
@@ -91,8 +98,10 @@ void us_ring_gone(const void *ctx);
 void us_rings_reset(void);
 u64 us_rings_evicted(void);
 unsigned int us_rings_tracked(void);
-extern struct list_head us_ring_list;
-extern spinlock_t us_ring_lock;
+/* under rcu_read_lock(): the first ring with an id >= @id, or NULL */
+struct us_ring *us_rings_seek(struct us_ring_cursor *cur, u64 id);
+/* under rcu_read_lock(): the ring after @r, the first if @r is NULL */
+struct us_ring *us_rings_after(struct us_ring_cursor *cur, struct us_ring *r);
 int us_teardown_hook_init(void);
 void us_teardown_hook_exit(void);
 const char *us_teardown_hook_name(void);
