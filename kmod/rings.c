@@ -8,7 +8,8 @@
  * rare (ring creation and teardown) and take us_ring_lock. Every struct
  * comes from a pool allocated at load time, so no event allocates memory
  * (io_uring_task_add can fire in interrupt context). When the table holds
- * us_max_rings rings, the oldest is evicted to make room and counted.
+ * us_max_rings rings, one is evicted to make room, and counted; evict.c
+ * says which.
  *
  * us_ring_list is in the order rings were inserted, which is also the
  * order of their ids: ids are handed out under us_ring_lock, never reused,
@@ -49,18 +50,28 @@ static atomic64_t us_evicted = ATOMIC64_INIT(0);
 int us_rings_init(void)
 {
 	unsigned int i, n = us_max_rings + US_RING_SLACK;
+	int ret;
 
 	us_pool = vzalloc(array_size(n, sizeof(*us_pool)));
 	if (!us_pool)
 		return -ENOMEM;
+	ret = us_evict_init();
+	if (ret)
+		goto free_pool;
 	for (i = 0; i < n; i++)
 		list_add_tail(&us_pool[i].lnode, &us_free);
 	return 0;
+
+free_pool:
+	vfree(us_pool);
+	us_pool = NULL;
+	return ret;
 }
 
 /* Called after the probes are gone and an RCU barrier: nothing races. */
 void us_rings_exit(void)
 {
+	us_evict_exit();
 	vfree(us_pool);
 	us_pool = NULL;
 }
@@ -97,6 +108,7 @@ static void us_ring_unlink(struct us_ring *r)
 {
 	/* before the unlink: see us_rings_seek() */
 	WRITE_ONCE(r->listed, false);
+	us_user_unlink(r);
 	hash_del_rcu(&r->hnode);
 	/* debugfs readers walk the list under RCU: no poisoning until then */
 	list_del_rcu(&r->lnode);
@@ -104,15 +116,17 @@ static void us_ring_unlink(struct us_ring *r)
 	call_rcu(&r->rcu, us_ring_free_rcu);
 }
 
-/* us_ring_lock held; NULL when the pool is (briefly) dry */
-static struct us_ring *us_ring_alloc(void)
+/*
+ * us_ring_lock held; NULL when the pool is (briefly) dry. A full table
+ * gives up the row evict.c picks for a new ring of @uid.
+ */
+static struct us_ring *us_ring_alloc(kuid_t uid)
 {
 	struct us_ring *r;
 	int i;
 
 	if (us_nr_tracked >= us_max_rings) {
-		r = list_first_entry_or_null(&us_ring_list, struct us_ring,
-					     lnode);
+		r = us_evict_victim(uid);
 		if (r) {
 			us_ring_unlink(r);
 			atomic64_inc(&us_evicted);
@@ -143,6 +157,7 @@ static void us_ring_fill_owner(struct us_ring *r)
 static struct us_ring *us_ring_insert(const void *ctx, int fd, u32 sq, u32 cq,
 				      u32 flags, bool replace)
 {
+	kuid_t uid = us_current_owner();
 	struct us_ring *r, *old;
 	unsigned long irqflags;
 
@@ -156,9 +171,15 @@ static struct us_ring *us_ring_insert(const void *ctx, int fd, u32 sq, u32 cq,
 		/* the address was freed and reused: a new ring */
 		us_ring_unlink(old);
 	}
-	r = us_ring_alloc();
+	r = us_ring_alloc(uid);
 	if (!r)
 		goto out;
+	if (WARN_ON_ONCE(us_user_link(r, uid))) {
+		/* the alloc made room for one more user: never here */
+		list_add_tail(&r->lnode, &us_free);
+		r = NULL;
+		goto out;
+	}
 	r->ctx = ctx;
 	/* a stale cursor may look at the struct: see us_rings_seek() */
 	WRITE_ONCE(r->id, atomic64_inc_return(&us_last_id));

@@ -16,6 +16,7 @@
 #include <linux/atomic.h>
 #include <linux/rculist.h>
 #include <linux/sched.h>
+#include <linux/uidgid.h>
 
 struct seq_file;
 
@@ -42,6 +43,8 @@ enum us_ring_counter {
 	US_NR_RING_COUNTERS,
 };
 
+struct us_user;
+
 struct us_ring {
 	struct hlist_node	hnode;		/* us_ring_hash, by ctx */
 	struct list_head	lnode;		/* us_ring_list, oldest first */
@@ -49,6 +52,9 @@ struct us_ring {
 	const void		*ctx;		/* key only: never printed */
 	u64			id;
 	bool			listed;		/* on us_ring_list */
+	/* us_ring_lock: the user whose rows it counts in (evict.c) */
+	struct us_user		*user;
+	struct list_head	unode;		/* that user's rings */
 	pid_t			pid;
 	int			fd;		/* -1: created before we looked */
 	u32			sq_entries;
@@ -105,6 +111,14 @@ struct us_ring *us_rings_after(struct us_ring_cursor *cur, struct us_ring *r);
 int us_teardown_hook_init(void);
 void us_teardown_hook_exit(void);
 const char *us_teardown_hook_name(void);
+
+/* evict.c: which ring leaves a full table; all but init/exit under us_ring_lock */
+int us_evict_init(void);
+void us_evict_exit(void);
+kuid_t us_current_owner(void);
+int us_user_link(struct us_ring *r, kuid_t uid);
+void us_user_unlink(struct us_ring *r);
+struct us_ring *us_evict_victim(kuid_t uid);
 
 /* inflight.c */
 int us_inflight_init(void);
