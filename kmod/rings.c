@@ -23,7 +23,7 @@
  */
 #include <linux/kernel.h>
 #include <linux/hash.h>
-#include <linux/hashtable.h>
+#include <linux/log2.h>
 #include <linux/kprobes.h>
 #include <linux/fs.h>
 #include <linux/slab.h>
@@ -32,11 +32,18 @@
 #include <linux/string.h>
 #include "uringstat.h"
 
-#define US_RING_HASH_BITS	10
+/*
+ * One hash bucket per tracked ring, within these bounds: lookups run on
+ * every event, so a table of a million rings must not mean chains of a
+ * thousand.
+ */
+#define US_RING_HASH_MIN_BITS	10
+#define US_RING_HASH_MAX_BITS	20
 /* slack beyond the cap: evicted structs wait out an RCU grace period */
 #define US_RING_SLACK		64
 
-static DEFINE_HASHTABLE(us_ring_hash, US_RING_HASH_BITS);
+static struct hlist_head *us_ring_hash;
+static unsigned int us_ring_hash_bits;
 static LIST_HEAD(us_ring_list);
 static DEFINE_SPINLOCK(us_ring_lock);
 
@@ -52,9 +59,18 @@ int us_rings_init(void)
 	unsigned int i, n = us_max_rings + US_RING_SLACK;
 	int ret;
 
+	us_ring_hash_bits = clamp_t(unsigned int, order_base_2(us_max_rings),
+				    US_RING_HASH_MIN_BITS,
+				    US_RING_HASH_MAX_BITS);
+	/* zeroed: every bucket an empty hlist */
+	us_ring_hash = vzalloc(array_size(1U << us_ring_hash_bits,
+					  sizeof(*us_ring_hash)));
+	if (!us_ring_hash)
+		return -ENOMEM;
+	ret = -ENOMEM;
 	us_pool = vzalloc(array_size(n, sizeof(*us_pool)));
 	if (!us_pool)
-		return -ENOMEM;
+		goto free_hash;
 	ret = us_evict_init();
 	if (ret)
 		goto free_pool;
@@ -65,6 +81,9 @@ int us_rings_init(void)
 free_pool:
 	vfree(us_pool);
 	us_pool = NULL;
+free_hash:
+	vfree(us_ring_hash);
+	us_ring_hash = NULL;
 	return ret;
 }
 
@@ -74,11 +93,13 @@ void us_rings_exit(void)
 	us_evict_exit();
 	vfree(us_pool);
 	us_pool = NULL;
+	vfree(us_ring_hash);
+	us_ring_hash = NULL;
 }
 
 static u32 us_ctx_hash(const void *ctx)
 {
-	return hash_ptr((void *)ctx, US_RING_HASH_BITS);
+	return hash_ptr((void *)ctx, us_ring_hash_bits);
 }
 
 struct us_ring *us_ring_find(const void *ctx)
@@ -109,7 +130,7 @@ static void us_ring_unlink(struct us_ring *r)
 	/* before the unlink: see us_rings_seek() */
 	WRITE_ONCE(r->listed, false);
 	us_user_unlink(r);
-	hash_del_rcu(&r->hnode);
+	hlist_del_init_rcu(&r->hnode);
 	/* debugfs readers walk the list under RCU: no poisoning until then */
 	list_del_rcu(&r->lnode);
 	us_nr_tracked--;
