@@ -830,6 +830,14 @@ TEST_F(us, latency_sums_to_completions)
 		io_uring_prep_timeout(io_uring_get_sqe(&self->ring), &ts, 0, 0);
 		io_uring_prep_nop(io_uring_get_sqe(&self->ring));
 	}
+	/*
+	 * user_data of our own, unlike any earlier test's: TIMEOUTs are
+	 * also kept by (ring, user_data), and an earlier test's ring at the
+	 * same address left entries with user_data 0 behind, which with
+	 * ours could fill a bucket and count an eviction.
+	 */
+	for (i = 0; i < 12; i++)
+		self->ring.sq.sqes[i].user_data = (__u64)getpid() << 32 | (i + 1);
 	io_uring_submit(&self->ring);
 	ASSERT_EQ(4, write(p[1], "abcd", 4));
 	for (i = 0; i < 12; i++) {
