@@ -932,6 +932,7 @@ static int nft_drop_syn(uint16_t port)
 int blackhole_port(int family, uint16_t *port, const char **how, int fds[2])
 {
 	struct sockaddr_storage ss;
+	struct pollfd pfd;
 	socklen_t sl;
 	int lfd, cfd, ret;
 
@@ -967,6 +968,19 @@ int blackhole_port(int family, uint16_t *port, const char **how, int fds[2])
 	cfd = tcp_connect(family, *port);
 	if (cfd < 0) {
 		errno = -cfd;
+		goto err;
+	}
+	/*
+	 * connect() returns on the SYN-ACK, before the listener has our
+	 * ACK (loopback packets of two CPUs can cross): until then the
+	 * queue is empty, and a SYN is answered with a cookie. The queue
+	 * is full once the listener is readable.
+	 */
+	pfd.fd = lfd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 10000) != 1) {
+		close(cfd);
+		errno = ETIMEDOUT;
 		goto err;
 	}
 	fds[0] = lfd;
