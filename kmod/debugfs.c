@@ -60,31 +60,85 @@ static void us_print_comm(struct seq_file *m, const char *comm)
 		seq_putc(m, comm[i] > ' ' && comm[i] < 127 ? comm[i] : '_');
 }
 
+/*
+ * rings: a seq_file walk of the ring list under RCU, one record per ring
+ * after the header, so a read holds one page whatever max_rings is. The
+ * position (m->index) is the header's 0 or the id of the next ring to
+ * show (see us_rings_seek()): between two read() calls rings may come
+ * and go, and the walk resumes at the first ring with that id or a newer
+ * one. So within one pass from offset 0, no row is shown twice and a
+ * ring listed for the whole pass is shown once; a ring inserted or
+ * removed meanwhile may or may not be. A read at another offset
+ * (lseek, pread) re-walks from the start, as for any seq_file.
+ */
+static void *us_rings_start(struct seq_file *m, loff_t *pos)
+	__acquires(RCU)
+{
+	rcu_read_lock();
+	if (!*pos)
+		return SEQ_START_TOKEN;
+	return us_rings_seek(m->private, *pos);
+}
+
+static void *us_rings_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	struct us_ring_cursor *cur = m->private;
+	struct us_ring *r;
+
+	r = us_rings_after(cur, v == SEQ_START_TOKEN ? NULL : v);
+	*pos = cur->id;
+	return r;
+}
+
+static void us_rings_stop(struct seq_file *m, void *v)
+	__releases(RCU)
+{
+	rcu_read_unlock();
+}
+
 static int us_rings_show(struct seq_file *m, void *v)
 {
 	int want = READ_ONCE(us_filter_pid);
-	struct us_ring *r;
+	struct us_ring *r = v;
+	int i;
 
-	seq_puts(m, "id pid comm fd sq_entries cq_entries flags submitted completed failed cq_overflow cqring_waits poll_armed task_work async\n");
-	rcu_read_lock();
-	list_for_each_entry_rcu(r, &us_ring_list, lnode) {
-		int i;
-
-		/* with filter_pid set, only that process's rings */
-		if (want && r->pid != want)
-			continue;
-		seq_printf(m, "%u %d ", r->id, r->pid);
-		us_print_comm(m, r->comm);
-		seq_printf(m, " %d %u %u 0x%x", r->fd, r->sq_entries,
-			   r->cq_entries, r->flags);
-		for (i = 0; i < US_NR_RING_COUNTERS; i++)
-			seq_printf(m, " %lld", atomic64_read(&r->cnt[i]));
-		seq_putc(m, '\n');
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(m, "id pid comm fd sq_entries cq_entries flags submitted completed failed cq_overflow cqring_waits poll_armed task_work async\n");
+		return 0;
 	}
-	rcu_read_unlock();
+	/* with filter_pid set, only that process's rings */
+	if (want && r->pid != want)
+		return SEQ_SKIP;
+	seq_printf(m, "%llu %d ", r->id, r->pid);
+	us_print_comm(m, r->comm);
+	seq_printf(m, " %d %u %u 0x%x", r->fd, r->sq_entries, r->cq_entries,
+		   r->flags);
+	for (i = 0; i < US_NR_RING_COUNTERS; i++)
+		seq_printf(m, " %lld", atomic64_read(&r->cnt[i]));
+	seq_putc(m, '\n');
 	return 0;
 }
-DEFINE_SHOW_ATTRIBUTE(us_rings);
+
+static const struct seq_operations us_rings_sops = {
+	.start	= us_rings_start,
+	.next	= us_rings_next,
+	.stop	= us_rings_stop,
+	.show	= us_rings_show,
+};
+
+static int us_rings_open(struct inode *inode, struct file *file)
+{
+	return seq_open_private(file, &us_rings_sops,
+				sizeof(struct us_ring_cursor));
+}
+
+static const struct file_operations us_rings_fops = {
+	.owner		= THIS_MODULE,
+	.open		= us_rings_open,
+	.read		= seq_read,
+	.llseek		= seq_lseek,
+	.release	= seq_release_private,
+};
 
 static int us_opcodes_show(struct seq_file *m, void *v)
 {

@@ -14,7 +14,7 @@
 
 unsigned int us_max_rings = 1024;
 module_param_named(max_rings, us_max_rings, uint, 0444);
-MODULE_PARM_DESC(max_rings, "rings tracked at most; the oldest is evicted beyond (default 1024)");
+MODULE_PARM_DESC(max_rings, "rings tracked at most; beyond, the user holding the most rows gives one up (default 1024)");
 
 unsigned int us_max_inflight = 16384;
 module_param_named(max_inflight, us_max_inflight, uint, 0444);

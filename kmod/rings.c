@@ -8,7 +8,13 @@
  * rare (ring creation and teardown) and take us_ring_lock. Every struct
  * comes from a pool allocated at load time, so no event allocates memory
  * (io_uring_task_add can fire in interrupt context). When the table holds
- * us_max_rings rings, the oldest is evicted to make room and counted.
+ * us_max_rings rings, one is evicted to make room, and counted; evict.c
+ * says which.
+ *
+ * us_ring_list is in the order rings were inserted, which is also the
+ * order of their ids: ids are handed out under us_ring_lock, never reused,
+ * and 64 bits wide so they cannot wrap. The rings file walks it under RCU
+ * with the id as its position (us_rings_seek(), us_rings_after()).
  *
  * Teardown: io_uring has no teardown tracepoint. A kprobe on
  * io_uring_release() (the ring's file going away; the ctx is
@@ -17,7 +23,7 @@
  */
 #include <linux/kernel.h>
 #include <linux/hash.h>
-#include <linux/hashtable.h>
+#include <linux/log2.h>
 #include <linux/kprobes.h>
 #include <linux/fs.h>
 #include <linux/slab.h>
@@ -26,42 +32,74 @@
 #include <linux/string.h>
 #include "uringstat.h"
 
-#define US_RING_HASH_BITS	10
+/*
+ * One hash bucket per tracked ring, within these bounds: lookups run on
+ * every event, so a table of a million rings must not mean chains of a
+ * thousand.
+ */
+#define US_RING_HASH_MIN_BITS	10
+#define US_RING_HASH_MAX_BITS	20
 /* slack beyond the cap: evicted structs wait out an RCU grace period */
 #define US_RING_SLACK		64
 
-static DEFINE_HASHTABLE(us_ring_hash, US_RING_HASH_BITS);
-LIST_HEAD(us_ring_list);
-DEFINE_SPINLOCK(us_ring_lock);
+static struct hlist_head *us_ring_hash;
+static unsigned int us_ring_hash_bits;
+static LIST_HEAD(us_ring_list);
+static DEFINE_SPINLOCK(us_ring_lock);
 
 static struct us_ring *us_pool;
 static LIST_HEAD(us_free);		/* struct us_ring via lnode */
 static unsigned int us_nr_tracked;
-static atomic_t us_next_id = ATOMIC_INIT(0);
+/* the last id handed out; written under us_ring_lock */
+static atomic64_t us_last_id = ATOMIC64_INIT(0);
 static atomic64_t us_evicted = ATOMIC64_INIT(0);
 
 int us_rings_init(void)
 {
 	unsigned int i, n = us_max_rings + US_RING_SLACK;
+	int ret;
 
+	us_ring_hash_bits = clamp_t(unsigned int, order_base_2(us_max_rings),
+				    US_RING_HASH_MIN_BITS,
+				    US_RING_HASH_MAX_BITS);
+	/* zeroed: every bucket an empty hlist */
+	us_ring_hash = vzalloc(array_size(1U << us_ring_hash_bits,
+					  sizeof(*us_ring_hash)));
+	if (!us_ring_hash)
+		return -ENOMEM;
+	ret = -ENOMEM;
 	us_pool = vzalloc(array_size(n, sizeof(*us_pool)));
 	if (!us_pool)
-		return -ENOMEM;
+		goto free_hash;
+	ret = us_evict_init();
+	if (ret)
+		goto free_pool;
 	for (i = 0; i < n; i++)
 		list_add_tail(&us_pool[i].lnode, &us_free);
 	return 0;
+
+free_pool:
+	vfree(us_pool);
+	us_pool = NULL;
+free_hash:
+	vfree(us_ring_hash);
+	us_ring_hash = NULL;
+	return ret;
 }
 
 /* Called after the probes are gone and an RCU barrier: nothing races. */
 void us_rings_exit(void)
 {
+	us_evict_exit();
 	vfree(us_pool);
 	us_pool = NULL;
+	vfree(us_ring_hash);
+	us_ring_hash = NULL;
 }
 
 static u32 us_ctx_hash(const void *ctx)
 {
-	return hash_ptr((void *)ctx, US_RING_HASH_BITS);
+	return hash_ptr((void *)ctx, us_ring_hash_bits);
 }
 
 struct us_ring *us_ring_find(const void *ctx)
@@ -89,22 +127,27 @@ static void us_ring_free_rcu(struct rcu_head *head)
 /* us_ring_lock held */
 static void us_ring_unlink(struct us_ring *r)
 {
-	hash_del_rcu(&r->hnode);
+	/* before the unlink: see us_rings_seek() */
+	WRITE_ONCE(r->listed, false);
+	us_user_unlink(r);
+	hlist_del_init_rcu(&r->hnode);
 	/* debugfs readers walk the list under RCU: no poisoning until then */
 	list_del_rcu(&r->lnode);
 	us_nr_tracked--;
 	call_rcu(&r->rcu, us_ring_free_rcu);
 }
 
-/* us_ring_lock held; NULL when the pool is (briefly) dry */
-static struct us_ring *us_ring_alloc(void)
+/*
+ * us_ring_lock held; NULL when the pool is (briefly) dry. A full table
+ * gives up the row evict.c picks for a new ring of @uid.
+ */
+static struct us_ring *us_ring_alloc(kuid_t uid)
 {
 	struct us_ring *r;
 	int i;
 
 	if (us_nr_tracked >= us_max_rings) {
-		r = list_first_entry_or_null(&us_ring_list, struct us_ring,
-					     lnode);
+		r = us_evict_victim(uid);
 		if (r) {
 			us_ring_unlink(r);
 			atomic64_inc(&us_evicted);
@@ -135,6 +178,7 @@ static void us_ring_fill_owner(struct us_ring *r)
 static struct us_ring *us_ring_insert(const void *ctx, int fd, u32 sq, u32 cq,
 				      u32 flags, bool replace)
 {
+	kuid_t uid = us_current_owner();
 	struct us_ring *r, *old;
 	unsigned long irqflags;
 
@@ -148,16 +192,25 @@ static struct us_ring *us_ring_insert(const void *ctx, int fd, u32 sq, u32 cq,
 		/* the address was freed and reused: a new ring */
 		us_ring_unlink(old);
 	}
-	r = us_ring_alloc();
+	r = us_ring_alloc(uid);
 	if (!r)
 		goto out;
+	if (WARN_ON_ONCE(us_user_link(r, uid))) {
+		/* the alloc made room for one more user: never here */
+		list_add_tail(&r->lnode, &us_free);
+		r = NULL;
+		goto out;
+	}
 	r->ctx = ctx;
-	r->id = atomic_inc_return(&us_next_id);
+	/* a stale cursor may look at the struct: see us_rings_seek() */
+	WRITE_ONCE(r->id, atomic64_inc_return(&us_last_id));
 	r->fd = fd;
 	r->sq_entries = sq;
 	r->cq_entries = cq;
 	r->flags = flags;
 	us_ring_fill_owner(r);
+	/* id and all before listed, as us_rings_seek() reads them */
+	smp_store_release(&r->listed, true);
 	list_add_tail_rcu(&r->lnode, &us_ring_list);
 	hlist_add_head_rcu(&r->hnode, &us_ring_hash[us_ctx_hash(ctx)]);
 	us_nr_tracked++;
@@ -223,6 +276,69 @@ void us_rings_reset(void)
 			atomic64_set(&r->cnt[i], 0);
 	atomic64_set(&us_evicted, 0);
 	spin_unlock_irqrestore(&us_ring_lock, flags);
+}
+
+/*
+ * --- the rings file's walk ------------------------------------------------
+ *
+ * Both run under rcu_read_lock(). A position is a ring id: "the first
+ * ring with an id at least this". As ids only grow along the list, a walk
+ * resumed at a position never shows a row again and never skips a ring
+ * that is still listed, whatever was inserted or removed in between.
+ *
+ * @cur keeps the ring a walk stopped at (seq_file calls stop() holding
+ * the next record, and start() again at the next read()), so that the
+ * next read() resumes there in O(1). Its struct is pool memory that
+ * lives until unload, so looking at it is safe even if it has been
+ * freed or reused since; it is taken only if it is still listed under
+ * the same id. Else the walk starts from the head, O(rings).
+ */
+static struct us_ring *us_cursor_set(struct us_ring_cursor *cur,
+				     struct us_ring *r, u64 end)
+{
+	cur->r = r;
+	cur->id = r ? r->id : end;
+	return r;
+}
+
+struct us_ring *us_rings_seek(struct us_ring_cursor *cur, u64 id)
+{
+	struct us_ring *r = cur->r;
+
+	/*
+	 * listed is cleared before the unlink and its call_rcu(): seen set
+	 * here, the ring stays valid to walk from until rcu_read_unlock().
+	 * Acquire pairs with the release in us_ring_insert(): a struct
+	 * reused since carries a newer id.
+	 */
+	if (r && cur->id == id && smp_load_acquire(&r->listed) &&
+	    READ_ONCE(r->id) == id)
+		return r;
+	/* past the last id handed out: nothing to walk through */
+	if (id > atomic64_read(&us_last_id))
+		return us_cursor_set(cur, NULL, id);
+	list_for_each_entry_rcu(r, &us_ring_list, lnode)
+		if (r->id >= id)
+			return us_cursor_set(cur, r, 0);
+	return us_cursor_set(cur, NULL, id);
+}
+
+/* the ring after @r (NULL: the first); cur->id is then its position */
+struct us_ring *us_rings_after(struct us_ring_cursor *cur, struct us_ring *r)
+{
+	struct us_ring *next;
+
+	/*
+	 * @r may have been unlinked since it was reached: list_del_rcu()
+	 * leaves its next pointer intact, and what follows it is newer.
+	 */
+	if (r)
+		next = list_next_or_null_rcu(&us_ring_list, &r->lnode,
+					     struct us_ring, lnode);
+	else
+		next = list_first_or_null_rcu(&us_ring_list, struct us_ring,
+					      lnode);
+	return us_cursor_set(cur, next, r ? r->id + 1 : 1);
 }
 
 u64 us_rings_evicted(void)

@@ -16,6 +16,7 @@
 #include <linux/atomic.h>
 #include <linux/rculist.h>
 #include <linux/sched.h>
+#include <linux/uidgid.h>
 
 struct seq_file;
 
@@ -42,12 +43,18 @@ enum us_ring_counter {
 	US_NR_RING_COUNTERS,
 };
 
+struct us_user;
+
 struct us_ring {
 	struct hlist_node	hnode;		/* us_ring_hash, by ctx */
 	struct list_head	lnode;		/* us_ring_list, oldest first */
 	struct rcu_head		rcu;
 	const void		*ctx;		/* key only: never printed */
-	u32			id;
+	u64			id;
+	bool			listed;		/* on us_ring_list */
+	/* us_ring_lock: the user whose rows it counts in (evict.c) */
+	struct us_user		*user;
+	struct list_head	unode;		/* that user's rings */
 	pid_t			pid;
 	int			fd;		/* -1: created before we looked */
 	u32			sq_entries;
@@ -81,6 +88,12 @@ extern int us_filter_pid;
 extern unsigned int us_max_rings;
 extern unsigned int us_max_inflight;
 
+/* where a walk of the rings stopped: a ring and its id, or one past the end */
+struct us_ring_cursor {
+	struct us_ring	*r;
+	u64		id;
+};
+
 /* rings.c */
 int us_rings_init(void);
 void us_rings_exit(void);
@@ -91,11 +104,21 @@ void us_ring_gone(const void *ctx);
 void us_rings_reset(void);
 u64 us_rings_evicted(void);
 unsigned int us_rings_tracked(void);
-extern struct list_head us_ring_list;
-extern spinlock_t us_ring_lock;
+/* under rcu_read_lock(): the first ring with an id >= @id, or NULL */
+struct us_ring *us_rings_seek(struct us_ring_cursor *cur, u64 id);
+/* under rcu_read_lock(): the ring after @r, the first if @r is NULL */
+struct us_ring *us_rings_after(struct us_ring_cursor *cur, struct us_ring *r);
 int us_teardown_hook_init(void);
 void us_teardown_hook_exit(void);
 const char *us_teardown_hook_name(void);
+
+/* evict.c: which ring leaves a full table; all but init/exit under us_ring_lock */
+int us_evict_init(void);
+void us_evict_exit(void);
+kuid_t us_current_owner(void);
+int us_user_link(struct us_ring *r, kuid_t uid);
+void us_user_unlink(struct us_ring *r);
+struct us_ring *us_evict_victim(kuid_t uid);
 
 /* inflight.c */
 int us_inflight_init(void);

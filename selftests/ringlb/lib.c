@@ -175,6 +175,7 @@ void flow_init(struct flow *f, int fd)
 	f->fd = fd;
 	f->rx_hash = FNV_OFFSET;
 	f->tx_pause_at = UINT64_MAX;
+	f->rx_pause_at = UINT64_MAX;
 }
 
 void flow_init_client(struct flow *f, int fd, uint32_t id, enum be_mode mode,
@@ -237,7 +238,7 @@ static uint32_t flow_wanted(const struct flow *f)
 
 	if (f->err || flow_done(f))
 		return 0;
-	if (!f->rx_eof)
+	if (!f->rx_eof && f->rx_bytes < f->rx_pause_at)
 		ev |= EPOLLIN;
 	if (flow_tx_open(f))
 		ev |= EPOLLOUT;
@@ -251,8 +252,9 @@ static int flow_recv(struct flow *f)
 	int i;
 
 	/* bounded, so one busy flow cannot starve the others */
-	for (i = 0; i < 16 && !f->rx_eof; i++) {
-		n = read(f->fd, buf, sizeof(buf));
+	for (i = 0; i < 16 && !f->rx_eof && f->rx_bytes < f->rx_pause_at; i++) {
+		n = read(f->fd, buf, f->rx_pause_at - f->rx_bytes < sizeof(buf) ?
+			 f->rx_pause_at - f->rx_bytes : sizeof(buf));
 		if (n > 0) {
 			if (!f->rx_bytes)
 				f->t_rx_first = now_ms();
@@ -930,6 +932,7 @@ static int nft_drop_syn(uint16_t port)
 int blackhole_port(int family, uint16_t *port, const char **how, int fds[2])
 {
 	struct sockaddr_storage ss;
+	struct pollfd pfd;
 	socklen_t sl;
 	int lfd, cfd, ret;
 
@@ -965,6 +968,19 @@ int blackhole_port(int family, uint16_t *port, const char **how, int fds[2])
 	cfd = tcp_connect(family, *port);
 	if (cfd < 0) {
 		errno = -cfd;
+		goto err;
+	}
+	/*
+	 * connect() returns on the SYN-ACK, before the listener has our
+	 * ACK (loopback packets of two CPUs can cross): until then the
+	 * queue is empty, and a SYN is answered with a cookie. The queue
+	 * is full once the listener is readable.
+	 */
+	pfd.fd = lfd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 10000) != 1) {
+		close(cfd);
+		errno = ETIMEDOUT;
 		goto err;
 	}
 	fds[0] = lfd;

@@ -105,6 +105,8 @@ struct flow {
 	size_t tx_off, tx_fill;
 
 	uint64_t rx_bytes, rx_hash;
+	/* read nothing past this offset (nor see the peer's end) */
+	uint64_t rx_pause_at;
 	bool rx_eof;
 	uint64_t t_rx_first, t_rx_eof;	/* now_ms() stamps */
 

@@ -177,13 +177,13 @@ TEST_F_TIMEOUT(faults, backend_reset_midstream, 120)
  * intact prefix; the other backend's clients finish whole; new clients
  * are all served.
  */
-static bool all_flowing(struct flow **fl, int n, void *arg)
+static bool all_paused(struct flow **fl, int n, void *arg)
 {
 	int i;
 
 	(void)arg;
 	for (i = 0; i < n; i++)
-		if (!fl[i]->rx_bytes && !fl[i]->err && !flow_done(fl[i]))
+		if (fl[i]->rx_bytes < fl[i]->rx_pause_at && !fl[i]->err)
 			return false;
 	return true;
 }
@@ -193,9 +193,13 @@ TEST_F_TIMEOUT(faults, backend_killed_under_load, 120)
 	struct rl_env *e = &self->e;
 	struct rl_opts o = { .threads = 1, .balance = "rr" };
 	/*
-	 * Not shortened for RINGLB_TEST_QUICK: the streams must outlive the
-	 * kill. 2 MiB went through in ~10 ms even under TCG, before the
-	 * last client had its first byte, so no stream was ever broken.
+	 * Every client stops reading at 1 MiB until the kill, so no stream
+	 * can end before it: a backend gets at most the socket buffers of
+	 * two loopback hops ahead of its client (tcp_wmem and tcp_rmem
+	 * maxima, 4 + 6 MiB each by default), far short of 32 MiB. Waiting
+	 * for a first byte on every stream instead let one stream finish
+	 * whole before the last one started, when the epoll worker served
+	 * one connection at a time (QEMU, a busy machine).
 	 */
 	uint64_t len = 32 * MIB;
 	struct backend child_be;
@@ -236,12 +240,15 @@ TEST_F_TIMEOUT(faults, backend_killed_under_load, 120)
 	for (i = 0; i < n; i++) {
 		/* the down stream waits for the up one: both stay open long */
 		env_client(_metadata, e, &f[i], i, BE_DUPLEX, 4096, len);
+		f[i].rx_pause_at = MIB;
 		fl[i] = &f[i];
 	}
-	ret = flows_run(fl, n, 20000 + slack_ms(), all_flowing, NULL);
+	ret = flows_run(fl, n, 20000 + slack_ms(), all_paused, NULL);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	ASSERT_EQ(0, ret);
+	for (i = 0; i < n; i++)
+		f[i].rx_pause_at = UINT64_MAX;
 
 	ret = run_all(f, n, 60000 + slack_ms());
 	ASSERT_EQ(0, ret);

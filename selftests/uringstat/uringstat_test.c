@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <grp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,7 +35,7 @@
 enum { C_SUB, C_COMP, C_FAIL, C_OVF, C_WAIT, C_POLL, C_TW, C_ASYNC, C_NR };
 
 struct ring_row {
-	unsigned int id;
+	unsigned long long id;
 	int pid;
 	char comm[32];
 	int fd;
@@ -105,7 +107,7 @@ static int find_ring(int pid, int fd, struct ring_row *out)
 	while ((line = strtok_r(NULL, "\n", &save))) {
 		struct ring_row r;
 
-		if (sscanf(line, "%u %d %31s %d %u %u %x %llu %llu %llu %llu %llu %llu %llu %llu",
+		if (sscanf(line, "%llu %d %31s %d %u %u %x %llu %llu %llu %llu %llu %llu %llu %llu",
 			   &r.id, &r.pid, r.comm, &r.fd, &r.sq, &r.cq, &r.flags,
 			   &r.c[0], &r.c[1], &r.c[2], &r.c[3], &r.c[4], &r.c[5],
 			   &r.c[6], &r.c[7]) != 15)
@@ -828,6 +830,14 @@ TEST_F(us, latency_sums_to_completions)
 		io_uring_prep_timeout(io_uring_get_sqe(&self->ring), &ts, 0, 0);
 		io_uring_prep_nop(io_uring_get_sqe(&self->ring));
 	}
+	/*
+	 * user_data of our own, unlike any earlier test's: TIMEOUTs are
+	 * also kept by (ring, user_data), and an earlier test's ring at the
+	 * same address left entries with user_data 0 behind, which with
+	 * ours could fill a bucket and count an eviction.
+	 */
+	for (i = 0; i < 12; i++)
+		self->ring.sq.sqes[i].user_data = (__u64)getpid() << 32 | (i + 1);
 	io_uring_submit(&self->ring);
 	ASSERT_EQ(4, write(p[1], "abcd", 4));
 	for (i = 0; i < 12; i++) {
@@ -917,6 +927,439 @@ TEST_F(us, no_kernel_pointers)
 		EXPECT_EQ(NULL, strstr(v, "0x0000")) TH_LOG("%s", files[i]);
 		free(v);
 	}
+}
+
+/* --- the ring table: max_rings, eviction, reading it in pieces ---------- */
+
+/*
+ * Unload the module and load it again with @params: these tests need a
+ * table of a known size with only their own rings in it. The fixture's
+ * teardown loads it back with the defaults whatever happened.
+ */
+static int reload_module(const char *params)
+{
+	const char *ko = getenv("URINGSTAT_KO");
+	int fd, ret = 0;
+
+	if (!ko)
+		return -ENOENT;
+	if (syscall(SYS_delete_module, "uringstat", O_NONBLOCK) &&
+	    errno != ENOENT)
+		return -errno;
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (syscall(SYS_finit_module, fd, params, 0))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* max_rings, tracked and evicted from version */
+static int ring_table(unsigned int *max, unsigned int *tracked,
+		      long long *evicted)
+{
+	char *v = us_read("version"), *p;
+	int ok;
+
+	p = v ? strstr(v, "max_rings ") : NULL;
+	ok = p && sscanf(p, "max_rings %u tracked %u evicted %lld", max,
+			 tracked, evicted) == 3;
+	free(v);
+	return ok ? 0 : -1;
+}
+
+/* @rd gets the write end's message once the child holds its rings */
+struct hog {
+	pid_t pid;
+	int rd, go;
+};
+
+/*
+ * A child that switches to @uid (unless 0), opens @n idle rings and holds
+ * them until told to go (or killed).
+ */
+static int hog_start(struct hog *h, int n, uid_t uid)
+{
+	int ready[2], go[2];
+
+	if (pipe(ready) || pipe(go))
+		return -1;
+	h->pid = fork();
+	if (h->pid < 0)
+		return -1;
+	if (h->pid == 0) {
+		struct io_uring *rings = calloc(n, sizeof(*rings));
+		char c;
+		int i;
+
+		close(ready[0]);
+		close(go[1]);
+		if (uid && (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+			    setresuid(uid, uid, uid)))
+			_exit(2);
+		for (i = 0; rings && i < n; i++)
+			if (io_uring_queue_init(4, &rings[i], 0))
+				_exit(3);
+		if (write(ready[1], &n, sizeof(n)) != sizeof(n))
+			_exit(1);
+		if (read(go[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	h->rd = ready[0];
+	h->go = go[1];
+	return 0;
+}
+
+/* 0 once the child holds its rings */
+static int hog_ready(struct hog *h)
+{
+	int n;
+
+	return read(h->rd, &n, sizeof(n)) == sizeof(n) ? 0 : -1;
+}
+
+static void hog_stop(struct hog *h)
+{
+	close(h->go);
+	close(h->rd);
+	kill(h->pid, SIGKILL);
+	waitpid(h->pid, NULL, 0);
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+FIXTURE(table) {
+	struct io_uring ring[8];
+	int nring;
+};
+
+FIXTURE_SETUP(table)
+{
+	raise_nofile();
+}
+
+FIXTURE_TEARDOWN(table)
+{
+	int i;
+
+	for (i = 0; i < self->nring; i++)
+		io_uring_queue_exit(&self->ring[i]);
+	if (getenv("URINGSTAT_KO"))
+		reload_module("");
+}
+
+static bool can_reload(void)
+{
+	return have_module() && getenv("URINGSTAT_KO");
+}
+
+#define NO_RELOAD "needs the module loaded and URINGSTAT_KO"
+
+/* one more ring of our own in @ring[*n], with @nops NOPs done on it */
+static int table_ring(struct io_uring *ring, int *n, int nops)
+{
+	ring += *n;
+	if (io_uring_queue_init(8, ring, 0))
+		return -1;
+	(*n)++;
+	submit_nops(ring, nops, 0);
+	return ring->ring_fd;
+}
+
+/*
+ * Another user opens three times max_rings rings: the rows of our four
+ * rings (one busy, three idle) stay, the flood evicts only its own, and
+ * a ring we open then takes a row from the flood, not from us.
+ */
+TEST_F(table, other_user_flood_evicts_its_own)
+{
+	unsigned int max, tracked;
+	long long evicted;
+	struct ring_row r;
+	struct hog h;
+	int fd, i;
+
+	if (!can_reload())
+		SKIP(return, NO_RELOAD);
+	ASSERT_EQ(0, reload_module("max_rings=16"));
+	ASSERT_EQ(0, ring_table(&max, &tracked, &evicted));
+	ASSERT_EQ(16, max);
+	ASSERT_EQ(0, tracked);
+	fd = table_ring(self->ring, &self->nring, 50);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < 3; i++)
+		ASSERT_LE(0, table_ring(self->ring, &self->nring, 0));
+
+	ASSERT_EQ(0, hog_start(&h, 48, 65534));
+	ASSERT_EQ(0, hog_ready(&h)) TH_LOG("the child could not open its rings");
+	EXPECT_EQ(4, find_ring(getpid(), -1, &r));
+	EXPECT_EQ(12, find_ring(h.pid, -1, &r));
+	ASSERT_EQ(1, find_ring(getpid(), fd, &r));
+	EXPECT_EQ(50, r.c[C_SUB]);
+	EXPECT_EQ(50, r.c[C_COMP]);
+	ASSERT_EQ(0, ring_table(&max, &tracked, &evicted));
+	EXPECT_EQ(16, tracked);
+	EXPECT_EQ(48 - 12, evicted);
+
+	/* we hold fewer rows than the flood: our next ring costs it one */
+	ASSERT_LE(0, table_ring(self->ring, &self->nring, 1));
+	EXPECT_EQ(5, find_ring(getpid(), -1, &r));
+	EXPECT_EQ(11, find_ring(h.pid, -1, &r));
+	ASSERT_EQ(0, ring_table(&max, &tracked, &evicted));
+	EXPECT_EQ(48 - 12 + 1, evicted);
+
+	/* our rings go on counting; the flood's leave with it */
+	submit_nops(&self->ring[0], 10, 0);
+	ASSERT_EQ(1, find_ring(getpid(), fd, &r));
+	EXPECT_EQ(60, r.c[C_SUB]);
+	EXPECT_EQ(60, r.c[C_COMP]);
+	hog_stop(&h);
+	EXPECT_EQ(0, find_ring(h.pid, -1, &r));
+	ASSERT_EQ(0, ring_table(&max, &tracked, &evicted));
+	EXPECT_EQ(5, tracked);
+}
+
+/*
+ * A process of our own user opens three times max_rings idle rings: the
+ * busy ring keeps its row, the idle newcomers evict each other.
+ */
+TEST_F(table, same_user_flood_keeps_busy_ring)
+{
+	unsigned int max, tracked;
+	long long evicted;
+	struct ring_row r;
+	struct hog h;
+	int fd;
+
+	if (!can_reload())
+		SKIP(return, NO_RELOAD);
+	ASSERT_EQ(0, reload_module("max_rings=16"));
+	fd = table_ring(self->ring, &self->nring, 50);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, hog_start(&h, 48, 0));
+	ASSERT_EQ(0, hog_ready(&h));
+	ASSERT_EQ(1, find_ring(getpid(), fd, &r));
+	EXPECT_EQ(50, r.c[C_SUB]);
+	EXPECT_EQ(50, r.c[C_COMP]);
+	EXPECT_EQ(15, find_ring(h.pid, -1, &r));
+	ASSERT_EQ(0, ring_table(&max, &tracked, &evicted));
+	EXPECT_EQ(16, tracked);
+	EXPECT_EQ(1 + 48 - 16, evicted);
+	submit_nops(&self->ring[0], 10, 0);
+	ASSERT_EQ(1, find_ring(getpid(), fd, &r));
+	EXPECT_EQ(60, r.c[C_COMP]);
+	hog_stop(&h);
+}
+
+/* the whole of a file, read @chunk bytes at a time */
+static char *read_chunks(const char *file, size_t chunk, size_t *len)
+{
+	size_t cap = 1 << 20;
+	char path[128], *buf = malloc(cap);
+	ssize_t n;
+	int fd;
+
+	*len = 0;
+	snprintf(path, sizeof(path), US_DIR "/%s", file);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	for (;;) {
+		if (*len + chunk + 1 > cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				break;
+		}
+		n = read(fd, buf + *len, chunk);
+		if (n <= 0)
+			break;
+		*len += n;
+	}
+	close(fd);
+	if (buf)
+		buf[*len] = '\0';
+	return buf;
+}
+
+/*
+ * Check one read of the rings file: a header, then rows in ascending id
+ * order (so no row twice), each of our rings (pid, fds) exactly once.
+ * Returns the number of rows.
+ */
+static int check_listing(struct __test_metadata *_metadata, char *buf,
+			 int pid, const int *fds, int nfds)
+{
+	unsigned long long id, last = 0;
+	char *line, *save = NULL;
+	int rows = 0, i, rpid, rfd;
+	char *seen = calloc(nfds, 1);
+
+	line = strtok_r(buf, "\n", &save);
+	EXPECT_EQ(0, strncmp(line ? line : "", "id pid comm fd ", 15));
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		int got = sscanf(line, "%llu %d %*s %d", &id, &rpid, &rfd);
+
+		EXPECT_EQ(3, got) TH_LOG("row '%s'", line);
+		EXPECT_LT(last, id) TH_LOG("id %llu after %llu", id, last);
+		last = id;
+		rows++;
+		if (rpid != pid)
+			continue;
+		for (i = 0; i < nfds; i++)
+			if (fds[i] == rfd)
+				seen[i]++;
+	}
+	for (i = 0; i < nfds; i++) {
+		EXPECT_EQ(1, seen[i])
+			TH_LOG("ring fd %d seen %d times", fds[i], seen[i]);
+	}
+	free(seen);
+	return rows;
+}
+
+/*
+ * 600 rings, read in pieces from 1 byte to 64 KiB: while nothing
+ * changes, every read gives the same bytes, and every ring once.
+ */
+TEST_F(table, rings_read_in_pieces)
+{
+	static const size_t chunks[] = { 65536, 1, 7, 100, 1000, 4096 };
+	int n = 600, i, *fds = calloc(n, sizeof(int));
+	struct io_uring *rings = calloc(n, sizeof(*rings));
+	char *ref = NULL, *buf;
+	size_t len, ref_len = 0;
+	unsigned int c;
+
+	if (!can_reload())
+		SKIP(return, NO_RELOAD);
+	ASSERT_EQ(0, reload_module("max_rings=1024"));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, io_uring_queue_init(4, &rings[i], 0))
+			TH_LOG("ring %d", i);
+		fds[i] = rings[i].ring_fd;
+	}
+	for (c = 0; c < ARRAY_SIZE(chunks); c++) {
+		buf = read_chunks("rings", chunks[c], &len);
+		ASSERT_NE(NULL, buf);
+		if (!ref) {
+			/* several pages: read() resumes mid-list */
+			EXPECT_LT(4 * 4096, len);
+			ref = strdup(buf);
+			ref_len = len;
+		} else {
+			EXPECT_EQ(ref_len, len) TH_LOG("%zu-byte reads", chunks[c]);
+			EXPECT_EQ(0, strcmp(ref, buf))
+				TH_LOG("%zu-byte reads", chunks[c]);
+		}
+		EXPECT_EQ(n, check_listing(_metadata, buf, getpid(), fds, n))
+			TH_LOG("%zu-byte reads", chunks[c]);
+		free(buf);
+	}
+	/* filter_pid hides every row but ours: none here but the header */
+	ASSERT_EQ(0, us_writes("filter_pid", "1"));
+	buf = read_chunks("rings", 13, &len);
+	ASSERT_NE(NULL, buf);
+	EXPECT_EQ(0, check_listing(_metadata, buf, getpid(), fds, 0));
+	free(buf);
+	ASSERT_EQ(0, us_writes("filter_pid", "0"));
+	for (i = 0; i < n; i++)
+		io_uring_queue_exit(&rings[i]);
+	free(ref);
+	free(rings);
+	free(fds);
+}
+
+/*
+ * Rings come and go while the file is read in small pieces: rows stay
+ * in ascending id order (none twice), and each of the rings that live
+ * through the whole read shows exactly once.
+ */
+TEST_F(table, rings_read_while_churning)
+{
+	int n = 300, i, k, *fds = calloc(n, sizeof(int));
+	struct io_uring *rings = calloc(n, sizeof(*rings));
+	pid_t churn;
+	size_t len;
+	char *buf;
+
+	if (!can_reload())
+		SKIP(return, NO_RELOAD);
+	ASSERT_EQ(0, reload_module("max_rings=1024"));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, io_uring_queue_init(4, &rings[i], 0));
+		fds[i] = rings[i].ring_fd;
+	}
+	churn = fork();
+	ASSERT_LE(0, churn);
+	if (!churn) {
+		struct io_uring r[16];
+
+		for (;;) {
+			for (k = 0; k < 16; k++)
+				if (io_uring_queue_init(4, &r[k], 0))
+					_exit(1);
+			for (k = 0; k < 16; k++)
+				io_uring_queue_exit(&r[k]);
+		}
+	}
+	for (k = 0; k < 20; k++) {
+		buf = read_chunks("rings", 97 + k * 31, &len);
+		ASSERT_NE(NULL, buf);
+		EXPECT_LE(n, check_listing(_metadata, buf, getpid(), fds, n))
+			TH_LOG("pass %d", k);
+		free(buf);
+	}
+	kill(churn, SIGKILL);
+	waitpid(churn, NULL, 0);
+	for (i = 0; i < n; i++)
+		io_uring_queue_exit(&rings[i]);
+	free(rings);
+	free(fds);
+}
+
+/*
+ * The largest table loads, and its rings file is read a page at a time
+ * (the memory a read takes does not grow with max_rings); out-of-range
+ * values are refused.
+ */
+TEST_F(table, max_rings_bounds)
+{
+	unsigned int max, tracked;
+	long long evicted;
+	char *buf;
+	size_t len;
+	int fd;
+
+	if (!can_reload())
+		SKIP(return, NO_RELOAD);
+	EXPECT_EQ(-EINVAL, reload_module("max_rings=0"));
+	EXPECT_EQ(-EINVAL, reload_module("max_rings=1048577"));
+	ASSERT_EQ(0, reload_module("max_rings=1048576"));
+	ASSERT_EQ(0, ring_table(&max, &tracked, &evicted));
+	EXPECT_EQ(1048576, max);
+	fd = table_ring(self->ring, &self->nring, 3);
+	ASSERT_LE(0, fd);
+	buf = read_chunks("rings", 4096, &len);
+	ASSERT_NE(NULL, buf);
+	EXPECT_EQ(1, check_listing(_metadata, buf, getpid(), &fd, 1));
+	free(buf);
 }
 
 /*

@@ -13,6 +13,8 @@
 # VMCHECK_RINGLB=0 skips ringlb's selftests in the VMs (they are the slow
 # part under TCG); VMCHECK_TESTS names the ringlb_<name> binaries to take
 # (default: all); VMCHECK_TIMEOUT bounds each boot (seconds);
+# VMCHECK_JOBS is how many VMs boot at once (default: one per CPU, as
+# each single-threaded TCG guest keeps one busy);
 # VMCHECK_BENCH=1 adds vmbench rounds with the module unloaded and loaded
 # (`make vmbench`, bench/vmbench-report.py).
 set -u
@@ -24,6 +26,7 @@ TIMEOUT=${VMCHECK_TIMEOUT:-1500}
 RINGLB_IN_VM=${VMCHECK_RINGLB:-1}
 RINGLB_TESTS=${VMCHECK_TESTS:-}
 BENCH_IN_VM=${VMCHECK_BENCH:-0}
+JOBS=${VMCHECK_JOBS:-$(nproc)}
 # outputs (module build, initramfs, console log) go to $CACHE/VER$SUFFIX,
 # so runs with different settings can share the kernel cache side by side
 SUFFIX=${VMCHECK_SUFFIX:+-$VMCHECK_SUFFIX}
@@ -154,12 +157,30 @@ PY
 	fi
 }
 
+# boot VER: one VM, its serial console into console.log; the exit status
+# of qemu (124: timed out) and its run time into boot.status
+boot()
+{
+	local ver=$1 dir=$CACHE/$1$SUFFIX start rc
+
+	start=$(date +%s)
+	timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=single \
+		-smp 2 -m 2048 -nographic -no-reboot -monitor none \
+		-kernel "$CACHE/$ver/vmlinuz" -initrd "$dir/initramfs.gz" \
+		-append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3" \
+		</dev/null >"$dir/console.log" 2>&1
+	rc=$?
+	echo "$rc $(( $(date +%s) - start ))" >"$dir/boot.status"
+}
+
 echo "TAP version 13"
 if ! build_payload; then
 	result 1 "static test binaries build"
 	echo "1..$n"
 	exit 1
 fi
+# every kernel fetched, its module built and its initramfs packed first...
+ready=
 for ver in $kernels; do
 	dir=$CACHE/$ver$SUFFIX
 	mkdir -p "$dir"
@@ -176,19 +197,30 @@ for ver in $kernels; do
 		result 1 "vm-$ver: initramfs"
 		continue
 	fi
-	log=$dir/console.log
-	echo "# vm-$ver: booting $(readlink -f "$CACHE/$ver/vmlinuz"), log in $log"
-	start=$(date +%s)
-	timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=single \
-		-smp 2 -m 2048 -nographic -no-reboot -monitor none \
-		-kernel "$CACHE/$ver/vmlinuz" -initrd "$dir/initramfs.gz" \
-		-append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3" \
-		</dev/null >"$log" 2>&1
-	echo "# vm-$ver: qemu exited ($?) after $(( $(date +%s) - start )) s"
+	ready="$ready $ver"
+done
+# ...then up to $JOBS of them boot at once: each guest is one host thread
+t0=$(date +%s)
+for ver in $ready; do
+	while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do
+		wait -n
+	done
+	dir=$CACHE/$ver$SUFFIX
+	rm -f "$dir/boot.status"
+	echo "# vm-$ver: booting $(readlink -f "$CACHE/$ver/vmlinuz"), log in $dir/console.log"
+	boot "$ver" &
+done
+wait
+echo "# vm: $(echo $ready | wc -w) boots, $JOBS at a time, took $(( $(date +%s) - t0 )) s"
+# ...and their verdicts come in kernel order
+for ver in $ready; do
+	dir=$CACHE/$ver$SUFFIX
+	read -r rc secs <"$dir/boot.status" 2>/dev/null || rc=? secs=?
+	echo "# vm-$ver: qemu exited ($rc) after $secs s"
 	# the VM's own results, as subtests
-	tr -d '\r' <"$log" | sed -n '/VMCHECK-BEGIN/,/^VMCHECK-DMESG/p' |
+	tr -d '\r' <"$dir/console.log" | sed -n '/VMCHECK-BEGIN/,/^VMCHECK-DMESG/p' |
 		grep -vE '^VMCHECK' | sed 's/^/    /'
-	check_log "$ver" "$log"
+	check_log "$ver" "$dir/console.log"
 done
 echo "1..$n"
 [ "$fails" -eq 0 ]
