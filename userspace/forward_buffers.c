@@ -95,6 +95,7 @@ static void send_head(struct uring_worker *u, struct conn *c, int d)
 	uring_sqe_fd(u, sqe, c, dst);
 	uring_sqe_ud(sqe, c, UD_SEND, d, (uint16_t)dir->qhead);
 	dir->flags |= DIR_SEND_BUSY;
+	u->expect++;	/* a send to a socket with room completes at once */
 }
 
 static void chunk_put(struct uring_worker *u, unsigned int bid)

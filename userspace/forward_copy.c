@@ -50,6 +50,7 @@ static void copy_out(struct uring_worker *u, struct conn *c, int d)
 			   dir->buf_len - dir->buf_off, MSG_NOSIGNAL);
 	uring_sqe_fd(u, sqe, c, dst);
 	uring_sqe_ud(sqe, c, UD_COPY_OUT, d, 0);
+	u->expect++;	/* completes at once where the peer has room */
 }
 
 /* The buffer is empty: back to the pool, and the path takes over. */

@@ -66,6 +66,9 @@ struct uring_worker {
 	struct io_uring ring;
 	struct worker *w;
 	bool fixed_files;
+	bool ring_fd_registered;	/* io_uring_register_ring_fd() */
+	unsigned int expect;		/* CQEs the next submit will post at
+					 * once (sends), see uring_run() */
 	unsigned int nfiles;
 
 	struct accept_slot (*acc)[ACCEPT_BATCH];
@@ -101,6 +104,8 @@ struct io_uring_sqe *uring_sqe(struct uring_worker *u, unsigned int need);
 struct io_uring_sqe *uring_sqe_next(struct uring_worker *u);
 void uring_backlog_flush(struct uring_worker *u);
 void uring_backlog_free(struct uring_worker *u);
+int uring_submit_wait(struct uring_worker *u, unsigned int wait_nr,
+		      unsigned int timeout_us);
 int bufring_setup(struct uring_worker *u);
 void bufring_teardown(struct uring_worker *u);
 void bufring_recycle(struct uring_worker *u, unsigned int bid);

@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "uring.h"
@@ -157,4 +159,55 @@ void uring_sqe_fd(struct uring_worker *u, struct io_uring_sqe *sqe,
 	(void)u;
 	if (c->fixed[side])
 		sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+/*
+ * The SQEs written since the last submit become the kernel's (what
+ * liburing's io_uring_submit() does first): the count to submit.
+ */
+static unsigned int sq_flush(struct io_uring *ring)
+{
+	struct io_uring_sq *sq = &ring->sq;
+
+	if (sq->sqe_head != sq->sqe_tail) {
+		sq->sqe_head = sq->sqe_tail;
+		io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+	}
+	return sq->sqe_tail - io_uring_smp_load_acquire(sq->khead);
+}
+
+/*
+ * Submit what is queued and wait, in one io_uring_enter, until @wait_nr
+ * CQEs are there or @timeout_us passed (0: no timeout; the timeout needs
+ * IORING_FEAT_EXT_ARG, 5.11, and is left out without it). liburing 2.3's
+ * io_uring_submit_and_wait_timeout() does the same, but reaps a CQE it
+ * does not need. Returns what io_uring_enter returns: SQEs submitted, or
+ * -errno.
+ */
+int uring_submit_wait(struct uring_worker *u, unsigned int wait_nr,
+		      unsigned int timeout_us)
+{
+	struct io_uring *ring = &u->ring;
+	struct __kernel_timespec ts = {
+		.tv_sec = timeout_us / 1000000,
+		.tv_nsec = (timeout_us % 1000000) * 1000L,
+	};
+	struct io_uring_getevents_arg arg = {
+		.sigmask_sz = _NSIG / 8,
+		.ts = timeout_us ? (unsigned long)&ts : 0,
+	};
+	unsigned int flags = IORING_ENTER_GETEVENTS, submit = sq_flush(ring);
+	int fd = ring->ring_fd, ret;
+
+	if (u->ring_fd_registered) {
+		fd = ring->enter_ring_fd;
+		flags |= IORING_ENTER_REGISTERED_RING;
+	}
+	if (timeout_us && (ring->features & IORING_FEAT_EXT_ARG))
+		flags |= IORING_ENTER_EXT_ARG;
+	ret = syscall(__NR_io_uring_enter, fd, submit, wait_nr, flags,
+		      (flags & IORING_ENTER_EXT_ARG) ? (void *)&arg : NULL,
+		      (flags & IORING_ENTER_EXT_ARG) ? sizeof(arg) :
+						       _NSIG / 8);
+	return ret < 0 ? -errno : ret;
 }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * An LD_PRELOAD shim for ringlb's hostile selftests: of every
- * RINGLB_FAIL_SUBMIT_EVERY calls to io_uring_submit() and
- * io_uring_submit_and_wait(), the last RINGLB_FAIL_SUBMIT_RUN (default
- * 1) fail with -EAGAIN before entering the kernel, as calls do while a
- * kernel is short of memory for requests. The SQEs stay in the SQ, and a
+ * RINGLB_FAIL_SUBMIT_EVERY submissions, the last RINGLB_FAIL_SUBMIT_RUN
+ * (default 1) fail with EAGAIN before entering the kernel, as they do
+ * while a kernel is short of memory for requests. Submissions are
+ * liburing's io_uring_submit() and io_uring_submit_and_wait(), and the
+ * daemon's own io_uring_enter through syscall(2) when it submits. The SQEs stay in the SQ, and a
  * run of refusals fills it: that is what the daemon must cope with.
  * Built only for the tests; the host kernel has no fault injection to
  * do it for real.
@@ -12,9 +13,11 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 
 struct io_uring;
 
@@ -60,4 +63,25 @@ int io_uring_submit_and_wait(struct io_uring *ring, unsigned int wait_nr)
 	if (refuse())
 		return -EAGAIN;
 	return real(ring, wait_nr);
+}
+
+long syscall(long nr, ...)
+{
+	static long (*real)(long, ...);
+	long a[6];
+	va_list ap;
+	int i;
+
+	if (!real)
+		real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+	va_start(ap, nr);
+	for (i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	/* io_uring_enter(fd, to_submit, ...): only a submission is refused */
+	if (nr == SYS_io_uring_enter && a[1] > 0 && refuse()) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
