@@ -87,6 +87,34 @@ static int never_reader(struct __test_metadata *_metadata, struct rl_env *e,
 }
 
 /*
+ * Hundreds of stalled streams each fill socket buffers that the kernel
+ * grows up to tcp_wmem/tcp_rmem's maximum (4 and 6 MiB): a 2 GiB test
+ * VM runs out of TCP memory, and the kernel resets connections ("TCP:
+ * out of memory -- consider tuning tcp_mem"), a good client's among
+ * them. In a namespace of our own the limits are ours to set: 256 KiB
+ * still stalls every never-reader, and in less time.
+ */
+static void small_tcp_buffers(struct __test_metadata *_metadata,
+			      struct rl_env *e)
+{
+	static const char *const files[] = {
+		"/proc/sys/net/ipv4/tcp_wmem", "/proc/sys/net/ipv4/tcp_rmem",
+	};
+	unsigned int i;
+	FILE *f;
+
+	if (!e->netns)
+		return;
+	for (i = 0; i < 2; i++) {
+		f = fopen(files[i], "w");
+		if (!f || fprintf(f, "4096 16384 262144\n") < 0)
+			TH_LOG("cannot set %s: %s", files[i], strerror(errno));
+		if (f)
+			fclose(f);
+	}
+}
+
+/*
  * Round trips of a well-behaved client, one after the other, each
  * bounded; returns the slowest in ms, or -1 when one failed.
  */
@@ -135,6 +163,7 @@ TEST_F_TIMEOUT(hostile, non_readers_300, 240)
 	int *fds;
 
 	CHECK_SKIP(e);
+	small_tcp_buffers(_metadata, e);
 	env_backends(_metadata, e, 1);
 	o.servers[o.nservers++] = e->be[0].addr;
 	env_spawn(_metadata, e, &o);
@@ -307,6 +336,7 @@ TEST_F_TIMEOUT(hostile, no_fd_for_pipes, 180)
 	uint64_t copies;
 
 	CHECK_SKIP(e);
+	small_tcp_buffers(_metadata, e);
 	env_backends(_metadata, e, 1);
 	o.servers[o.nservers++] = e->be[0].addr;
 	env_spawn(_metadata, e, &o);
