@@ -5,7 +5,8 @@ BUILD ?= $(CURDIR)/build
 KDIR ?= /lib/modules/$(shell uname -r)/build
 KERNELS ?= 6.1 6.12 newest
 # ringlb's selftest binaries that `make check` also runs inside the VMs
-VM_RINGLB_TESTS ?= data failover lb startup lifecycle faults
+VM_RINGLB_TESTS ?= data failover lb startup lifecycle faults hostile_data \
+		   hostile_control
 export BUILD
 
 KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
@@ -90,7 +91,7 @@ check: deps
 		"deploy=scripts/deploy-check.sh" \
 		"kmod=scripts/kmod-check.sh" \
 		"soak=python3 scripts/soak.py --seconds 60 --out $(BUILD)/soak" \
-		"vm=VMCHECK_TESTS='$(VM_RINGLB_TESTS)' selftests/vm/vmcheck.sh $(KERNELS)"
+		"&vm=VMCHECK_JOBS=1 VMCHECK_TESTS='$(VM_RINGLB_TESTS)' selftests/vm/vmcheck.sh $(KERNELS)"
 
 run: deps userspace
 	scripts/run-demo.sh
