@@ -442,14 +442,27 @@ static void per_worker(FILE *out, struct runtime *rt, const char *metric,
 }
 
 /* A control plane counter, one series per endpoint. */
+/* a metric of one series, unlabelled */
+static void metric_one(FILE *out, const char *name, const char *type,
+		       const char *help, unsigned long long v)
+{
+	metric_head(out, name, type, help);
+	fprintf(out, "%s %llu\n", name, v);
+}
+
+/* one series of the metric just headed, with one label */
+static void series(FILE *out, const char *name, const char *label,
+		   const char *value, unsigned long long v)
+{
+	fprintf(out, "%s{%s=\"%s\"} %llu\n", name, label, value, v);
+}
+
 static void ctl_counter(FILE *out, const char *metric, const char *help,
 			const uint64_t *v)
 {
 	metric_head(out, metric, "counter", help);
-	fprintf(out, "%s{endpoint=\"admin\"} %llu\n", metric,
-		(unsigned long long)v[CTL_ADMIN]);
-	fprintf(out, "%s{endpoint=\"metrics\"} %llu\n", metric,
-		(unsigned long long)v[CTL_METRICS]);
+	series(out, metric, "endpoint", "admin", v[CTL_ADMIN]);
+	series(out, metric, "endpoint", "metrics", v[CTL_METRICS]);
 }
 
 void metrics_write(struct runtime *rt, FILE *out)
@@ -458,68 +471,51 @@ void metrics_write(struct runtime *rt, FILE *out)
 	struct worker_stats t;
 
 	stats_total(rt, &t);
-	metric_head(out, "ringlb_connections_total", "counter",
-		    "Client connections accepted.");
-	fprintf(out, "ringlb_connections_total %llu\n",
-		(unsigned long long)t.conns_total);
-	metric_head(out, "ringlb_connections_active", "gauge",
-		    "Client connections open now.");
-	fprintf(out, "ringlb_connections_active %llu\n",
-		(unsigned long long)t.conns_active);
+	metric_one(out, "ringlb_connections_total", "counter",
+		   "Client connections accepted.", t.conns_total);
+	metric_one(out, "ringlb_connections_active", "gauge",
+		   "Client connections open now.", t.conns_active);
 	metric_head(out, "ringlb_connections_rejected_total", "counter",
 		    "Clients closed at accept, by reason (denied: allow/deny lists; limited: max-conns-per-source; rate-limited: max-rate-per-source).");
-	fprintf(out, "ringlb_connections_rejected_total{reason=\"denied\"} %llu\n",
-		(unsigned long long)t.conns_denied);
-	fprintf(out, "ringlb_connections_rejected_total{reason=\"limited\"} %llu\n",
-		(unsigned long long)t.conns_limited);
-	fprintf(out, "ringlb_connections_rejected_total{reason=\"rate-limited\"} %llu\n",
-		(unsigned long long)t.conns_rate_limited);
+	series(out, "ringlb_connections_rejected_total", "reason", "denied",
+	       t.conns_denied);
+	series(out, "ringlb_connections_rejected_total", "reason", "limited",
+	       t.conns_limited);
+	series(out, "ringlb_connections_rejected_total", "reason",
+	       "rate-limited", t.conns_rate_limited);
 	metric_head(out, "ringlb_bytes_total", "counter",
 		    "Bytes forwarded, by direction (up: client to server).");
-	fprintf(out, "ringlb_bytes_total{direction=\"up\"} %llu\n",
-		(unsigned long long)t.bytes_up);
-	fprintf(out, "ringlb_bytes_total{direction=\"down\"} %llu\n",
-		(unsigned long long)t.bytes_down);
-	metric_head(out, "ringlb_connect_timeouts_total", "counter",
-		    "Backend connects that timed out.");
-	fprintf(out, "ringlb_connect_timeouts_total %llu\n",
-		(unsigned long long)t.connect_timeouts);
-	metric_head(out, "ringlb_no_server_total", "counter",
-		    "Clients closed because no server was left to try.");
-	fprintf(out, "ringlb_no_server_total %llu\n",
-		(unsigned long long)t.no_server);
-	metric_head(out, "ringlb_idle_timeouts_total", "counter",
-		    "Connections closed by the idle timeout.");
-	fprintf(out, "ringlb_idle_timeouts_total %llu\n",
-		(unsigned long long)t.idle_timeouts);
+	series(out, "ringlb_bytes_total", "direction", "up", t.bytes_up);
+	series(out, "ringlb_bytes_total", "direction", "down", t.bytes_down);
+	metric_one(out, "ringlb_connect_timeouts_total", "counter",
+		   "Backend connects that timed out.", t.connect_timeouts);
+	metric_one(out, "ringlb_no_server_total", "counter",
+		   "Clients closed because no server was left to try.",
+		   t.no_server);
+	metric_one(out, "ringlb_idle_timeouts_total", "counter",
+		   "Connections closed by the idle timeout.", t.idle_timeouts);
 	metric_head(out, "ringlb_timeouts_total", "counter",
 		    "Connections closed by a timeout, by kind (client, server, write, idle).");
-	fprintf(out, "ringlb_timeouts_total{kind=\"client\"} %llu\n",
-		(unsigned long long)t.client_timeouts);
-	fprintf(out, "ringlb_timeouts_total{kind=\"server\"} %llu\n",
-		(unsigned long long)t.server_timeouts);
-	fprintf(out, "ringlb_timeouts_total{kind=\"write\"} %llu\n",
-		(unsigned long long)t.write_timeouts);
-	fprintf(out, "ringlb_timeouts_total{kind=\"idle\"} %llu\n",
-		(unsigned long long)t.idle_timeouts);
-	metric_head(out, "ringlb_connect_local_errors_total", "counter",
-		    "Backend connects that failed on this host (EAGAIN, EADDRNOTAVAIL, ENOBUFS, ENOMEM), retried without marking a server down.");
-	fprintf(out, "ringlb_connect_local_errors_total %llu\n",
-		(unsigned long long)t.connect_local_errors);
-	metric_head(out, "ringlb_connect_retries_total", "counter",
-		    "Rounds over the servers again after each failed a client.");
-	fprintf(out, "ringlb_connect_retries_total %llu\n",
-		(unsigned long long)t.connect_retries);
-	metric_head(out, "ringlb_reserve_copies_total", "counter",
-		    "Chunks moved through a connection's private buffer because the shared buffer ring was empty or no descriptor was left for a pipe.");
-	fprintf(out, "ringlb_reserve_copies_total %llu\n",
-		(unsigned long long)t.reserve_copies);
+	series(out, "ringlb_timeouts_total", "kind", "client",
+	       t.client_timeouts);
+	series(out, "ringlb_timeouts_total", "kind", "server",
+	       t.server_timeouts);
+	series(out, "ringlb_timeouts_total", "kind", "write", t.write_timeouts);
+	series(out, "ringlb_timeouts_total", "kind", "idle", t.idle_timeouts);
+	metric_one(out, "ringlb_connect_local_errors_total", "counter",
+		   "Backend connects that failed on this host (EAGAIN, EADDRNOTAVAIL, ENOBUFS, ENOMEM), retried without marking a server down.",
+		   t.connect_local_errors);
+	metric_one(out, "ringlb_connect_retries_total", "counter",
+		   "Rounds over the servers again after each failed a client.",
+		   t.connect_retries);
+	metric_one(out, "ringlb_reserve_copies_total", "counter",
+		   "Chunks moved through a connection's private buffer because the shared buffer ring was empty or no descriptor was left for a pipe.",
+		   t.reserve_copies);
 	metric_head(out, "ringlb_reloads_total", "counter",
 		    "Configuration reloads, by result.");
-	fprintf(out, "ringlb_reloads_total{result=\"ok\"} %llu\n",
-		(unsigned long long)rt->reloads);
-	fprintf(out, "ringlb_reloads_total{result=\"failed\"} %llu\n",
-		(unsigned long long)rt->reload_failures);
+	series(out, "ringlb_reloads_total", "result", "ok", rt->reloads);
+	series(out, "ringlb_reloads_total", "result", "failed",
+	       rt->reload_failures);
 	ctl_counter(out, "ringlb_control_refused_total",
 		    "Admin and metrics clients closed at once: the endpoint had its cap of clients.",
 		    rt->ctl_refused);

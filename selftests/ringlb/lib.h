@@ -274,6 +274,8 @@ struct stats_line {
 
 /* ask for a stats line with SIGUSR1 and parse it */
 int rl_stats(struct rl_proc *p, int timeout_ms, struct stats_line *out);
+/* descriptors @pid holds open now, or -errno */
+int proc_fds(pid_t pid);
 /* ask for a stats line with SIGUSR1: the counter @key of it */
 int rl_stat(struct rl_proc *p, const char *key, uint64_t *out,
 	    int timeout_ms);

@@ -15,7 +15,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <dirent.h>
 #include <sys/resource.h>
 
 #include "common.h"
@@ -110,24 +109,6 @@ static long cpu_ticks(pid_t pid)
 			 &ut, &st) != 2)
 		return -1;
 	return ut + st;
-}
-
-static int count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *d;
-	int n = 0;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir)))
-		if (d->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
 }
 
 /*
@@ -448,7 +429,7 @@ TEST_F_TIMEOUT(faults, fd_exhaustion, 120)
 	env_settle(_metadata, e);
 
 	/* room for a few connections beyond what it holds now */
-	held = count_fds(e->rl.pid);
+	held = proc_fds(e->rl.pid);
 	ASSERT_LT(0, held);
 	ASSERT_EQ(0, prlimit(e->rl.pid, RLIMIT_NOFILE, NULL, &old));
 	lim.rlim_cur = held + 12;

@@ -16,7 +16,6 @@
 #include "kselftest_harness.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
@@ -299,24 +298,6 @@ TEST_F_TIMEOUT(hostile, mixed_crowd, 120)
 
 /* ---- descriptors ---------------------------------------------------- */
 
-static int count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *d;
-	int n = 0;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir)))
-		if (d->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
-
 /*
  * No descriptor left for a pipe. Twenty connections are open and idle
  * (holding no pipe); then seventy clients that never read pin a pipe
@@ -349,19 +330,19 @@ TEST_F_TIMEOUT(hostile, no_fd_for_pipes, 180)
 		fl[i] = &f[i];
 	}
 	ASSERT_EQ(0, backend_wait_active(&e->be[0], n, 10000 + slack_ms()));
-	base = count_fds(e->rl.pid);
+	base = proc_fds(e->rl.pid);
 	for (i = 0; i < nh; i++) {
 		holders[i] = never_reader(_metadata, e, 1000 + i, 64 * MIB);
 		ASSERT_LE(0, holders[i]);
 	}
 	/* each holds its two sockets and, in the splice paths, a pipe */
 	end = now_ms() + 20000 + slack_ms();
-	while (count_fds(e->rl.pid) < base + nh * (strcmp(e->v.forward,
+	while (proc_fds(e->rl.pid) < base + nh * (strcmp(e->v.forward,
 					"splice") ? 2 : 4) &&
 	       now_ms() < end)
 		sleep_ms(20);
 	TH_LOG("descriptors: %d before the holders, %d with them", base,
-	       count_fds(e->rl.pid));
+	       proc_fds(e->rl.pid));
 	ASSERT_EQ(0, prlimit(e->rl.pid, RLIMIT_NOFILE, NULL, &old));
 	lim.rlim_cur = 3;	/* stdin, stdout, stderr: nothing new */
 	lim.rlim_max = old.rlim_max;
