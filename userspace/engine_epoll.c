@@ -410,6 +410,8 @@ static void pump_again(struct epoll_worker *e)
 {
 	unsigned int i, n = e->nagain;
 
+	if (!n)
+		return;
 	for (i = 0; i < n; i++) {
 		uint64_t data = e->again[i];
 		struct conn *c = conn_lookup(e->w, data & 0xffffff);
