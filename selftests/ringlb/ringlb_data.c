@@ -33,6 +33,40 @@ FIXTURE_TEARDOWN(data)
 	env_teardown(_metadata, &self->e);
 }
 
+static bool rx_held(struct flow **fl, int n, void *arg)
+{
+	(void)n;
+	(void)arg;
+	return fl[0]->rx_bytes >= fl[0]->rx_pause_at;
+}
+
+/*
+ * The client stops reading at @at until the proxy stopped moving bytes
+ * towards it (its stats say so twice, a second apart), then reads on.
+ * Meanwhile the proxy's socket from the server fills, so when reading
+ * resumes every receive fills a whole buffer: bulk, whatever the speed
+ * of the machine (under emulation the proxy otherwise keeps up with the
+ * server and each receive takes a part of a buffer).
+ */
+static void hold_reads(struct __test_metadata *_metadata, struct rl_env *e,
+		       struct flow *f, uint64_t at)
+{
+	uint64_t down = 0, prev = ~0ULL;
+	int i, ret;
+
+	f->rx_pause_at = at;
+	ret = flows_run(&f, 1, 60000 + slack_ms(), rx_held, NULL);
+	ASSERT_EQ(0, ret) TH_LOG("never got %llu bytes: %s",
+				 (unsigned long long)at, strerror(-ret));
+	for (i = 0; i < 60 && down != prev; i++) {
+		prev = down;
+		sleep_ms(1000);
+		ASSERT_EQ(0, rl_stat(&e->rl, "bytes_down", &down,
+				     5000 + slack_ms()));
+	}
+	f->rx_pause_at = UINT64_MAX;
+}
+
 /* one 64 MiB stream each way on one connection, then the accounting */
 TEST_F_TIMEOUT(data, stream_64m, 240)
 {
@@ -53,6 +87,8 @@ TEST_F_TIMEOUT(data, stream_64m, 240)
 	f = env_flows(_metadata, e, 1);
 	env_client(_metadata, e, f, 1, BE_DUPLEX, len, len);
 	cport = local_port(f->fd);
+	if (!strcmp(e->v.forward, "auto"))
+		hold_reads(_metadata, e, f, MIB);
 	ret = flows_run(&f, 1, 120000, NULL, NULL);
 	ASSERT_EQ(0, ret) TH_LOG("stream: %s after up %llu down %llu",
 				 strerror(-ret),
@@ -77,10 +113,10 @@ TEST_F_TIMEOUT(data, stream_64m, 240)
 	if (!strcmp(e->v.forward, "auto")) {
 		uint64_t sw = 0;
 
-		/* both directions were bulk: both went to splice */
+		/* the held direction, at least, went to splice */
 		ASSERT_EQ(0, rl_stat(&e->rl, "splice_switches", &sw,
 				     5000 + slack_ms()));
-		EXPECT_EQ(2ULL, sw);
+		EXPECT_LE(1ULL, sw);
 	}
 }
 
