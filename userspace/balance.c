@@ -18,6 +18,40 @@ static unsigned int weight_of(struct server *s)
 	return atomic_load_explicit(&s->weight, memory_order_relaxed);
 }
 
+unsigned int server_weight_now(const struct backend *be, struct server *s,
+			       uint64_t now_ms)
+{
+	unsigned int w = weight_of(s);
+	uint64_t from, el;
+
+	if (!be->slow_start_ms || !w)
+		return w;
+	from = atomic_load_explicit(&s->ramp_start, memory_order_relaxed);
+	if (!from || now_ms >= from + be->slow_start_ms)
+		return w;
+	el = now_ms > from ? now_ms - from : 0;
+	/* as HAProxy's slowstart: a share in proportion, never 0 */
+	w = (unsigned int)((w * el + be->slow_start_ms - 1) / be->slow_start_ms);
+	return w ? w : 1;
+}
+
+/* what the algorithms that follow live weights see */
+static unsigned int live_weight(const struct balancer *b, struct server *s)
+{
+	return server_weight_now(b->be, s, b->now_ms);
+}
+
+/*
+ * Slow start ramps weights only where a changing weight just changes
+ * shares: rr ignores weights, and moving srchash or maglev weights
+ * pick by pick would move clients between servers.
+ */
+bool balance_weighted_live(const char *name)
+{
+	return !strcmp(name, "wrr") || !strcmp(name, "leastconn") ||
+	       !strcmp(name, "p2c");
+}
+
 static unsigned int active_of(struct server *s)
 {
 	return atomic_load_explicit(&s->active, memory_order_relaxed);
@@ -95,7 +129,7 @@ static int wrr_pick(struct balancer *b, const struct server_set *excl,
 
 		if (server_set_has(excl, i))
 			continue;
-		w = weight_of(&be->servers[i]);
+		w = live_weight(b, &be->servers[i]);
 		b->wrr_current[i] += w;
 		total += w;
 		if (best < 0 || b->wrr_current[i] > b->wrr_current[best])
@@ -125,7 +159,7 @@ static int leastconn_pick(struct balancer *b, const struct server_set *excl,
 		if (server_set_has(excl, s))
 			continue;
 		a = active_of(&be->servers[s]);
-		w = weight_of(&be->servers[s]);
+		w = live_weight(b, &be->servers[s]);
 		/* a/w < best_a/best_w, without division */
 		if (best < 0 || a * best_w < best_a * w) {
 			best = s;
@@ -293,8 +327,10 @@ static int p2c_pick(struct balancer *b, const struct server_set *excl,
 	do {
 		y = cand[xorshift(&b->rng) % n];
 	} while (y == x);
-	ax = active_of(&be->servers[x]) * (uint64_t)weight_of(&be->servers[y]);
-	ay = active_of(&be->servers[y]) * (uint64_t)weight_of(&be->servers[x]);
+	ax = active_of(&be->servers[x]) *
+	     (uint64_t)live_weight(b, &be->servers[y]);
+	ay = active_of(&be->servers[y]) *
+	     (uint64_t)live_weight(b, &be->servers[x]);
 	if (ax == ay)
 		return xorshift(&b->rng) & 1 ? x : y;
 	return ax < ay ? x : y;
@@ -343,13 +379,14 @@ void balancer_fini(struct balancer *b)
 }
 
 int balancer_pick(struct balancer *b, const struct server_set *tried,
-		  uint32_t hash)
+		  uint32_t hash, uint64_t now_ms)
 {
 	struct backend *be = b->be;
 	struct server_set excl = *tried;
 	bool primary_left = false;
 	unsigned int i;
 
+	b->now_ms = now_ms;
 	for (i = 0; i < be->nservers; i++) {
 		if (server_set_has(&excl, i))
 			continue;

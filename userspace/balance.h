@@ -77,13 +77,22 @@ struct balancer {
 	uint64_t rng;		/* p2c */
 	int16_t *maglev;	/* lookup table, MAGLEV_SIZE entries */
 	unsigned int maglev_gen;	/* backend state_gen it was built for */
+	uint64_t now_ms;	/* clock_ms() of this pick, for slow start */
 };
 
 const struct balance_algo *balance_find(const char *name);
 int balancer_init(struct balancer *b, struct backend *be);
 void balancer_fini(struct balancer *b);
 int balancer_pick(struct balancer *b, const struct server_set *tried,
-		  uint32_t hash);
+		  uint32_t hash, uint64_t now_ms);
+/*
+ * The weight a server has at @now_ms: its weight, or during slow start
+ * a share of it that grows with the time since it came up (at least 1).
+ */
+unsigned int server_weight_now(const struct backend *be, struct server *s,
+			       uint64_t now_ms);
+/* do @name's picks follow weights that change from pick to pick? */
+bool balance_weighted_live(const char *name);
 /* usable right now: enabled, up, weight > 0 */
 bool server_usable(struct server *s);
 uint32_t addr_hash(const struct sockaddr *sa);

@@ -100,6 +100,9 @@ void config_init(struct config *cfg)
 	cfg->health_timeout_ms = UNSET;
 	cfg->rise = 2;
 	cfg->fall = 3;
+	/* passive health follows fall and health-interval unless set */
+	cfg->passive_fall = UNSET;
+	cfg->passive_down_ms = UNSET;
 	cfg->log_level = LOG_INFO;
 	cfg->pipe_size = 256 * 1024;
 	cfg->buf_count = 1024;
@@ -235,6 +238,9 @@ static struct backend *get_backend(struct config *cfg, const char *name,
 	be->connect_timeout_ms = UNSET;
 	be->server_timeout_ms = UNSET;
 	be->retries = UNSET;
+	be->slow_start_ms = UNSET;
+	be->passive_fall = UNSET;
+	be->passive_down_ms = UNSET;
 	be->line = line;
 	cfg->nbackends++;
 	return be;
@@ -454,6 +460,14 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 		return parse_int(cfg, line, k, v, 1, 100, &cfg->rise);
 	if (!strcmp(k, "fall"))
 		return parse_int(cfg, line, k, v, 1, 100, &cfg->fall);
+	if (!strcmp(k, "slow-start"))
+		return parse_int(cfg, line, k, v, 0, 3600000,
+				 &cfg->slow_start_ms);
+	if (!strcmp(k, "passive-fall"))
+		return parse_int(cfg, line, k, v, 0, 100, &cfg->passive_fall);
+	if (!strcmp(k, "passive-down"))
+		return parse_int(cfg, line, k, v, 10, 3600000,
+				 &cfg->passive_down_ms);
 	if (!strcmp(k, "admin")) {
 		if (!*v || strlen(v) >= sizeof(cfg->admin_path)) {
 			config_error(cfg, line, "admin: path must be 1..%zu characters",
@@ -610,6 +624,14 @@ static int set_backend(struct config *cfg, struct backend *be,
 		return parse_int(cfg, line, k, v, 1, 100, &be->rise);
 	if (!strcmp(k, "fall"))
 		return parse_int(cfg, line, k, v, 1, 100, &be->fall);
+	if (!strcmp(k, "slow-start"))
+		return parse_int(cfg, line, k, v, 0, 3600000,
+				 &be->slow_start_ms);
+	if (!strcmp(k, "passive-fall"))
+		return parse_int(cfg, line, k, v, 0, 100, &be->passive_fall);
+	if (!strcmp(k, "passive-down"))
+		return parse_int(cfg, line, k, v, 10, 3600000,
+				 &be->passive_down_ms);
 	if (!strcmp(k, "connect-timeout"))
 		return parse_int(cfg, line, k, v, 1, 3600000,
 				 &be->connect_timeout_ms);
@@ -867,6 +889,15 @@ int config_finish(struct config *cfg)
 		INHERIT(be->connect_timeout_ms, cfg->connect_timeout_ms);
 		INHERIT(be->server_timeout_ms, cfg->server_timeout_ms);
 		INHERIT(be->retries, cfg->retries);
+		INHERIT(be->slow_start_ms, cfg->slow_start_ms);
+		INHERIT(be->passive_fall, cfg->passive_fall);
+		INHERIT(be->passive_fall, be->fall);
+		INHERIT(be->passive_down_ms, cfg->passive_down_ms);
+		INHERIT(be->passive_down_ms, be->health_interval_ms);
+		if (be->slow_start_ms && !balance_weighted_live(be->balance))
+			config_warn(cfg, be->line,
+				    "backend %s: slow-start has no effect with balance %s (it ramps weights for wrr, leastconn and p2c)",
+				    be->name, be->balance);
 		INHERIT(be->health_timeout_ms, cfg->health_timeout_ms);
 		/* as HAProxy's inter: a check ends before the next is due */
 		INHERIT(be->health_timeout_ms,

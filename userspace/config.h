@@ -52,15 +52,21 @@ struct server {
 	atomic_bool disabled;		/* admin state */
 	atomic_bool up;			/* health state */
 	atomic_uint fails;		/* consecutive connect failures */
+	atomic_uint reset_run;		/* consecutive connections it reset */
+	/* clock_ms(): slow start ramps the weight from here; 0 = none */
+	atomic_ulong ramp_start;
+	/* clock_ms(): marked down by passive health until then */
+	atomic_ulong passive_until;
 	/* health check bookkeeping, owned by the checking worker */
 	unsigned int hc_ok, hc_fail;
 	uint64_t hc_next;		/* ms, worker clock */
-	uint64_t down_since;		/* passive-down retry, health none */
 
 	atomic_uint active;		/* connections using it now */
 	atomic_ulong conns_total;	/* connections established */
 	atomic_ulong connect_errors;	/* refused, unreachable, timed out */
 	atomic_ulong hc_total[2];	/* health checks: [0] failed [1] ok */
+	atomic_ulong resets;		/* established connections it reset */
+	atomic_ulong passive_downs;	/* times passive health took it out */
 };
 
 struct backend {
@@ -74,6 +80,9 @@ struct backend {
 	int connect_timeout_ms;
 	int server_timeout_ms;		/* server side silent this long: close */
 	int retries;			/* rounds over the servers after the first */
+	int slow_start_ms;		/* weight ramp after coming up; 0 = off */
+	int passive_fall;		/* failures in a row to go down; 0 = off */
+	int passive_down_ms;		/* out for at least this long */
 	atomic_uint state_gen;		/* bumped on up/down/weight/admin */
 };
 
@@ -135,6 +144,7 @@ struct config {
 	int proxy_protocol;
 	char balance[16];
 	int health, health_interval_ms, health_timeout_ms, rise, fall;
+	int slow_start_ms, passive_fall, passive_down_ms;
 	char admin_path[108];
 	struct addr metrics;
 	bool metrics_on;

@@ -91,6 +91,7 @@ struct conn {
 	bool src_held;		/* counted in the listener's sources */
 	bool wait_fd;		/* CONN_WAIT for a descriptor: accepts pause */
 	bool ka_set;		/* keepalive on the server socket */
+	bool established;	/* the server's connect completed */
 	uint8_t retries;	/* rounds over the servers after the first */
 	uint8_t local_retries;	/* after local connect errors */
 	uint32_t inflight;	/* SQEs in flight that name this conn */

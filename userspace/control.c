@@ -139,6 +139,9 @@ static void show_servers(struct runtime *rt, FILE *out, bool json)
 
 		for (s = 0; s < be->nservers; s++) {
 			struct server *srv = &be->servers[s];
+			unsigned int wnow = server_weight_now(be, srv,
+							      clock_ms());
+			char wbuf[16];
 
 			if (json) {
 				fprintf(out, "%s{\"backend\":", first ? "" : ",");
@@ -147,21 +150,29 @@ static void show_servers(struct runtime *rt, FILE *out, bool json)
 				json_str(out, srv->name);
 				fprintf(out, ",\"address\":");
 				json_str(out, srv->addr_str);
-				fprintf(out, ",\"state\":\"%s\",\"weight\":%u,\"backup\":%s,\"active\":%u,\"total\":%lu,\"connect_errors\":%lu,\"checks_ok\":%lu,\"checks_failed\":%lu}",
+				fprintf(out, ",\"state\":\"%s\",\"weight\":%u,\"weight_now\":%u,\"backup\":%s,\"active\":%u,\"total\":%lu,\"connect_errors\":%lu,\"resets\":%lu,\"passive_downs\":%lu,\"checks_ok\":%lu,\"checks_failed\":%lu}",
 					server_state(srv),
-					atomic_load(&srv->weight),
+					atomic_load(&srv->weight), wnow,
 					srv->backup ? "true" : "false",
 					atomic_load(&srv->active),
 					atomic_load(&srv->conns_total),
 					atomic_load(&srv->connect_errors),
+					atomic_load(&srv->resets),
+					atomic_load(&srv->passive_downs),
 					atomic_load(&srv->hc_total[1]),
 					atomic_load(&srv->hc_total[0]));
 				first = false;
 				continue;
 			}
-			fprintf(out, "%-16s %-16s %-24s %-8s %6u %6s %7u %10lu %8lu %lu/%lu\n",
+			/* "now/full" while slow start ramps it */
+			if (wnow != atomic_load(&srv->weight))
+				snprintf(wbuf, sizeof(wbuf), "%u/%u", wnow,
+					 atomic_load(&srv->weight));
+			else
+				snprintf(wbuf, sizeof(wbuf), "%u", wnow);
+			fprintf(out, "%-16s %-16s %-24s %-8s %6s %6s %7u %10lu %8lu %lu/%lu\n",
 				be->name, srv->name, srv->addr_str,
-				server_state(srv), atomic_load(&srv->weight),
+				server_state(srv), wbuf,
 				srv->backup ? "yes" : "no",
 				atomic_load(&srv->active),
 				atomic_load(&srv->conns_total),
@@ -392,6 +403,8 @@ static unsigned long srv_conns(struct server *s) { return atomic_load(&s->conns_
 static unsigned long srv_connect_errors(struct server *s) { return atomic_load(&s->connect_errors); }
 static unsigned long srv_checks_ok(struct server *s) { return atomic_load(&s->hc_total[1]); }
 static unsigned long srv_checks_failed(struct server *s) { return atomic_load(&s->hc_total[0]); }
+static unsigned long srv_resets(struct server *s) { return atomic_load(&s->resets); }
+static unsigned long srv_passive_downs(struct server *s) { return atomic_load(&s->passive_downs); }
 
 /*
  * One series per server, labelled backend and server (and result, when
@@ -415,6 +428,25 @@ static void per_server(FILE *out, struct config *cfg, const char *metric,
 				fprintf(out, ",result=\"%s\"", result);
 			fprintf(out, "} %lu\n", get(srv));
 		}
+	}
+}
+
+/* the weight each server has now, slow start included */
+static void per_server_weight(FILE *out, struct config *cfg)
+{
+	const char *m = "ringlb_backend_weight";
+	uint64_t now = clock_ms();
+	unsigned int b, s;
+
+	metric_head(out, m, "gauge",
+		    "The server's weight now: its configured weight, or a share of it while slow start ramps it.");
+	for (b = 0; b < cfg->nbackends; b++) {
+		struct backend *be = &cfg->backends[b];
+
+		for (s = 0; s < be->nservers; s++)
+			fprintf(out, "%s{backend=\"%s\",server=\"%s\"} %u\n",
+				m, be->name, be->servers[s].name,
+				server_weight_now(be, &be->servers[s], now));
 	}
 }
 
@@ -534,6 +566,13 @@ void metrics_write(struct runtime *rt, FILE *out)
 	per_server(out, cfg, "ringlb_connect_errors_total", "counter",
 		   "Failed connects to the server (refused, timed out, ...).",
 		   NULL, srv_connect_errors);
+	per_server_weight(out, cfg);
+	per_server(out, cfg, "ringlb_backend_resets_total", "counter",
+		   "Established connections the server reset.", NULL,
+		   srv_resets);
+	per_server(out, cfg, "ringlb_backend_passive_downs_total", "counter",
+		   "Times passive health took the server out (passive-fall connect failures or resets in a row).",
+		   NULL, srv_passive_downs);
 	per_server(out, cfg, "ringlb_health_checks_total", "counter",
 		   "Active health checks, by result.", "ok", srv_checks_ok);
 	per_server(out, cfg, "ringlb_health_checks_total", NULL, NULL,

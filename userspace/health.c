@@ -6,11 +6,17 @@
 #include "log.h"
 #include "worker.h"
 
+/*
+ * The one place a server's health state changes. Coming up starts its
+ * slow start, when the backend has one; @now_ms is clock_ms().
+ */
 static void set_up(struct backend *be, struct server *srv, bool up,
-		   const char *why)
+		   uint64_t now_ms, const char *why)
 {
 	if (atomic_exchange(&srv->up, up) == up)
 		return;
+	if (up && be->slow_start_ms)
+		atomic_store(&srv->ramp_start, now_ms ? now_ms : 1);
 	atomic_fetch_add(&be->state_gen, 1);
 	if (up)
 		pr_warn("server %s/%s (%s) is UP: %s", be->name, srv->name,
@@ -28,12 +34,15 @@ void health_result(struct worker *w, struct backend *be, struct server *srv,
 	atomic_fetch_add_explicit(&srv->hc_total[ok], 1, memory_order_relaxed);
 	if (ok) {
 		srv->hc_fail = 0;
+		/* passive health's time out holds whatever the checks say */
 		if (++srv->hc_ok >= (unsigned int)be->rise &&
-		    !atomic_load(&srv->up)) {
+		    !atomic_load(&srv->up) &&
+		    w->now_ms >= atomic_load(&srv->passive_until)) {
 			snprintf(msg, sizeof(msg), "%u checks passed",
 				 srv->hc_ok);
 			atomic_store(&srv->fails, 0);
-			set_up(be, srv, true, msg);
+			atomic_store(&srv->reset_run, 0);
+			set_up(be, srv, true, w->now_ms, msg);
 		}
 	} else {
 		srv->hc_ok = 0;
@@ -41,16 +50,31 @@ void health_result(struct worker *w, struct backend *be, struct server *srv,
 		    atomic_load(&srv->up)) {
 			snprintf(msg, sizeof(msg), "%u checks failed, last: %s",
 				 srv->hc_fail, why);
-			set_up(be, srv, false, msg);
+			set_up(be, srv, false, w->now_ms, msg);
 		}
 	}
-	(void)w;
+}
+
+/* passive health takes @srv out: for passive-down ms at least */
+static void passive_down(struct worker *w, struct backend *be,
+			 struct server *srv, const char *msg)
+{
+	if (!atomic_load(&srv->up))
+		return;
+	atomic_store(&srv->passive_until, w->now_ms + be->passive_down_ms);
+	atomic_fetch_add_explicit(&srv->passive_downs, 1,
+				  memory_order_relaxed);
+	srv->hc_ok = 0;
+	set_up(be, srv, false, w->now_ms, msg);
 }
 
 /*
- * Passive health: fall consecutive connect failures from any worker mark
- * a server down. Without active checks it comes back after one health
- * interval (a timed retry); with them, after rise good checks.
+ * Passive health, from live traffic on any worker: passive-fall connects
+ * in a row that failed (a connect that works resets the run), or
+ * passive-fall connections in a row that the server reset (one that
+ * ended otherwise resets that run), take the server out for
+ * passive-down ms. Then, without active checks it is simply tried again;
+ * with them it needs rise good checks, counted meanwhile.
  */
 void server_connect_result(struct worker *w, struct backend *be,
 			   struct server *srv, bool ok)
@@ -64,12 +88,30 @@ void server_connect_result(struct worker *w, struct backend *be,
 		return;
 	}
 	fails = atomic_fetch_add(&srv->fails, 1) + 1;
-	if (fails >= (unsigned int)be->fall && atomic_load(&srv->up)) {
-		srv->down_since = w->now_ms;
+	if (be->passive_fall && fails >= (unsigned int)be->passive_fall) {
 		snprintf(msg, sizeof(msg), "%u consecutive connect failures",
 			 fails);
-		srv->hc_ok = 0;
-		set_up(be, srv, false, msg);
+		passive_down(w, be, srv, msg);
+	}
+}
+
+void server_conn_ended(struct worker *w, struct backend *be,
+		       struct server *srv, bool reset)
+{
+	unsigned int run;
+	char msg[96];
+
+	if (!reset) {
+		if (atomic_load_explicit(&srv->reset_run, memory_order_relaxed))
+			atomic_store(&srv->reset_run, 0);
+		return;
+	}
+	atomic_fetch_add_explicit(&srv->resets, 1, memory_order_relaxed);
+	run = atomic_fetch_add(&srv->reset_run, 1) + 1;
+	if (be->passive_fall && run >= (unsigned int)be->passive_fall) {
+		snprintf(msg, sizeof(msg),
+			 "%u connections in a row reset by the server", run);
+		passive_down(w, be, srv, msg);
 	}
 }
 
@@ -88,10 +130,10 @@ void health_tick(struct worker *w,
 
 			if (be->health == HEALTH_NONE) {
 				if (!atomic_load(&srv->up) &&
-				    w->now_ms - srv->down_since >=
-				    (uint64_t)be->health_interval_ms) {
+				    w->now_ms >= atomic_load(&srv->passive_until)) {
 					atomic_store(&srv->fails, 0);
-					set_up(be, srv, true,
+					atomic_store(&srv->reset_run, 0);
+					set_up(be, srv, true, w->now_ms,
 					       "retry after passive down");
 				}
 				continue;
@@ -110,6 +152,9 @@ void health_tick(struct worker *w,
 void server_set_admin(struct backend *be, struct server *srv, bool disabled)
 {
 	if (atomic_exchange(&srv->disabled, disabled) != disabled) {
+		/* back from maintenance: as from down, it ramps up */
+		if (!disabled && be->slow_start_ms)
+			atomic_store(&srv->ramp_start, clock_ms());
 		atomic_fetch_add(&be->state_gen, 1);
 		pr_warn("server %s/%s %s by admin", be->name, srv->name,
 			disabled ? "disabled" : "enabled");

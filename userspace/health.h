@@ -2,8 +2,9 @@
 /*
  * Server health: active TCP checks run inside worker 0's event loop (an
  * io_uring connect + link timeout, or a non-blocking connect in epoll),
- * one per server per interval; passive checks count consecutive connect
- * failures seen by any worker. Both feed the same rise/fall state.
+ * one per server per interval; passive health counts connects that
+ * failed, and connections the server reset, in a row on live traffic
+ * from any worker. Both feed the same up/down state.
  */
 #ifndef RINGLB_HEALTH_H
 #define RINGLB_HEALTH_H
@@ -30,6 +31,9 @@ void health_result(struct worker *w, struct backend *be, struct server *srv,
 		   bool ok, const char *why);
 void server_connect_result(struct worker *w, struct backend *be,
 			   struct server *srv, bool ok);
+/* an established connection ended; @reset: the server reset it */
+void server_conn_ended(struct worker *w, struct backend *be,
+		       struct server *srv, bool reset);
 void server_set_admin(struct backend *be, struct server *srv, bool disabled);
 void server_set_weight(struct backend *be, struct server *srv,
 		       unsigned int weight);

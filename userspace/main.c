@@ -365,9 +365,14 @@ static int reap_groups(void)
 	return failed;
 }
 
-/* Carry runtime state from the previous generation's servers by name. */
+/*
+ * Carry runtime state from the previous generation's servers by name.
+ * A server the reload added (or moved to a new address) in a backend
+ * that was there before starts its slow start, as one coming up does.
+ */
 static void carry_state(struct config *to, struct config *from)
 {
+	uint64_t now = clock_ms();
 	unsigned int b, s;
 
 	for (b = 0; b < to->nbackends; b++) {
@@ -380,8 +385,17 @@ static void carry_state(struct config *to, struct config *from)
 
 			snprintf(spec, sizeof(spec), "%s/%s", be->name, n->name);
 			o = config_find_server(from, spec, NULL);
-			if (!o || !addr_equal(&o->addr, &n->addr))
+			if (!o || !addr_equal(&o->addr, &n->addr)) {
+				if (be->slow_start_ms)
+					atomic_store(&n->ramp_start, now);
 				continue;
+			}
+			atomic_store(&n->ramp_start, atomic_load(&o->ramp_start));
+			atomic_store(&n->passive_until,
+				     atomic_load(&o->passive_until));
+			atomic_store(&n->resets, atomic_load(&o->resets));
+			atomic_store(&n->passive_downs,
+				     atomic_load(&o->passive_downs));
 			atomic_store(&n->up, atomic_load(&o->up));
 			atomic_store(&n->conns_total,
 				     atomic_load(&o->conns_total));

@@ -53,6 +53,9 @@ static const struct option long_opts[] = {
 	{ "health-timeout", required_argument, NULL, OPT_KEY },
 	{ "rise", required_argument, NULL, OPT_KEY },
 	{ "fall", required_argument, NULL, OPT_KEY },
+	{ "slow-start", required_argument, NULL, OPT_KEY },
+	{ "passive-fall", required_argument, NULL, OPT_KEY },
+	{ "passive-down", required_argument, NULL, OPT_KEY },
 	{ "user", required_argument, NULL, OPT_KEY },
 	{ "log-level", required_argument, NULL, OPT_KEY },
 	{ "pipe-size", required_argument, NULL, OPT_KEY },
@@ -117,7 +120,14 @@ static void usage(FILE *f)
 "      --health-timeout MS     per check (default: the interval, at most\n"
 "                              the connect timeout)\n"
 "      --rise N                checks to come up (default 2)\n"
-"      --fall N                checks or connect failures to go down (default 3)\n"
+"      --fall N                checks to go down (default 3)\n"
+"      --slow-start MS         a server coming up ramps its weight over MS\n"
+"                              (wrr, leastconn, p2c); 0 = off (default 0)\n"
+"      --passive-fall N        connect failures, or connections the server\n"
+"                              reset, in a row on live traffic to take it\n"
+"                              out; 0 = off (default: --fall)\n"
+"      --passive-down MS       how long it is out at least (default: the\n"
+"                              health interval)\n"
 "      --user NAME             drop to this user after binding; needs\n"
 "                              root or CAP_SETUID+CAP_SETGID (default: none)\n"
 "      --log-level L           error | warn | info | debug (default info)\n"

@@ -514,6 +514,7 @@ void conn_connected(struct worker *w, struct conn *c)
 	struct server *srv = &be->servers[c->server];
 
 	server_connect_result(w, be, srv, true);
+	c->established = true;
 	STAT_INC(w, conns_established);
 	atomic_fetch_add_explicit(&srv->conns_total, 1, memory_order_relaxed);
 }
@@ -691,7 +692,7 @@ int conn_pick_server(struct worker *w, struct conn *c)
 	int s;
 
 	s = balancer_pick(&w->bal[b], &c->tried,
-			  addr_hash((struct sockaddr *)&c->client));
+			  addr_hash((struct sockaddr *)&c->client), w->now_ms);
 	if (s < 0)
 		return -1;
 	server_set_add(&c->tried, s);
@@ -704,11 +705,17 @@ int conn_pick_server(struct worker *w, struct conn *c)
 void conn_server_released(struct worker *w, struct conn *c)
 {
 	struct backend *be = conn_backend(w, c);
+	struct server *srv;
 
 	if (c->server < 0)
 		return;
-	atomic_fetch_sub_explicit(&be->servers[c->server].active, 1,
-				  memory_order_relaxed);
+	srv = &be->servers[c->server];
+	/* how it ended is passive health's, once it was established */
+	if (c->established)
+		server_conn_ended(w, be, srv, c->end &&
+				  !strcmp(c->end, conn_reset_reason(SIDE_SERVER)));
+	c->established = false;
+	atomic_fetch_sub_explicit(&srv->active, 1, memory_order_relaxed);
 }
 
 void sock_keepalive(int fd, int idle_s)

@@ -61,6 +61,8 @@ struct idsrv {
 	atomic_bool stop;
 	atomic_bool want_listen;
 	atomic_bool listening;
+	/* a connection that sends a byte gets a reset (SO_LINGER 0) */
+	atomic_bool reset;
 	atomic_int accepted;
 	atomic_int active;
 
@@ -286,6 +288,13 @@ static void idsrv_read(struct idsrv *s, int i)
 		return;
 	}
 	n = read(c->fd, buf, sizeof(buf));
+	if (n > 0 && atomic_load(&s->reset)) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		idsrv_drop(s, i);
+		return;
+	}
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		idsrv_drop(s, i);
 }
@@ -1490,6 +1499,155 @@ TEST_F(lb, health)
 	EXPECT_LT(0, json_server_field(out, "a", "checks_failed"));
 }
 
+/*
+ * One client that says a byte after the server's: the server's index,
+ * and whether the connection then ended in a reset (true) or stayed
+ * open until the client closed it.
+ */
+static int lb_poke(struct __test_metadata *_metadata, FIXTURE_DATA(lb) *self,
+		   bool *was_reset)
+{
+	struct pollfd p;
+	int fd, id, n;
+	char b = 'x';
+
+	fd = connect_from(AF_INET, self->e.lport, NULL);
+	ASSERT_LE(0, fd) TH_LOG("connect: %s", strerror(-fd));
+	id = read_id(fd, 3000 + slack_ms());
+	if (id < 0)
+		TH_LOG("no server byte: %s", strerror(-id));
+	ASSERT_LE(0, id);
+	ASSERT_EQ(1, send(fd, &b, 1, MSG_NOSIGNAL));
+	/* a reset comes back at once; a server that keeps it open, never */
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	n = poll(&p, 1, id == 0 ? 3000 + slack_ms() : 50);
+	*was_reset = n == 1 && recv(fd, &b, 1, 0) <= 0;
+	close(fd);
+	return id;
+}
+
+/*
+ * Passive health on live traffic: a server that accepts and then resets
+ * every connection is taken out after passive-fall resets in a row, for
+ * passive-down ms, with no active check configured; then tried again.
+ */
+TEST_F(lb, passive_resets)
+{
+	static const int w[] = { 1, 1 };
+	static const char more[] = "passive-fall = 3\npassive-down = 3000\n";
+	int i, id, resets = 0, per[NSRV], ms;
+	uint64_t t_down;
+	char out[8192];
+	bool rst;
+
+	CHECK_SKIP(&self->e);
+	lb_servers(_metadata, self, 2, PP_NONE);
+	lb_start(_metadata, self, 1, "rr", w, 2, more);
+	atomic_store(&self->srv[0].reset, true);
+	/* rr alternates: the third reset takes a out */
+	for (i = 0; i < 10 && resets < 3; i++) {
+		id = lb_poke(_metadata, self, &rst);
+		EXPECT_EQ(id == 0, rst) TH_LOG("client %d of server %d", i, id);
+		resets += rst;
+	}
+	ASSERT_EQ(3, resets);
+	ASSERT_LE(0, lb_wait_state(self, "a", "down", 2000 + slack_ms()))
+		TH_LOG("a not DOWN after three resets");
+	t_down = now_ms();
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl,
+				 "is DOWN: 3 connections in a row reset by the server",
+				 1, 3000 + slack_ms()));
+	ASSERT_LT(0, admin(self->sock, "show servers --json", out, sizeof(out)));
+	EXPECT_EQ(3, json_server_field(out, "a", "resets")) TH_LOG("%s", out);
+	EXPECT_EQ(1, json_server_field(out, "a", "passive_downs"));
+	EXPECT_EQ(0, json_server_field(out, "b", "resets"));
+	/* out means not tried: everything to b meanwhile */
+	atomic_store(&self->srv[0].reset, false);
+	lb_picks(_metadata, self, 6, per);
+	if (now_ms() - t_down < 2500)
+		EXPECT_EQ(6, per[1]);
+	/* passive-down over: a is tried again and serves */
+	ms = lb_wait_state(self, "a", "up", 3000 + 2 * slack_ms());
+	ASSERT_LE(0, ms) TH_LOG("a still down long after passive-down");
+	EXPECT_LE(2500ULL, now_ms() - t_down);
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl,
+				 "is UP: retry after passive down", 1,
+				 3000 + slack_ms()));
+	lb_picks(_metadata, self, 6, per);
+	EXPECT_EQ(3, per[0]);
+	EXPECT_EQ(3, per[1]);
+}
+
+/*
+ * Slow start: a server enabled again ramps from a weight of 1 to its
+ * own over slow-start ms. Its share while ramping is bounded by the
+ * weight it can have had by then (so a slow machine loosens the bound,
+ * never breaks it), and it is even again once the ramp is over.
+ */
+TEST_F(lb, slow_start)
+{
+	static const int w[] = { 10, 10 };
+	static const char more[] = "slow-start = 3000\n";
+	int per[NSRV], i, bound, wmax;
+	uint64_t t0, dt, end;
+	char out[8192];
+	long wnow;
+
+	CHECK_SKIP(&self->e);
+	lb_servers(_metadata, self, 2, PP_NONE);
+	lb_start(_metadata, self, 1, "wrr", w, 2, more);
+	/* starting is not coming up: full weight from the start */
+	ASSERT_LT(0, admin(self->sock, "show servers --json", out, sizeof(out)));
+	EXPECT_EQ(10, json_server_field(out, "a", "weight_now")) TH_LOG("%s", out);
+	ASSERT_LT(0, admin(self->sock, "disable server pool/a", out,
+			   sizeof(out)));
+	ASSERT_LT(0, admin(self->sock, "enable server pool/a", out,
+			   sizeof(out)));
+	t0 = now_ms();
+	ASSERT_LT(0, admin(self->sock, "show servers --json", out, sizeof(out)));
+	wnow = json_server_field(out, "a", "weight_now");
+	dt = now_ms() - t0;
+	EXPECT_LE(1, wnow);
+	EXPECT_GE((dt * 10 + 2999) / 3000 + 1, (uint64_t)wnow) TH_LOG("%s", out);
+	EXPECT_EQ(10, json_server_field(out, "a", "weight"));
+
+	lb_picks(_metadata, self, 20, per);
+	dt = now_ms() - t0;
+	wmax = dt >= 3000 ? 10 : (int)((dt * 10 + 2999) / 3000) + 1;
+	if (wmax > 10)
+		wmax = 10;
+	/*
+	 * smooth wrr: a's share is at most wmax/(wmax+10), give or take
+	 * the running value a kept while it was disabled (within one
+	 * round of the total weight), plus one for rounding
+	 */
+	bound = (20 * wmax + 31) / (wmax + 10) + 1;
+	EXPECT_GE(bound, per[0]) TH_LOG("a got %d of 20 at weight <= %d after %llu ms",
+				       per[0], wmax, (unsigned long long)dt);
+	EXPECT_EQ(20, per[0] + per[1]);
+
+	/* the ramp ends: full weight, even shares */
+	end = now_ms() + 3000 + slack_ms();
+	do {
+		ASSERT_LT(0, admin(self->sock, "show servers --json", out,
+				   sizeof(out)));
+		wnow = json_server_field(out, "a", "weight_now");
+		if (wnow == 10)
+			break;
+		sleep_ms(50);
+	} while (now_ms() < end);
+	ASSERT_EQ(10, wnow) TH_LOG("slow start never ended: %s", out);
+	/* ceil(10 * t / 3000) is 10 from 2700 ms on */
+	EXPECT_LE(2500ULL, now_ms() - t0);
+	/* the smooth wrr state settles within a cycle */
+	lb_picks(_metadata, self, 20, per);
+	lb_picks(_metadata, self, 20, per);
+	for (i = 0; i < 2; i++) {
+		EXPECT_LE(9, per[i]);
+		EXPECT_GE(11, per[i]);
+	}
+}
+
 /* ---- 4. PROXY protocol ------------------------------------------------------------------ */
 
 /*
@@ -2005,6 +2163,13 @@ TEST_F(lb, metrics)
 		EXPECT_EQ(1, v);
 		EXPECT_EQ(1, prom_get(s, n, "ringlb_backend_connections_active", l, &v));
 		EXPECT_EQ(1, prom_get(s, n, "ringlb_connect_errors_total", l, &v));
+		EXPECT_EQ(0, v);
+		EXPECT_EQ(1, prom_get(s, n, "ringlb_backend_weight", l, &v));
+		EXPECT_EQ(1, v);
+		EXPECT_EQ(1, prom_get(s, n, "ringlb_backend_resets_total", l, &v));
+		EXPECT_EQ(0, v);
+		EXPECT_EQ(1, prom_get(s, n, "ringlb_backend_passive_downs_total",
+				      l, &v));
 		EXPECT_EQ(0, v);
 		snprintf(l, sizeof(l), "backend=\"pool\",server=\"%s\",result=\"ok\"",
 			 srv_name[i]);

@@ -43,7 +43,7 @@ static void count_picks(struct balancer *b, unsigned int *hits)
 
 	memset(&none, 0, sizeof(none));
 	for (i = 0; i < PICKS; i++) {
-		int s = balancer_pick(b, &none, (uint32_t)i * 2654435761u);
+		int s = balancer_pick(b, &none, (uint32_t)i * 2654435761u, 0);
 
 		if (s >= 0)
 			hits[s]++;
@@ -87,7 +87,7 @@ TEST_F(bal, wrr_smooth)
 	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
 	memset(&none, 0, sizeof(none));
 	for (i = 0; i < 7; i++)
-		seq[i] = balancer_pick(&self->b, &none, 0);
+		seq[i] = balancer_pick(&self->b, &none, 0, 0);
 	EXPECT_EQ(0, seq[0]);
 	EXPECT_EQ(0, seq[1]);
 	EXPECT_EQ(1, seq[2]);
@@ -111,7 +111,7 @@ TEST_F(bal, tried_excluded)
 		ASSERT_EQ(0, balancer_init(&self->b, &self->be));
 		memset(&tried, 0, sizeof(tried));
 		/* each server exactly once, then nothing: bounded retries */
-		while ((s = balancer_pick(&self->b, &tried, 7)) >= 0) {
+		while ((s = balancer_pick(&self->b, &tried, 7, 0)) >= 0) {
 			ASSERT_FALSE(server_set_has(&tried, s));
 			server_set_add(&tried, s);
 			n++;
@@ -168,11 +168,11 @@ TEST_F(bal, maglev_minimal_disruption)
 	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
 	memset(&none, 0, sizeof(none));
 	for (i = 0; i < PICKS; i++)
-		before[i] = balancer_pick(&self->b, &none, i * 2654435761u);
+		before[i] = balancer_pick(&self->b, &none, i * 2654435761u, 0);
 	atomic_store(&self->srv[2].up, false);
 	atomic_fetch_add(&self->be.state_gen, 1);
 	for (i = 0; i < PICKS; i++) {
-		int s = balancer_pick(&self->b, &none, i * 2654435761u);
+		int s = balancer_pick(&self->b, &none, i * 2654435761u, 0);
 
 		ASSERT_NE(2, s);
 		if (before[i] == 2)
@@ -197,9 +197,9 @@ TEST_F(bal, srchash_sticky)
 	strcpy(self->be.balance, "srchash");
 	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
 	memset(&none, 0, sizeof(none));
-	first = balancer_pick(&self->b, &none, 12345);
+	first = balancer_pick(&self->b, &none, 12345, 0);
 	for (i = 0; i < 100; i++)
-		EXPECT_EQ(first, balancer_pick(&self->b, &none, 12345));
+		EXPECT_EQ(first, balancer_pick(&self->b, &none, 12345, 0));
 }
 
 TEST_F(bal, leastconn_prefers_idle)
@@ -213,11 +213,11 @@ TEST_F(bal, leastconn_prefers_idle)
 	for (i = 0; i < 4; i++)
 		atomic_store(&self->srv[i].active, 10 * (i + 1));
 	atomic_store(&self->srv[0].active, 0);
-	EXPECT_EQ(0, balancer_pick(&self->b, &none, 0));
+	EXPECT_EQ(0, balancer_pick(&self->b, &none, 0, 0));
 	/* per unit of weight: 4 active on weight 4 beats 2 on weight 1 */
 	atomic_store(&self->srv[0].active, 2);
 	atomic_store(&self->srv[3].active, 4);
-	EXPECT_EQ(3, balancer_pick(&self->b, &none, 0));
+	EXPECT_EQ(3, balancer_pick(&self->b, &none, 0, 0));
 }
 
 TEST_F(bal, p2c_balances_load)
@@ -232,7 +232,7 @@ TEST_F(bal, p2c_balances_load)
 	memset(&none, 0, sizeof(none));
 	/* connections never close: p2c must keep the counts level */
 	for (i = 0; i < PICKS; i++) {
-		int s = balancer_pick(&self->b, &none, 0);
+		int s = balancer_pick(&self->b, &none, 0, 0);
 
 		ASSERT_GE(s, 0);
 		hits[s]++;
@@ -252,15 +252,55 @@ TEST_F(bal, backup_only_when_primaries_gone)
 	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
 	memset(&none, 0, sizeof(none));
 	for (i = 0; i < 100; i++)
-		EXPECT_NE(3, balancer_pick(&self->b, &none, 0));
+		EXPECT_NE(3, balancer_pick(&self->b, &none, 0, 0));
 	for (i = 0; i < 3; i++)
 		atomic_store(&self->srv[i].up, false);
-	EXPECT_EQ(3, balancer_pick(&self->b, &none, 0));
+	EXPECT_EQ(3, balancer_pick(&self->b, &none, 0, 0));
 	atomic_store(&self->srv[1].disabled, true);
 	atomic_store(&self->srv[1].up, true);
-	EXPECT_EQ(3, balancer_pick(&self->b, &none, 0));
+	EXPECT_EQ(3, balancer_pick(&self->b, &none, 0, 0));
 	atomic_store(&self->srv[1].disabled, false);
-	EXPECT_EQ(1, balancer_pick(&self->b, &none, 0));
+	EXPECT_EQ(1, balancer_pick(&self->b, &none, 0, 0));
+}
+
+/*
+ * Slow start: a server that came up 1/4 of the ramp ago weighs a
+ * quarter of its weight (rounded up, never 0), the full weight once
+ * the ramp is over; and wrr's shares follow.
+ */
+TEST_F(bal, slow_start_ramp)
+{
+	unsigned int hits[4] = { 0 }, i;
+	struct server_set none;
+
+	for (i = 0; i < 4; i++)
+		atomic_store(&self->srv[i].weight, 100);
+	self->be.slow_start_ms = 1000;
+	atomic_store(&self->srv[3].ramp_start, 10000);
+	EXPECT_EQ(1, server_weight_now(&self->be, &self->srv[3], 10000));
+	EXPECT_EQ(25, server_weight_now(&self->be, &self->srv[3], 10250));
+	EXPECT_EQ(100, server_weight_now(&self->be, &self->srv[3], 11000));
+	EXPECT_EQ(100, server_weight_now(&self->be, &self->srv[3], 99999));
+	EXPECT_EQ(100, server_weight_now(&self->be, &self->srv[0], 10000));
+	/* a clock behind the ramp's start (another worker's): the floor */
+	EXPECT_EQ(1, server_weight_now(&self->be, &self->srv[3], 9999));
+	atomic_store(&self->srv[3].weight, 0);
+	EXPECT_EQ(0, server_weight_now(&self->be, &self->srv[3], 10250));
+	atomic_store(&self->srv[3].weight, 100);
+
+	strcpy(self->be.balance, "wrr");
+	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
+	memset(&none, 0, sizeof(none));
+	/* at 25 of 100: 25 picks in every 325 */
+	for (i = 0; i < 3250; i++)
+		hits[balancer_pick(&self->b, &none, 0, 10250)]++;
+	EXPECT_EQ(250, hits[3]);
+	EXPECT_EQ(1000, hits[0]);
+	memset(hits, 0, sizeof(hits));
+	for (i = 0; i < 4000; i++)
+		hits[balancer_pick(&self->b, &none, 0, 11000)]++;
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(1000, hits[i]);
 }
 
 TEST_F(bal, unknown_algorithm)
