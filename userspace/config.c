@@ -18,6 +18,7 @@
 #include "balance.h"
 #include "config.h"
 #include "log.h"
+#include "proxy_parse.h"
 
 /* a configuration file larger than this is refused, not parsed */
 #define CONFIG_MAX_BYTES	(1 << 20)
@@ -92,6 +93,8 @@ void config_init(struct config *cfg)
 	cfg->src_prefix[0] = 32;
 	cfg->src_prefix[1] = 64;
 	cfg->drain_timeout_ms = 10000;
+	/* nginx's proxy_protocol_timeout is 30 s; a header comes at once */
+	cfg->inspect_timeout_ms = 5000;
 	/* connections left by a reload, or by SIGQUIT: 15 min, then cut */
 	cfg->hard_stop_after_ms = 15 * 60 * 1000;
 	strcpy(cfg->balance, "rr");
@@ -151,6 +154,10 @@ static const char *const engine_names[] = { "auto", "uring", "epoll", NULL };
 static const char *const forward_names[] = { "auto", "splice", "buffers",
 					     NULL };
 static const char *const pp_names[] = { "off", "v1", "v2", NULL };
+/* in PP_ACCEPT_* order */
+static const char *const accept_pp_names[] = { "off", "v1", "v2", "any",
+					       NULL };
+static const char *const tlv_names[] = { "drop", "pass", NULL };
 static const char *const health_names[] = { "none", "tcp", NULL };
 static const char *const level_names[] = { "error", "warn", "info", "debug",
 					   NULL };
@@ -202,6 +209,9 @@ static struct listener *get_listener(struct config *cfg, const char *name,
 		return NULL;
 	ln->max_conns = UNSET;
 	ln->proxy_protocol = UNSET;
+	ln->accept_proxy = UNSET;
+	ln->proxy_tlvs = UNSET;
+	ln->inspect_timeout_ms = UNSET;
 	ln->idle_timeout_ms = UNSET;
 	ln->client_timeout_ms = UNSET;
 	ln->write_timeout_ms = UNSET;
@@ -374,11 +384,55 @@ static int parse_cidr(struct config *cfg, int line, const char *k,
 	return 0;
 }
 
+/* "CIDR[, CIDR...]" (and the key may be repeated) */
+static int parse_cidrs(struct config *cfg, int line, const char *k,
+		       const char *v, struct cidr_list *l)
+{
+	char buf[1024], *tok, *save = NULL;
+	int ret = 0;
+
+	if (strlen(v) >= sizeof(buf)) {
+		config_error(cfg, line, "%s: list too long", k);
+		return -EINVAL;
+	}
+	strcpy(buf, v);
+	for (tok = strtok_r(buf, ", \t", &save); tok;
+	     tok = strtok_r(NULL, ", \t", &save))
+		if (parse_cidr(cfg, line, k, tok, l))
+			ret = -EINVAL;
+	if (!l->n && !ret) {
+		config_error(cfg, line, "%s: empty list", k);
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
+/* the listener keys that [global] may also set, as their defaults */
+static int set_proxy_key(struct config *cfg, const char *k, const char *v,
+			 int line, int *accept, struct cidr_list *from,
+			 int *tlvs, int *inspect_ms)
+{
+	if (!strcmp(k, "accept-proxy"))
+		return parse_choice(cfg, line, k, v, accept_pp_names, accept);
+	if (!strcmp(k, "accept-proxy-from"))
+		return parse_cidrs(cfg, line, k, v, from);
+	if (!strcmp(k, "accept-proxy-tlvs"))
+		return parse_choice(cfg, line, k, v, tlv_names, tlvs);
+	if (!strcmp(k, "inspect-timeout"))
+		return parse_int(cfg, line, k, v, 1, 3600000, inspect_ms);
+	return 1;
+}
+
 static int set_global(struct config *cfg, const char *k, const char *v,
 		      int line)
 {
 	int x;
 
+	x = set_proxy_key(cfg, k, v, line, &cfg->accept_proxy,
+			  &cfg->proxy_from, &cfg->proxy_tlvs,
+			  &cfg->inspect_timeout_ms);
+	if (x <= 0)
+		return x;
 	if (!strcmp(k, "threads"))
 		return parse_int(cfg, line, k, v, 1, 256, &cfg->threads);
 	if (!strcmp(k, "engine")) {
@@ -536,6 +590,8 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 static int set_listener(struct config *cfg, struct listener *ln,
 			const char *k, const char *v, int line)
 {
+	int ret;
+
 	if (!strcmp(k, "bind")) {
 		struct addr a, *n;
 		unsigned int i;
@@ -565,6 +621,11 @@ static int set_listener(struct config *cfg, struct listener *ln,
 		ln->backend_line = line;
 		return 0;
 	}
+	ret = set_proxy_key(cfg, k, v, line, &ln->accept_proxy,
+			    &ln->proxy_from, &ln->proxy_tlvs,
+			    &ln->inspect_timeout_ms);
+	if (ret <= 0)
+		return ret;
 	if (!strcmp(k, "max-conns"))
 		return parse_int(cfg, line, k, v, 0, 1 << 22, &ln->max_conns);
 	if (!strcmp(k, "allow"))
@@ -922,6 +983,20 @@ int config_finish(struct config *cfg)
 				     ln->name, ln->backend_name);
 		INHERIT(ln->max_conns, 0);
 		INHERIT(ln->proxy_protocol, cfg->proxy_protocol);
+		INHERIT(ln->accept_proxy, cfg->accept_proxy);
+		INHERIT(ln->proxy_tlvs, cfg->proxy_tlvs);
+		INHERIT(ln->inspect_timeout_ms, cfg->inspect_timeout_ms);
+		if (!ln->proxy_from.n &&
+		    cidr_list_copy(&ln->proxy_from, &cfg->proxy_from))
+			return -ENOMEM;
+		if (ln->proxy_from.n && !ln->accept_proxy)
+			config_warn(cfg, ln->line,
+				    "listener %s: accept-proxy-from without accept-proxy: no header is read",
+				    ln->name);
+		if (ln->proxy_tlvs && ln->proxy_protocol != 2)
+			config_warn(cfg, ln->line,
+				    "listener %s: accept-proxy-tlvs = pass needs proxy-protocol = v2 towards the servers",
+				    ln->name);
 		INHERIT(ln->idle_timeout_ms, cfg->idle_timeout_ms);
 		INHERIT(ln->client_timeout_ms, cfg->client_timeout_ms);
 		INHERIT(ln->write_timeout_ms, cfg->write_timeout_ms);
@@ -996,10 +1071,12 @@ void config_free(struct config *cfg)
 		free(cfg->listeners[i].binds);
 		free(cfg->listeners[i].allow.v);
 		free(cfg->listeners[i].deny.v);
+		free(cfg->listeners[i].proxy_from.v);
 		src_table_free(cfg->listeners[i].sources);
 	}
 	free(cfg->allow.v);
 	free(cfg->deny.v);
+	free(cfg->proxy_from.v);
 	free(cfg->backends);
 	free(cfg->listeners);
 	free(cfg->socks);

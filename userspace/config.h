@@ -99,6 +99,10 @@ struct listener {
 	struct backend *backend;
 	int max_conns;			/* 0 = unlimited */
 	int proxy_protocol;		/* 0 off, 1 v1, 2 v2 */
+	int accept_proxy;		/* PP_ACCEPT_*: a header from the peer */
+	struct cidr_list proxy_from;	/* peers that may send one; empty: any */
+	int proxy_tlvs;			/* 1: received v2 TLVs go on to servers */
+	int inspect_timeout_ms;		/* for the header to arrive */
 	int idle_timeout_ms;		/* no byte either way this long: close */
 	int client_timeout_ms;		/* client side silent this long: close */
 	int write_timeout_ms;		/* a destination took nothing this long */
@@ -142,6 +146,8 @@ struct config {
 	int drain_timeout_ms;
 	int hard_stop_after_ms;		/* graceful drain bound; 0 = none */
 	int proxy_protocol;
+	int accept_proxy, proxy_tlvs, inspect_timeout_ms;
+	struct cidr_list proxy_from;
 	char balance[16];
 	int health, health_interval_ms, health_timeout_ms, rise, fall;
 	int slow_start_ms, passive_fall, passive_down_ms;

@@ -5,6 +5,8 @@
  * engine-specific parts are small and live in the per-direction state.
  *
  * Lifecycle (see Documentation/design.rst):
+ *   CONN_INSPECT     client accepted on a listener that wants a PROXY
+ *                    header first (inspect.c); then CONN_CONNECTING
  *   CONN_WAIT        client accepted, no connect in flight: parked until
  *                    c->retry_at, after a local error (no descriptor
  *                    left for the server socket: accepts pause
@@ -29,6 +31,7 @@
 
 enum conn_state {
 	CONN_FREE,
+	CONN_INSPECT,
 	CONN_WAIT,
 	CONN_CONNECTING,
 	CONN_FORWARDING,
@@ -59,6 +62,7 @@ static inline int dir_dst(int d) { return d == DIR_UP ? SIDE_SERVER : SIDE_CLIEN
 #define DIR_TO_SPLICE	0x2000	/* uring auto: going there, once drained */
 
 struct pipe_pair;
+struct pp_state;
 
 struct dir {
 	uint64_t bytes;
@@ -104,6 +108,7 @@ struct conn {
 	struct sockaddr_storage client;
 	socklen_t client_len;
 	const char *end;	/* why it ended, for the access line */
+	struct pp_state *pp;	/* accept-proxy: the header it sent */
 
 	/* ms, worker clock: accepted, last byte moved either way */
 	uint64_t t_start, t_last;

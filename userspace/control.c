@@ -508,13 +508,15 @@ void metrics_write(struct runtime *rt, FILE *out)
 	metric_one(out, "ringlb_connections_active", "gauge",
 		   "Client connections open now.", t.conns_active);
 	metric_head(out, "ringlb_connections_rejected_total", "counter",
-		    "Clients closed at accept, by reason (denied: allow/deny lists; limited: max-conns-per-source; rate-limited: max-rate-per-source).");
+		    "Clients closed at accept, by reason (denied: allow/deny lists or accept-proxy-from; limited: max-conns-per-source; rate-limited: max-rate-per-source; bad-proxy: a PROXY header that did not parse).");
 	series(out, "ringlb_connections_rejected_total", "reason", "denied",
 	       t.conns_denied);
 	series(out, "ringlb_connections_rejected_total", "reason", "limited",
 	       t.conns_limited);
 	series(out, "ringlb_connections_rejected_total", "reason",
 	       "rate-limited", t.conns_rate_limited);
+	series(out, "ringlb_connections_rejected_total", "reason",
+	       "bad-proxy", t.conns_bad_proxy);
 	metric_head(out, "ringlb_bytes_total", "counter",
 		    "Bytes forwarded, by direction (up: client to server).");
 	series(out, "ringlb_bytes_total", "direction", "up", t.bytes_up);
@@ -527,13 +529,15 @@ void metrics_write(struct runtime *rt, FILE *out)
 	metric_one(out, "ringlb_idle_timeouts_total", "counter",
 		   "Connections closed by the idle timeout.", t.idle_timeouts);
 	metric_head(out, "ringlb_timeouts_total", "counter",
-		    "Connections closed by a timeout, by kind (client, server, write, idle).");
+		    "Connections closed by a timeout, by kind (client, server, write, idle, inspect).");
 	series(out, "ringlb_timeouts_total", "kind", "client",
 	       t.client_timeouts);
 	series(out, "ringlb_timeouts_total", "kind", "server",
 	       t.server_timeouts);
 	series(out, "ringlb_timeouts_total", "kind", "write", t.write_timeouts);
 	series(out, "ringlb_timeouts_total", "kind", "idle", t.idle_timeouts);
+	series(out, "ringlb_timeouts_total", "kind", "inspect",
+	       t.inspect_timeouts);
 	metric_one(out, "ringlb_connect_local_errors_total", "counter",
 		   "Backend connects that failed on this host (EAGAIN, EADDRNOTAVAIL, ENOBUFS, ENOMEM), retried without marking a server down.",
 		   t.connect_local_errors);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "health.h"
+#include "inspect.h"
 #include "log.h"
 #include "worker.h"
 
@@ -96,6 +97,7 @@ static void release_dir(struct epoll_worker *e, struct dir *dir)
 }
 
 static void resume_listeners(struct epoll_worker *e);
+static void inspect(struct epoll_worker *e, struct conn *c);
 
 static void conn_end(struct epoll_worker *e, struct conn *c, const char *why)
 {
@@ -388,6 +390,12 @@ static void on_conn_event(struct epoll_worker *e, uint64_t data,
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		c->ev[side] |= RDY_OUT;
 
+	if (c->state == CONN_INSPECT) {
+		/* what is left after the header is kept for forwarding */
+		if (side == SIDE_CLIENT && (c->ev[side] & RDY_IN))
+			inspect(e, c);
+		return;
+	}
 	if (c->state == CONN_WAIT)
 		return;	/* the readiness is kept for when it connects */
 	if (c->state == CONN_CONNECTING) {
@@ -465,6 +473,17 @@ static void pause_listeners(struct epoll_worker *e)
 		listener_set(e, l, false);
 }
 
+/* the client is readable while its PROXY header is awaited */
+static void inspect(struct epoll_worker *e, struct conn *c)
+{
+	int ret = conn_inspect(e->w, c);
+
+	if (ret < 0)
+		conn_end(e, c, NULL);
+	else if (ret > 0)
+		start_connect(e, c);
+}
+
 static void on_accept(struct epoll_worker *e, unsigned int l)
 {
 	struct worker *w = e->w;
@@ -497,6 +516,16 @@ static void on_accept(struct epoll_worker *e, unsigned int l)
 		c->fd[SIDE_CLIENT] = fd;
 		memcpy(&c->client, &ss, sizeof(ss));
 		c->client_len = len;
+		if (conn_wants_inspect(w, c)) {
+			/* admitted once the header says who the client is */
+			if (conn_inspect_start(w, c) ||
+			    watch(e, c, SIDE_CLIENT)) {
+				conn_end(e, c, "error");
+				continue;
+			}
+			inspect(e, c);
+			continue;
+		}
 		err = conn_admit(w, c);
 		if (err) {
 			conn_end(e, c, conn_admit_end(err));

@@ -7,6 +7,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "health.h"
+#include "inspect.h"
 #include "log.h"
 #include "uring.h"
 
@@ -32,10 +34,12 @@ static void arm_accepts(struct uring_worker *u)
 	for (l = 0; l < w->cfg->nsocks; l++) {
 		/*
 		 * PROXY protocol needs the destination address, which only
-		 * getsockname() on a real fd gives: no direct descriptors.
+		 * getsockname() on a real fd gives, and a header received
+		 * is peeked with recv(2): no direct descriptors.
 		 */
 		bool direct = u->fixed_files &&
-			      !w->cfg->socks[l].ln->proxy_protocol;
+			      !w->cfg->socks[l].ln->proxy_protocol &&
+			      !w->cfg->socks[l].ln->accept_proxy;
 
 		for (s = 0; s < ACCEPT_BATCH && worker_can_accept(w, l); s++) {
 			struct accept_slot *slot = &u->acc[l][s];
@@ -96,6 +100,7 @@ static void cancel_accepts(struct uring_worker *u)
 }
 
 static void start_connect(struct uring_worker *u, struct conn *c);
+static void inspect(struct uring_worker *u, struct conn *c);
 
 static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
 {
@@ -141,12 +146,43 @@ static void on_accept(struct uring_worker *u, struct io_uring_cqe *cqe)
 	c->fixed[SIDE_CLIENT] = direct;
 	memcpy(&c->client, &slot->ss, sizeof(c->client));
 	c->client_len = slot->len;
+	if (conn_wants_inspect(w, c)) {
+		/* admitted once the header says who the client is */
+		if (conn_inspect_start(w, c))
+			uring_conn_close(u, c, "error");
+		else
+			inspect(u, c);
+		return;
+	}
 	err = conn_admit(w, c);
 	if (err) {
 		uring_conn_close(u, c, conn_admit_end(err));
 		return;
 	}
 	start_connect(u, c);
+}
+
+/*
+ * accept-proxy: read what the header has sent so far (inspect.c), and
+ * while it is not whole wait for the client to be readable again. The
+ * deadline is the tick's (worker_expire()).
+ */
+static void inspect(struct uring_worker *u, struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+	int ret = conn_inspect(u->w, c);
+
+	if (ret < 0) {
+		uring_conn_close(u, c, NULL);
+		return;
+	}
+	if (ret > 0) {
+		start_connect(u, c);
+		return;
+	}
+	sqe = uring_sqe(u, 1);
+	io_uring_prep_poll_add(sqe, c->fd[SIDE_CLIENT], POLLIN);
+	uring_sqe_ud(sqe, c, UD_INSPECT, 0, 0);
 }
 
 /* ---- connect ----------------------------------------------------------- */
@@ -580,6 +616,10 @@ static void handle_cqe(struct uring_worker *u, struct io_uring_cqe *cqe)
 	case UD_COPY_IN:
 	case UD_COPY_OUT:
 		copy_cqe(u, c, op, ud_dir(ud), cqe);
+		break;
+	case UD_INSPECT:
+		if (c->state == CONN_INSPECT)
+			inspect(u, c);
 		break;
 	case UD_SHUTDOWN:
 		/* the peer may already be gone; the other direction decides */

@@ -32,6 +32,10 @@ static const struct option long_opts[] = {
 	{ "admin", required_argument, NULL, OPT_KEY },
 	{ "metrics", required_argument, NULL, OPT_KEY },
 	{ "proxy-protocol", required_argument, NULL, OPT_KEY },
+	{ "accept-proxy", required_argument, NULL, OPT_KEY },
+	{ "accept-proxy-from", required_argument, NULL, OPT_KEY },
+	{ "accept-proxy-tlvs", required_argument, NULL, OPT_KEY },
+	{ "inspect-timeout", required_argument, NULL, OPT_KEY },
 	{ "max-conns", required_argument, NULL, OPT_KEY },
 	{ "max-conns-per-source", required_argument, NULL, OPT_KEY },
 	{ "allow", required_argument, NULL, OPT_KEY },
@@ -86,6 +90,14 @@ static void usage(FILE *f)
 "                              (default: none)\n"
 "      --metrics ADDR:PORT     Prometheus /metrics endpoint (default: none)\n"
 "      --proxy-protocol V      off | v1 | v2 towards servers (default off)\n"
+"      --accept-proxy V        off | v1 | v2 | any: clients must send a\n"
+"                              PROXY header first (default off)\n"
+"      --accept-proxy-from CIDR[,CIDR...]\n"
+"                              peers that may send one; others are\n"
+"                              refused (default: any peer)\n"
+"      --accept-proxy-tlvs T   drop | pass: received v2 TLVs on to servers\n"
+"                              (with --proxy-protocol v2; default drop)\n"
+"      --inspect-timeout MS    for the header to arrive (default 5000)\n"
 "      --max-conns N           connections at once, split over workers;\n"
 "                              0 = unlimited (default 0)\n"
 "      --max-conns-per-source N  open at once from one source prefix;\n"

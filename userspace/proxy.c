@@ -94,3 +94,20 @@ int proxy_header(char *buf, size_t size, int version,
 		return v2(buf, size, src, dst);
 	return -EINVAL;
 }
+
+int proxy_header_add_tlvs(char *buf, size_t size, int n, const void *tlv,
+			  size_t tlv_len)
+{
+	unsigned char *p = (unsigned char *)buf;
+	size_t len;
+
+	if (n < 16 || memcmp(p, v2_sig, 12))
+		return -EINVAL;
+	len = ((size_t)p[14] << 8 | p[15]) + tlv_len;
+	if ((size_t)n + tlv_len > size || len > 0xffff)
+		return -EINVAL;
+	memcpy(p + n, tlv, tlv_len);
+	p[14] = len >> 8;
+	p[15] = len & 0xff;
+	return n + (int)tlv_len;
+}

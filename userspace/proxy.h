@@ -15,4 +15,12 @@
 int proxy_header(char *buf, size_t size, int version,
 		 const struct sockaddr *src, const struct sockaddr *dst);
 
+/*
+ * Append v2 TLVs (type, length, value, as received) to the v2 header of
+ * @n bytes in @buf, fixing its length. Returns the new length, or
+ * -EINVAL when they do not fit (the header is then unchanged).
+ */
+int proxy_header_add_tlvs(char *buf, size_t size, int n, const void *tlv,
+			  size_t tlv_len);
+
 #endif

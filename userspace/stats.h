@@ -26,6 +26,8 @@
 	X(conns_denied)		/* refused by allow/deny */		\
 	X(conns_limited)	/* refused: per-source limit */		\
 	X(conns_rate_limited)	/* refused: per-source rate */		\
+	X(conns_bad_proxy)	/* closed: bad PROXY header */		\
+	X(inspect_timeouts)	/* closed: no PROXY header in time */	\
 	X(idle_timeouts)						\
 	X(client_timeouts)						\
 	X(server_timeouts)						\

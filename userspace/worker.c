@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "health.h"
+#include "inspect.h"
 #include "log.h"
 #include "proxy.h"
 #include "worker.h"
@@ -266,6 +267,8 @@ const char *conn_admit_end(int err)
 
 void conn_free(struct worker *w, struct conn *c)
 {
+	free(c->pp);
+	c->pp = NULL;
 	if (c->src_held)
 		src_release(conn_listener(w, c)->sources,
 			    (const struct sockaddr *)&c->client);
@@ -424,6 +427,10 @@ static void worker_expire(struct worker *w,
 	w->next_expiry_scan = w->now_ms + w->min_timeout_ms / 8;
 	for (c = w->lru.lru_next; c != &w->lru; c = next) {
 		next = c->lru_next;
+		if (conn_inspect_expired(w, c)) {
+			end(w, c, "inspect-timeout");
+			continue;
+		}
 		if (c->state != CONN_FORWARDING)
 			continue;
 		if ((why = conn_expired(w, c))) {
@@ -490,17 +497,24 @@ int conn_proxy_header(struct worker *w, struct conn *c)
 	struct listener *ln = conn_listener(w, c);
 	struct sockaddr_storage dst;
 	socklen_t len = sizeof(dst);
-	char hdr[PROXY_HDR_MAX];
+	char hdr[PROXY_HDR_MAX + PP_RECV_MAX];
 	int n;
 
 	if (!ln->proxy_protocol)
 		return 0;
-	if (c->fixed[SIDE_CLIENT] ||
-	    getsockname(c->fd[SIDE_CLIENT], (struct sockaddr *)&dst, &len))
+	/* the destination a received header named, else our own address */
+	if (c->pp && !c->pp->info.local)
+		memcpy(&dst, &c->pp->info.dst, sizeof(dst));
+	else if (c->fixed[SIDE_CLIENT] ||
+		 getsockname(c->fd[SIDE_CLIENT], (struct sockaddr *)&dst, &len))
 		memcpy(&dst, &w->cfg->socks[c->listener].addr.ss, sizeof(dst));
 	n = proxy_header(hdr, sizeof(hdr), ln->proxy_protocol,
 			 (struct sockaddr *)&c->client,
 			 (struct sockaddr *)&dst);
+	if (n > 0 && c->pp && ln->proxy_tlvs && c->pp->info.tlv_len)
+		n = proxy_header_add_tlvs(hdr, sizeof(hdr), n,
+					  c->pp->hdr + c->pp->info.tlv_off,
+					  c->pp->info.tlv_len);
 	if (n < 0)
 		return n;
 	if (send(c->fd[SIDE_SERVER], hdr, n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
@@ -1119,6 +1133,8 @@ int worker_setup(struct worker *w)
 		min_timeout(w, ln->client_timeout_ms);
 		min_timeout(w, ln->write_timeout_ms);
 		min_timeout(w, ln->backend->server_timeout_ms);
+		if (ln->accept_proxy)
+			min_timeout(w, ln->inspect_timeout_ms);
 	}
 	/* the expiry scan also hands out the server side's keepalive */
 	if (cfg->tcp_keepalive_s)

@@ -63,6 +63,8 @@ struct idsrv {
 	atomic_bool listening;
 	/* a connection that sends a byte gets a reset (SO_LINGER 0) */
 	atomic_bool reset;
+	/* what a connection sends after its header comes back */
+	atomic_bool echo;
 	atomic_int accepted;
 	atomic_int active;
 
@@ -292,6 +294,11 @@ static void idsrv_read(struct idsrv *s, int i)
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		idsrv_drop(s, i);
+		return;
+	}
+	if (n > 0 && atomic_load(&s->echo) &&
+	    send(c->fd, buf, n, MSG_NOSIGNAL) != n) {
 		idsrv_drop(s, i);
 		return;
 	}
@@ -1770,6 +1777,322 @@ TEST_F(lb, proxy_v2)
 	lb_write_cfg(_metadata, self, text);
 	lb_spawn(_metadata, self, NULL);
 	pp_run(_metadata, self, p6);
+}
+
+/* ---- 4b. PROXY protocol received (accept-proxy) ---------------------------------- */
+
+/* a v1 header for @family's addresses */
+static size_t pp_v1_make(char *buf, size_t size, const char *proto,
+			 const char *src, const char *dst, int sport,
+			 int dport)
+{
+	return snprintf(buf, size, "PROXY %s %s %s %d %d\r\n", proto, src, dst,
+			sport, dport);
+}
+
+/* a v2 PROXY (or LOCAL: @src NULL) header, with @tlv appended */
+static size_t pp_v2_make(uint8_t *b, int family, const char *src,
+			 const char *dst, int sport, int dport,
+			 const uint8_t *tlv, size_t tlv_len)
+{
+	size_t alen = 0, al = family == AF_INET ? 4 : 16, len;
+
+	memcpy(b, v2_sig, 12);
+	if (!src) {
+		b[12] = 0x20;
+		b[13] = 0x00;
+	} else {
+		b[12] = 0x21;
+		b[13] = family == AF_INET ? 0x11 : 0x21;
+		inet_pton(family, src, b + 16);
+		inet_pton(family, dst, b + 16 + al);
+		b[16 + 2 * al] = sport >> 8;
+		b[17 + 2 * al] = sport & 0xff;
+		b[18 + 2 * al] = dport >> 8;
+		b[19 + 2 * al] = dport & 0xff;
+		alen = 2 * al + 4;
+	}
+	if (tlv_len)
+		memcpy(b + 16 + alen, tlv, tlv_len);
+	len = alen + tlv_len;
+	b[14] = len >> 8;
+	b[15] = len & 0xff;
+	return 16 + len;
+}
+
+/* send @n bytes in @parts pieces, a pause between (segments of their own) */
+static int send_split(int fd, const void *buf, size_t n, int parts)
+{
+	size_t off = 0, step = (n + parts - 1) / parts;
+
+	while (off < n) {
+		size_t k = n - off < step ? n - off : step;
+
+		if (send(fd, (const char *)buf + off, k, MSG_NOSIGNAL) !=
+		    (ssize_t)k)
+			return -errno;
+		off += k;
+		if (off < n)
+			sleep_ms(30);
+	}
+	return 0;
+}
+
+/*
+ * One client of the accept-proxy listener that sends @hdr (in @parts
+ * pieces): the server's id byte, or -errno when none came.
+ */
+static int pp_send(struct __test_metadata *_metadata, uint16_t port,
+		   const void *hdr, size_t len, int parts, uint16_t *cport)
+{
+	int fd = tcp_connect(AF_INET, port), id;
+
+	ASSERT_LE(0, fd) TH_LOG("connect: %s", strerror(-fd));
+	if (cport)
+		*cport = local_port(fd);
+	ASSERT_EQ(0, send_split(fd, hdr, len, parts));
+	id = read_id(fd, 3000 + slack_ms());
+	close(fd);
+	return id;
+}
+
+/* what the v1-speaking server made of the header for source port @sport */
+static void pp_expect(struct __test_metadata *_metadata, struct idsrv *srv,
+		      uint16_t sport, int family, const char *src,
+		      const char *dst, uint16_t dport)
+{
+	uint64_t end = now_ms() + 2000 + slack_ms();
+	struct pp_rec r;
+
+	while (!idsrv_find(srv, sport, &r) && now_ms() < end)
+		sleep_ms(5);
+	ASSERT_TRUE(idsrv_find(srv, sport, &r))
+		TH_LOG("the server saw no header with source port %u", sport);
+	EXPECT_EQ(family, r.family);
+	EXPECT_STREQ(src, r.src);
+	EXPECT_STREQ(dst, r.dst);
+	EXPECT_EQ(dport, r.dport);
+}
+
+/*
+ * accept-proxy = any in front of a server that takes v1: the address in
+ * a v1 or v2 header (IPv4 or IPv6, whole or in pieces) is the client's
+ * for the server's header and the access log; LOCAL keeps the peer's
+ * own; a header that is not one, or one that never comes, closes the
+ * client before any server is tried.
+ */
+TEST_F(lb, accept_proxy)
+{
+	/* PP2_TYPE_AUTHORITY "abc" */
+	static const uint8_t tlv_authority[] = { 0x02, 0x00, 0x03, 'a', 'b',
+						 'c' };
+	static char text[2048];
+	uint8_t v2[256];
+	char v1[128], out[8192], want[96];
+	int id, accepted;
+	uint64_t t0, dt;
+	uint16_t cport;
+	size_t n;
+
+	CHECK_SKIP(&self->e);
+	ASSERT_EQ(0, idsrv_start(&self->srv[0], 0, PP_V1));
+	self->nsrv = 1;
+	ASSERT_EQ(0, free_port(AF_INET, &self->e.lport));
+	snprintf(text, sizeof(text),
+		 "[global]\nthreads = 1\nadmin = %s\n\n"
+		 "[listener front]\nbind = 127.0.0.1:%u\nbackend = pool\n"
+		 "accept-proxy = any\ninspect-timeout = 600\n"
+		 "proxy-protocol = v1\n\n"
+		 "[backend pool]\nserver = a 127.0.0.1:%u\n",
+		 self->sock, self->e.lport, self->srv[0].port);
+	lb_write_cfg(_metadata, self, text);
+	lb_spawn(_metadata, self, NULL);
+
+	/* v1, IPv4, whole */
+	n = pp_v1_make(v1, sizeof(v1), "TCP4", "203.0.113.7", "198.51.100.1",
+		       5555, 443);
+	EXPECT_EQ(0, pp_send(_metadata, self->e.lport, v1, n, 1, NULL));
+	pp_expect(_metadata, &self->srv[0], 5555, AF_INET, "203.0.113.7",
+		  "198.51.100.1", 443);
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, "client=203.0.113.7:5555 ", 1,
+				 3000 + slack_ms()));
+	/* v2, IPv6, in three pieces */
+	n = pp_v2_make(v2, AF_INET6, "2001:db8::7", "2001:db8::1", 6666, 8443,
+		       NULL, 0);
+	EXPECT_EQ(0, pp_send(_metadata, self->e.lport, v2, n, 3, NULL));
+	pp_expect(_metadata, &self->srv[0], 6666, AF_INET6, "2001:db8::7",
+		  "2001:db8::1", 8443);
+	/* v2 with a TLV, dropped: the server's header is plain */
+	n = pp_v2_make(v2, AF_INET, "192.0.2.9", "192.0.2.1", 7777, 80,
+		       tlv_authority, sizeof(tlv_authority));
+	EXPECT_EQ(0, pp_send(_metadata, self->e.lport, v2, n, 1, NULL));
+	pp_expect(_metadata, &self->srv[0], 7777, AF_INET, "192.0.2.9",
+		  "192.0.2.1", 80);
+	/* v2 LOCAL: the peer's own address and port */
+	n = pp_v2_make(v2, AF_INET, NULL, NULL, 0, 0, NULL, 0);
+	EXPECT_EQ(0, pp_send(_metadata, self->e.lport, v2, n, 1, &cport));
+	pp_expect(_metadata, &self->srv[0], cport, AF_INET, "127.0.0.1",
+		  "127.0.0.1", self->e.lport);
+
+	/* not a header: closed, logged, counted, no server tried */
+	accepted = atomic_load(&self->srv[0].accepted);
+	id = pp_send(_metadata, self->e.lport, "GET / HTTP/1.0\r\n\r\n", 18,
+		     1, &cport);
+	EXPECT_GT(0, id) TH_LOG("a client with no header reached server %d",
+				id);
+	snprintf(want, sizeof(want), "bad PROXY header from 127.0.0.1:%u: ",
+		 cport);
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, want, 1, 3000 + slack_ms()));
+	/* v1 with an IPv6 address under TCP4 */
+	n = pp_v1_make(v1, sizeof(v1), "TCP4", "2001:db8::7", "198.51.100.1",
+		       1, 2);
+	EXPECT_GT(0, pp_send(_metadata, self->e.lport, v1, n, 1, NULL));
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, "v1: not an IPv4 address", 1,
+				 3000 + slack_ms()));
+
+	/* half a header, then silence: closed by inspect-timeout */
+	{
+		int fd = tcp_connect(AF_INET, self->e.lport);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(6, send(fd, "PROXY ", 6, MSG_NOSIGNAL));
+		t0 = now_ms();
+		ASSERT_EQ(1, poll(&p, 1, 600 + 2000 + slack_ms()))
+			TH_LOG("still open long after the inspect timeout");
+		dt = now_ms() - t0;
+		EXPECT_LE(500ULL, dt);
+		close(fd);
+	}
+	EXPECT_EQ(accepted, atomic_load(&self->srv[0].accepted))
+		TH_LOG("a client without a valid header reached the server");
+	ASSERT_LT(0, admin(self->sock, "show stats --json", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"conns_bad_proxy\":2,")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"inspect_timeouts\":1,")) TH_LOG("%s", out);
+}
+
+/*
+ * The header's address is the client's for allow/deny too; peers
+ * outside accept-proxy-from are refused; bytes sent right behind the
+ * header reach the server, first; and with proxy-protocol = v2 and
+ * accept-proxy-tlvs = pass the TLVs go on to the server.
+ */
+TEST_F(lb, accept_proxy_rules)
+{
+	static const uint8_t tlvs[] = { 0x02, 0x00, 0x03, 'a', 'b', 'c',
+					0x01, 0x00, 0x02, 'h', '2' };
+	static char text[2048];
+	uint16_t lp2, lp3, lp4;
+	char v1[128], buf[128];
+	uint8_t want[128];
+	uint8_t v2[256];
+	struct pollfd p;
+	int fd, id, got;
+	size_t n;
+
+	CHECK_SKIP(&self->e);
+	ASSERT_EQ(0, idsrv_start(&self->srv[0], 0, PP_NONE));
+	atomic_store(&self->srv[0].echo, true);
+	self->nsrv = 1;
+	ASSERT_EQ(0, free_port(AF_INET, &self->e.lport));
+	ASSERT_EQ(0, free_port(AF_INET, &lp2));
+	ASSERT_EQ(0, free_port(AF_INET, &lp3));
+	ASSERT_EQ(0, free_port(AF_INET, &lp4));
+	snprintf(text, sizeof(text),
+		 "[global]\nthreads = 1\nadmin = %s\naccept-proxy = any\n\n"
+		 "[listener front]\nbind = 127.0.0.1:%u\nbackend = pool\n"
+		 "deny = 203.0.113.0/24\n\n"
+		 "[listener lan]\nbind = 127.0.0.1:%u\nbackend = pool\n"
+		 "accept-proxy-from = 10.0.0.0/8, 192.168.0.0/16\n\n"
+		 "[listener open]\nbind = 127.0.0.1:%u\nbackend = pool\n"
+		 "accept-proxy = off\n\n"
+		 "[listener tlv]\nbind = 127.0.0.1:%u\nbackend = pool\n"
+		 "proxy-protocol = v2\naccept-proxy-tlvs = pass\n\n"
+		 "[backend pool]\nserver = a 127.0.0.1:%u\n",
+		 self->sock, self->e.lport, lp2, lp3, lp4, self->srv[0].port);
+	lb_write_cfg(_metadata, self, text);
+	lb_spawn(_metadata, self, NULL);
+
+	/* deny sees the header's address, not loopback */
+	n = pp_v1_make(v1, sizeof(v1), "TCP4", "203.0.113.9", "198.51.100.1",
+		       1000, 443);
+	EXPECT_GT(0, pp_send(_metadata, self->e.lport, v1, n, 1, NULL));
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, "client=203.0.113.9:1000 ", 1,
+				 3000 + slack_ms()));
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, "end=denied", 1,
+				 3000 + slack_ms()));
+	/* loopback may not send headers to lan */
+	EXPECT_GT(0, pp_send(_metadata, lp2, v1, n, 1, NULL));
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, "end=proxy-untrusted", 1,
+				 3000 + slack_ms()));
+	/* the listener that turned it off forwards a header as data */
+	fd = tcp_connect(AF_INET, lp3);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, read_id(fd, 3000 + slack_ms()));
+	close(fd);
+
+	/* bytes in the same segment as the header: the server's, in order */
+	n = pp_v1_make(v1, sizeof(v1), "TCP4", "198.51.100.7", "198.51.100.1",
+		       2000, 443);
+	memcpy(v1 + n, "hello", 5);
+	fd = tcp_connect(AF_INET, self->e.lport);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)n + 5, send(fd, v1, n + 5, MSG_NOSIGNAL));
+	id = read_id(fd, 3000 + slack_ms());
+	ASSERT_EQ(0, id) TH_LOG("header and data: %s", strerror(-id));
+	for (got = 0; got < 5;) {
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		ASSERT_EQ(1, poll(&p, 1, 3000 + slack_ms()));
+		n = recv(fd, buf + got, sizeof(buf) - got, 0);
+		ASSERT_LT(0, (ssize_t)n);
+		got += n;
+	}
+	EXPECT_EQ(0, memcmp(buf, "hello", 5));
+	close(fd);
+	/* the same from a v2 header, the data in a later segment */
+	n = pp_v2_make(v2, AF_INET, "198.51.100.8", "198.51.100.1", 2001, 443,
+		       NULL, 0);
+	fd = tcp_connect(AF_INET, self->e.lport);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, send_split(fd, v2, n, 2));
+	ASSERT_EQ(0, read_id(fd, 3000 + slack_ms()));
+	ASSERT_EQ(5, send(fd, "world", 5, MSG_NOSIGNAL));
+	for (got = 0; got < 5;) {
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		ASSERT_EQ(1, poll(&p, 1, 3000 + slack_ms()));
+		n = recv(fd, buf + got, sizeof(buf) - got, 0);
+		ASSERT_LT(0, (ssize_t)n);
+		got += n;
+	}
+	EXPECT_EQ(0, memcmp(buf, "world", 5));
+	close(fd);
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, "client=198.51.100.8:2001 ", 1,
+				 3000 + slack_ms()));
+
+	/*
+	 * TLVs passed on: the echoing server sends back the header ringlb
+	 * sent it, which must be the one received, TLVs and all
+	 */
+	n = pp_v2_make(v2, AF_INET, "198.51.100.9", "198.51.100.1", 2002, 443,
+		       tlvs, sizeof(tlvs));
+	memcpy(want, v2, n);
+	fd = tcp_connect(AF_INET, lp4);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)n, send(fd, v2, n, MSG_NOSIGNAL));
+	ASSERT_EQ(0, read_id(fd, 3000 + slack_ms()));
+	for (got = 0; got < (int)n;) {
+		ssize_t k;
+
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		ASSERT_EQ(1, poll(&p, 1, 3000 + slack_ms()))
+			TH_LOG("%d of %zu header bytes back", got, n);
+		k = recv(fd, buf + got, sizeof(buf) - got, 0);
+		ASSERT_LT(0, k);
+		got += k;
+	}
+	EXPECT_EQ((int)n, got);
+	EXPECT_EQ(0, memcmp(buf, want, n)) TH_LOG("the header sent on differs");
+	close(fd);
 }
 
 /* ---- 5. admin ------------------------------------------------------------------------------- */

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+/*
+ * accept-proxy: a PROXY header read from the client before connecting.
+ *
+ * The header is peeked, never read blindly: while the parser wants more,
+ * every byte peeked belongs to the header and is consumed; once it is
+ * whole, exactly its length is consumed. So the client's own first bytes
+ * (a TLS ClientHello sent at once behind the header) stay in the socket
+ * for the data path, whatever the engine and forwarding mode.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "acl.h"
+#include "addr.h"
+#include "inspect.h"
+#include "log.h"
+#include "worker.h"
+
+bool conn_wants_inspect(struct worker *w, struct conn *c)
+{
+	return conn_listener(w, c)->accept_proxy != PP_ACCEPT_OFF;
+}
+
+int conn_inspect_start(struct worker *w, struct conn *c)
+{
+	struct listener *ln = conn_listener(w, c);
+	const struct sockaddr *sa = (const struct sockaddr *)&c->client;
+	unsigned int i;
+
+	/* a header from anyone else could claim any address */
+	for (i = 0; i < ln->proxy_from.n; i++)
+		if (cidr_match(&ln->proxy_from.v[i], sa))
+			break;
+	if (ln->proxy_from.n && i == ln->proxy_from.n) {
+		STAT_INC(w, conns_denied);
+		conn_set_end(c, "proxy-untrusted");
+		return -EACCES;
+	}
+	c->pp = calloc(1, sizeof(*c->pp));
+	if (!c->pp) {
+		conn_set_end(c, "local-error");
+		return -ENOMEM;
+	}
+	c->state = CONN_INSPECT;
+	return 0;
+}
+
+static int bad_header(struct worker *w, struct conn *c, const char *why)
+{
+	char a[ADDR_STRLEN];
+
+	STAT_INC(w, conns_bad_proxy);
+	pr_warn("listener %s: bad PROXY header from %s: %s: closed",
+		conn_listener(w, c)->name,
+		addr_format((struct sockaddr *)&c->client, c->client_len, a,
+			    sizeof(a)), why);
+	conn_set_end(c, "bad-proxy");
+	return -EPROTO;
+}
+
+int conn_inspect(struct worker *w, struct conn *c)
+{
+	struct listener *ln = conn_listener(w, c);
+	struct pp_state *pp = c->pp;
+	const char *why;
+	ssize_t n, k;
+	int ret;
+
+	if (c->state != CONN_INSPECT)
+		return 1;
+	n = recv(c->fd[SIDE_CLIENT], pp->hdr + pp->have,
+		 sizeof(pp->hdr) - pp->have, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		ret = -errno;
+		conn_set_end(c, ret == -ECONNRESET ? "client-reset" : "error");
+		return ret;
+	}
+	if (n == 0) {
+		if (pp->have)
+			return bad_header(w, c, "the client closed in the middle of it");
+		conn_set_end(c, "client-closed");
+		return -EPIPE;
+	}
+	ret = pp_parse(pp->hdr, pp->have + n, ln->accept_proxy, &pp->info,
+		       &why);
+	if (ret < 0)
+		return bad_header(w, c, why);
+	/* all of it is header while incomplete; else just the header */
+	k = ret ? ret - pp->have : n;
+	if (k > 0 && recv(c->fd[SIDE_CLIENT], pp->hdr + pp->have, k,
+			  MSG_DONTWAIT) != k) {
+		conn_set_end(c, "error");
+		return -EIO;
+	}
+	pp->have += k;
+	conn_touch(w, c);
+	if (!ret)
+		return 0;
+
+	if (!pp->info.local) {
+		memcpy(&c->client, &pp->info.src, pp->info.addr_len);
+		c->client_len = pp->info.addr_len;
+	}
+	/* allow, deny and the per-source limits see the real client */
+	ret = conn_admit(w, c);
+	if (ret) {
+		conn_set_end(c, conn_admit_end(ret));
+		return ret;
+	}
+	return 1;
+}
+
+bool conn_inspect_expired(struct worker *w, struct conn *c)
+{
+	int ms = conn_listener(w, c)->inspect_timeout_ms;
+
+	if (c->state != CONN_INSPECT || w->now_ms - c->t_start < (uint64_t)ms)
+		return false;
+	STAT_INC(w, inspect_timeouts);
+	return true;
+}
