@@ -587,10 +587,65 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 	return -EINVAL;
 }
 
+/* "PATTERN BACKEND": PATTERN a host name or *.suffix, lower-cased */
+static int add_sni_rule(struct config *cfg, struct listener *ln,
+			const char *v, int line)
+{
+	char pat[300], be[NAME_MAX_LEN + 1], extra[2];
+	struct sni_rule *r;
+	const char *name;
+	size_t i, n;
+
+	if (sscanf(v, "%299s %32s %1s", pat, be, extra) != 2) {
+		config_error(cfg, line, "sni-backend: want 'NAME BACKEND' or '*.SUFFIX BACKEND'");
+		return -EINVAL;
+	}
+	name = strncmp(pat, "*.", 2) ? pat : pat + 2;
+	n = strlen(name);
+	for (i = 0; i < n; i++) {
+		char ch = name[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			pat[name - pat + i] = ch + 'a' - 'A';
+		else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+			   ch == '-' || ch == '_' || (ch == '.' && i &&
+			   name[i - 1] != '.')))
+			break;
+	}
+	if (!n || n > 253 || i < n || name[n - 1] == '.') {
+		config_error(cfg, line, "sni-backend: '%s' is not a host name or *.suffix",
+			     pat);
+		return -EINVAL;
+	}
+	for (i = 0; i < ln->nsni; i++)
+		if (ln->sni[i].wildcard == (name != pat) &&
+		    !strcmp(ln->sni[i].pattern, name)) {
+			config_error(cfg, line, "sni-backend: '%s' listed twice (first at line %d)",
+				     pat, ln->sni[i].line);
+			return -EINVAL;
+		}
+	r = realloc(ln->sni, (ln->nsni + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	ln->sni = r;
+	r = &r[ln->nsni];
+	memset(r, 0, sizeof(*r));
+	if (parse_name(cfg, line, "sni-backend", be, r->backend_name))
+		return -EINVAL;
+	strcpy(r->pattern, name);
+	r->wildcard = name != pat;
+	r->line = line;
+	ln->nsni++;
+	return 0;
+}
+
 static int set_listener(struct config *cfg, struct listener *ln,
 			const char *k, const char *v, int line)
 {
 	int ret;
+
+	if (!strcmp(k, "sni-backend"))
+		return add_sni_rule(cfg, ln, v, line);
 
 	if (!strcmp(k, "bind")) {
 		struct addr a, *n;
@@ -981,6 +1036,15 @@ int config_finish(struct config *cfg)
 			config_error(cfg, ln->backend_line ? : ln->line,
 				     "listener %s: backend '%s' is not defined",
 				     ln->name, ln->backend_name);
+		for (j = 0; j < ln->nsni; j++) {
+			struct sni_rule *r = &ln->sni[j];
+
+			r->backend = config_find_backend(cfg, r->backend_name);
+			if (!r->backend)
+				config_error(cfg, r->line,
+					     "listener %s: sni-backend: backend '%s' is not defined",
+					     ln->name, r->backend_name);
+		}
 		INHERIT(ln->max_conns, 0);
 		INHERIT(ln->proxy_protocol, cfg->proxy_protocol);
 		INHERIT(ln->accept_proxy, cfg->accept_proxy);
@@ -1072,6 +1136,7 @@ void config_free(struct config *cfg)
 		free(cfg->listeners[i].allow.v);
 		free(cfg->listeners[i].deny.v);
 		free(cfg->listeners[i].proxy_from.v);
+		free(cfg->listeners[i].sni);
 		src_table_free(cfg->listeners[i].sources);
 	}
 	free(cfg->allow.v);

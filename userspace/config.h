@@ -91,6 +91,15 @@ struct cidr_list {
 	unsigned int n;
 };
 
+/* sni-backend = PATTERN BACKEND: a name, or "*.suffix" */
+struct sni_rule {
+	char pattern[254];		/* lower case, without the "*." */
+	bool wildcard;
+	char backend_name[NAME_MAX_LEN];
+	struct backend *backend;
+	int line;
+};
+
 struct listener {
 	char name[NAME_MAX_LEN];
 	struct addr *binds;
@@ -102,7 +111,9 @@ struct listener {
 	int accept_proxy;		/* PP_ACCEPT_*: a header from the peer */
 	struct cidr_list proxy_from;	/* peers that may send one; empty: any */
 	int proxy_tlvs;			/* 1: received v2 TLVs go on to servers */
-	int inspect_timeout_ms;		/* for the header to arrive */
+	int inspect_timeout_ms;		/* for the header (and ClientHello) */
+	struct sni_rule *sni;		/* backends by TLS server name */
+	unsigned int nsni;
 	int idle_timeout_ms;		/* no byte either way this long: close */
 	int client_timeout_ms;		/* client side silent this long: close */
 	int write_timeout_ms;		/* a destination took nothing this long */

@@ -6,7 +6,8 @@
  *
  * Lifecycle (see Documentation/design.rst):
  *   CONN_INSPECT     client accepted on a listener that wants a PROXY
- *                    header first (inspect.c); then CONN_CONNECTING
+ *                    header or a TLS ClientHello read first
+ *                    (inspect.c); then CONN_CONNECTING
  *   CONN_WAIT        client accepted, no connect in flight: parked until
  *                    c->retry_at, after a local error (no descriptor
  *                    left for the server socket: accepts pause
@@ -108,7 +109,8 @@ struct conn {
 	struct sockaddr_storage client;
 	socklen_t client_len;
 	const char *end;	/* why it ended, for the access line */
-	struct pp_state *pp;	/* accept-proxy: the header it sent */
+	struct pp_state *pp;	/* accept-proxy, sni-backend: inspection */
+	struct backend *be;	/* sni-backend's pick; NULL: the listener's */
 
 	/* ms, worker clock: accepted, last byte moved either way */
 	uint64_t t_start, t_last;

@@ -508,7 +508,7 @@ void metrics_write(struct runtime *rt, FILE *out)
 	metric_one(out, "ringlb_connections_active", "gauge",
 		   "Client connections open now.", t.conns_active);
 	metric_head(out, "ringlb_connections_rejected_total", "counter",
-		    "Clients closed at accept, by reason (denied: allow/deny lists or accept-proxy-from; limited: max-conns-per-source; rate-limited: max-rate-per-source; bad-proxy: a PROXY header that did not parse).");
+		    "Clients closed at accept, by reason (denied: allow/deny lists or accept-proxy-from; limited: max-conns-per-source; rate-limited: max-rate-per-source; bad-proxy: a PROXY header that did not parse; bad-tls: a TLS ClientHello that did not parse, on an sni-backend listener).");
 	series(out, "ringlb_connections_rejected_total", "reason", "denied",
 	       t.conns_denied);
 	series(out, "ringlb_connections_rejected_total", "reason", "limited",
@@ -517,6 +517,8 @@ void metrics_write(struct runtime *rt, FILE *out)
 	       "rate-limited", t.conns_rate_limited);
 	series(out, "ringlb_connections_rejected_total", "reason",
 	       "bad-proxy", t.conns_bad_proxy);
+	series(out, "ringlb_connections_rejected_total", "reason",
+	       "bad-tls", t.conns_bad_tls);
 	metric_head(out, "ringlb_bytes_total", "counter",
 		    "Bytes forwarded, by direction (up: client to server).");
 	series(out, "ringlb_bytes_total", "direction", "up", t.bytes_up);

@@ -391,8 +391,14 @@ static void on_conn_event(struct epoll_worker *e, uint64_t data,
 		c->ev[side] |= RDY_OUT;
 
 	if (c->state == CONN_INSPECT) {
-		/* what is left after the header is kept for forwarding */
-		if (side == SIDE_CLIENT && (c->ev[side] & RDY_IN))
+		/*
+		 * This event's own bits, not the sticky readiness: while a
+		 * ClientHello is read, readable means more came or the
+		 * client closed (inspect.c). The readiness is kept for
+		 * forwarding what follows the header.
+		 */
+		if (side == SIDE_CLIENT &&
+		    (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 			inspect(e, c);
 		return;
 	}

@@ -21,7 +21,37 @@
 
 bool conn_wants_inspect(struct worker *w, struct conn *c)
 {
-	return conn_listener(w, c)->accept_proxy != PP_ACCEPT_OFF;
+	struct listener *ln = conn_listener(w, c);
+
+	return ln->accept_proxy != PP_ACCEPT_OFF || ln->nsni;
+}
+
+/*
+ * Exact names first, then the longest *.suffix that matches with at
+ * least one label in front of it; NULL: the listener's own backend.
+ */
+struct backend *sni_route(const struct listener *ln, const char *name)
+{
+	size_t n = strlen(name), best = 0, pl;
+	struct backend *be = NULL;
+	unsigned int i;
+
+	if (!n)
+		return NULL;
+	for (i = 0; i < ln->nsni; i++)
+		if (!ln->sni[i].wildcard && !strcmp(ln->sni[i].pattern, name))
+			return ln->sni[i].backend;
+	for (i = 0; i < ln->nsni; i++) {
+		const struct sni_rule *r = &ln->sni[i];
+
+		pl = strlen(r->pattern);
+		if (!r->wildcard || pl + 1 >= n || pl <= best ||
+		    name[n - pl - 1] != '.' || strcmp(name + n - pl, r->pattern))
+			continue;
+		best = pl;
+		be = r->backend;
+	}
+	return be;
 }
 
 int conn_inspect_start(struct worker *w, struct conn *c)
@@ -61,7 +91,8 @@ static int bad_header(struct worker *w, struct conn *c, const char *why)
 	return -EPROTO;
 }
 
-int conn_inspect(struct worker *w, struct conn *c)
+/* stage 1, accept-proxy: 1 when the header is in, 0 for more, -errno */
+static int inspect_proxy(struct worker *w, struct conn *c)
 {
 	struct listener *ln = conn_listener(w, c);
 	struct pp_state *pp = c->pp;
@@ -69,8 +100,6 @@ int conn_inspect(struct worker *w, struct conn *c)
 	ssize_t n, k;
 	int ret;
 
-	if (c->state != CONN_INSPECT)
-		return 1;
 	n = recv(c->fd[SIDE_CLIENT], pp->hdr + pp->have,
 		 sizeof(pp->hdr) - pp->have, MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0) {
@@ -101,10 +130,105 @@ int conn_inspect(struct worker *w, struct conn *c)
 	conn_touch(w, c);
 	if (!ret)
 		return 0;
-
 	if (!pp->info.local) {
 		memcpy(&c->client, &pp->info.src, pp->info.addr_len);
 		c->client_len = pp->info.addr_len;
+	}
+	pp->pp_done = true;
+	return 1;
+}
+
+static void set_lowat(struct conn *c, int bytes)
+{
+	setsockopt(c->fd[SIDE_CLIENT], SOL_SOCKET, SO_RCVLOWAT, &bytes,
+		   sizeof(bytes));
+	c->pp->lowat = bytes > 1;
+}
+
+/*
+ * Stage 2, sni-backend: peek at the ClientHello and pick the backend by
+ * its server name; nothing is consumed. While it is not whole the
+ * socket's receive low-water mark is one byte past what is there, so
+ * the client is readable again only when more came (or it closed): a
+ * peek that finds nothing new means the client stopped.
+ */
+static int inspect_sni(struct worker *w, struct conn *c)
+{
+	struct listener *ln = conn_listener(w, c);
+	struct pp_state *pp = c->pp;
+	struct sni_info si;
+	struct backend *be;
+	const char *why;
+	char a[ADDR_STRLEN];
+	ssize_t n;
+	int ret;
+
+	if (!pp->peek) {
+		pp->peek = malloc(SNI_PEEK_MAX);
+		if (!pp->peek) {
+			conn_set_end(c, "no-memory");
+			return -ENOMEM;
+		}
+	}
+	n = recv(c->fd[SIDE_CLIENT], pp->peek, SNI_PEEK_MAX,
+		 MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		ret = -errno;
+		conn_set_end(c, ret == -ECONNRESET ? "client-reset" : "error");
+		return ret;
+	}
+	if (n == 0 || (pp->lowat && (uint32_t)n <= pp->peeked)) {
+		conn_set_end(c, "client-closed");
+		return -EPIPE;
+	}
+	pp->peeked = n;
+	ret = sni_parse(pp->peek, n, &si, &why);
+	if (ret < 0) {
+		STAT_INC(w, conns_bad_tls);
+		pr_warn("listener %s: bad TLS ClientHello from %s: %s: closed",
+			ln->name,
+			addr_format((struct sockaddr *)&c->client,
+				    c->client_len, a, sizeof(a)), why);
+		conn_set_end(c, "bad-tls");
+		return -EPROTO;
+	}
+	if (!ret) {
+		set_lowat(c, n + 1);
+		return 0;
+	}
+	if (pp->lowat)
+		set_lowat(c, 1);
+	free(pp->peek);
+	pp->peek = NULL;
+	memcpy(pp->sni, si.name, sizeof(pp->sni));
+	be = sni_route(ln, si.name);
+	if (be)
+		c->be = be;
+	pr_debug("listener %s: server name '%s' alpn '%s': backend %s",
+		 ln->name, si.name, si.alpn, conn_backend(w, c)->name);
+	pp->sni_done = true;
+	return 1;
+}
+
+int conn_inspect(struct worker *w, struct conn *c)
+{
+	struct listener *ln = conn_listener(w, c);
+	int ret;
+
+	if (c->state != CONN_INSPECT)
+		return 1;
+	if (!c->pp->pp_done) {
+		ret = ln->accept_proxy ? inspect_proxy(w, c) : 1;
+		if (ret <= 0)
+			return ret;
+		c->pp->pp_done = true;
+	}
+	if (!c->pp->sni_done) {
+		ret = ln->nsni ? inspect_sni(w, c) : 1;
+		if (ret <= 0)
+			return ret;
 	}
 	/* allow, deny and the per-source limits see the real client */
 	ret = conn_admit(w, c);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Before a connection goes to a server: reading what a listener wants
- * from its client first (accept-proxy: a PROXY protocol header), with
- * a deadline (inspect-timeout). Engine-neutral: an engine calls
+ * from its client first, with a deadline (inspect-timeout): a PROXY
+ * protocol header (accept-proxy, consumed), then the TLS ClientHello
+ * (sni-backend, only peeked: the server gets it whole). Engine-neutral: an engine calls
  * conn_inspect() whenever the client is readable, and connects once it
  * returns 1.
  */
@@ -13,14 +14,24 @@
 #include <stdint.h>
 
 #include "proxy_parse.h"
+#include "sni_parse.h"
 
 struct worker;
 struct conn;
+struct listener;
+struct backend;
 
-/* what a connection keeps of its header, from accept to its end */
+/* what a connection keeps of its inspection, from accept to its end */
 struct pp_state {
+	bool pp_done;			/* the PROXY header is in (or none due) */
+	bool sni_done;			/* the ClientHello was read */
 	uint16_t have;			/* header bytes consumed so far */
 	struct pp_info info;
+	/* ClientHello bytes peeked (never consumed) while it is read */
+	uint8_t *peek;
+	uint32_t peeked;		/* by the last look */
+	bool lowat;			/* SO_RCVLOWAT raised meanwhile */
+	char sni[SNI_NAME_MAX + 1];	/* the server name it asked for */
 	uint8_t hdr[PP_RECV_MAX];
 };
 
@@ -40,5 +51,7 @@ int conn_inspect_start(struct worker *w, struct conn *c);
 int conn_inspect(struct worker *w, struct conn *c);
 /* the deadline, from conn->t_start: true when @c ran out of it */
 bool conn_inspect_expired(struct worker *w, struct conn *c);
+/* the backend for server name @name on @ln, or NULL for its default */
+struct backend *sni_route(const struct listener *ln, const char *name);
 
 #endif

@@ -27,6 +27,7 @@
 	X(conns_limited)	/* refused: per-source limit */		\
 	X(conns_rate_limited)	/* refused: per-source rate */		\
 	X(conns_bad_proxy)	/* closed: bad PROXY header */		\
+	X(conns_bad_tls)	/* closed: bad TLS ClientHello */	\
 	X(inspect_timeouts)	/* closed: no PROXY header in time */	\
 	X(idle_timeouts)						\
 	X(client_timeouts)						\

@@ -267,6 +267,8 @@ const char *conn_admit_end(int err)
 
 void conn_free(struct worker *w, struct conn *c)
 {
+	if (c->pp)
+		free(c->pp->peek);
 	free(c->pp);
 	c->pp = NULL;
 	if (c->src_held)
@@ -395,7 +397,7 @@ static const char *conn_expired(struct worker *w, struct conn *c)
 	}
 	if (waiting_on(c, SIDE_SERVER) &&
 	    expired(w, c, &c->t_side[SIDE_SERVER],
-		    ln->backend->server_timeout_ms, SIDE_SERVER)) {
+		    conn_backend(w, c)->server_timeout_ms, SIDE_SERVER)) {
 		STAT_INC(w, server_timeouts);
 		return "server-timeout";
 	}
@@ -484,7 +486,8 @@ struct listener *conn_listener(struct worker *w, struct conn *c)
 
 struct backend *conn_backend(struct worker *w, struct conn *c)
 {
-	return conn_listener(w, c)->backend;
+	/* the one a TLS server name chose, else the listener's */
+	return c->be ? c->be : conn_listener(w, c)->backend;
 }
 
 /*
@@ -684,14 +687,18 @@ void conn_log_access(struct worker *w, struct conn *c)
 		return;
 	if (c->server >= 0)
 		srv = be->servers[c->server].addr_str;
-	pr_info("access client=%s listener=%s backend=%s server=%s up=%llu down=%llu ms=%llu end=%s",
+	/* sni= only where a server name routes */
+	pr_info("access client=%s listener=%s backend=%s server=%s up=%llu down=%llu ms=%llu end=%s%s%s",
 		addr_format((struct sockaddr *)&c->client, c->client_len, cbuf,
 			    sizeof(cbuf)),
 		conn_listener(w, c)->name, be->name, srv,
 		(unsigned long long)c->dir[DIR_UP].bytes,
 		(unsigned long long)c->dir[DIR_DOWN].bytes,
 		(unsigned long long)(w->now_ms - c->t_start),
-		c->end ? c->end : "done");
+		c->end ? c->end : "done",
+		conn_listener(w, c)->nsni ? " sni=" : "",
+		!conn_listener(w, c)->nsni ? "" :
+		c->pp && c->pp->sni[0] ? c->pp->sni : "-");
 }
 
 /*
@@ -1133,7 +1140,7 @@ int worker_setup(struct worker *w)
 		min_timeout(w, ln->client_timeout_ms);
 		min_timeout(w, ln->write_timeout_ms);
 		min_timeout(w, ln->backend->server_timeout_ms);
-		if (ln->accept_proxy)
+		if (ln->accept_proxy || ln->nsni)
 			min_timeout(w, ln->inspect_timeout_ms);
 	}
 	/* the expiry scan also hands out the server side's keepalive */

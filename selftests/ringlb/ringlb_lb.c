@@ -30,6 +30,7 @@
 #define NSRV		3
 #define ID_MAXC		256
 #define PP_MAXREC	128
+#define SNI_BUF		4096	/* a ClientHello from openssl, and more */
 
 /* ---- servers that say who they are ----------------------------------- */
 
@@ -2093,6 +2094,266 @@ TEST_F(lb, accept_proxy_rules)
 	EXPECT_EQ((int)n, got);
 	EXPECT_EQ(0, memcmp(buf, want, n)) TH_LOG("the header sent on differs");
 	close(fd);
+}
+
+/* ---- 4c. routing by TLS server name (sni-backend) --------------------------- */
+
+static bool have_openssl(void)
+{
+	return !system("command -v openssl >/dev/null 2>&1");
+}
+
+/* openssl s_client towards @port naming @name (NULL: no SNI); its status */
+static int s_client(uint16_t port, const char *name)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd),
+		 "exec timeout 20 openssl s_client -connect 127.0.0.1:%u %s%s </dev/null >/dev/null 2>&1",
+		 port, name ? "-servername " : "-noservername",
+		 name ? name : "");
+	return system(cmd);
+}
+
+/*
+ * A real ClientHello: what `openssl s_client -servername @name` sends
+ * first, read off a listener of our own. Its length, or -errno.
+ */
+static int capture_hello(const char *name, uint8_t *buf, size_t size)
+{
+	int lfd, fd = -1, len = 0, need = 5;
+	uint16_t port;
+	char cmd[256];
+	pid_t pid;
+
+	lfd = idsrv_listen(0, &port);
+	if (lfd < 0)
+		return lfd;
+	snprintf(cmd, sizeof(cmd),
+		 "exec timeout 20 openssl s_client -connect 127.0.0.1:%u -servername %s -alpn h2,http/1.1 </dev/null >/dev/null 2>&1",
+		 port, name);
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+
+		if (poll(&p, 1, 10000 + slack_ms()) == 1)
+			fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	}
+	while (fd >= 0 && len < need && (size_t)need <= size) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 10000 + slack_ms()) != 1)
+			break;
+		n = recv(fd, buf + len, need - len, 0);
+		if (n <= 0)
+			break;
+		len += n;
+		if (len == 5)
+			need = 5 + (buf[3] << 8 | buf[4]);
+	}
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (fd >= 0)
+		close(fd);
+	close(lfd);
+	return len == need && len > 5 ? len : -EIO;
+}
+
+/* wait until server @i accepted @want connections in all */
+static bool lb_accepted(FIXTURE_DATA(lb) *self, int i, int want)
+{
+	uint64_t end = now_ms() + 3000 + slack_ms();
+
+	while (atomic_load(&self->srv[i].accepted) < want) {
+		if (now_ms() > end)
+			return false;
+		sleep_ms(5);
+	}
+	return true;
+}
+
+/*
+ * @len bytes to @port (@prefix first, in the same segment) in @parts
+ * pieces: the id of the echoing server that answered, after checking
+ * that it got exactly these bytes, the prefix excepted; or -errno.
+ */
+static int sni_replay(struct __test_metadata *_metadata, uint16_t port,
+		      const char *prefix, const uint8_t *msg, size_t len,
+		      int parts)
+{
+	static uint8_t out[SNI_BUF], back[SNI_BUF];
+	size_t pl = prefix ? strlen(prefix) : 0, got = 0;
+	int fd, id;
+
+	ASSERT_GE(sizeof(out), pl + len);
+	memcpy(out, prefix, pl);
+	memcpy(out + pl, msg, len);
+	fd = tcp_connect(AF_INET, port);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, send_split(fd, out, pl + len, parts));
+	id = read_id(fd, 3000 + slack_ms());
+	while (id >= 0 && got < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		ASSERT_EQ(1, poll(&p, 1, 3000 + slack_ms()))
+			TH_LOG("%zu of %zu bytes came back", got, len);
+		n = recv(fd, back + got, sizeof(back) - got, 0);
+		ASSERT_LT(0, n);
+		got += n;
+	}
+	close(fd);
+	if (id >= 0)
+		EXPECT_EQ(0, memcmp(back, msg, len))
+			TH_LOG("the server did not get the ClientHello untouched");
+	return id;
+}
+
+/*
+ * sni-backend: real ClientHellos from openssl go by their server name
+ * (exact names, then the longest *.suffix, then the listener's
+ * backend), whole, in pieces or spread over two TLS records, and reach
+ * the server untouched; behind a PROXY header too. A broken ClientHello
+ * closes the client; bytes that are not TLS go to the default; one cut
+ * short is closed by the deadline, or when the client closes.
+ */
+TEST_F(lb, sni_routing)
+{
+	static char text[2048];
+	static uint8_t hello[SNI_BUF], frag[SNI_BUF];
+	char want[96], pp[96];
+	uint16_t lp2;
+	int i, len, n0, half;
+	uint64_t t0;
+
+	CHECK_SKIP(&self->e);
+	if (!have_openssl())
+		SKIP(return, "no openssl for real ClientHellos");
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, idsrv_start(&self->srv[i], i, PP_NONE));
+		atomic_store(&self->srv[i].echo, true);
+		self->nsrv++;
+	}
+	ASSERT_EQ(0, free_port(AF_INET, &self->e.lport));
+	ASSERT_EQ(0, free_port(AF_INET, &lp2));
+	snprintf(text, sizeof(text),
+		 "[global]\nthreads = 1\nadmin = %s\ninspect-timeout = 800\n\n"
+		 "[listener tls]\nbind = 127.0.0.1:%u\nbackend = c\n"
+		 "sni-backend = a.example.com a\n"
+		 "sni-backend = *.example.org b\n"
+		 "sni-backend = *.a.example.org a\n\n"
+		 "[listener behind]\nbind = 127.0.0.1:%u\nbackend = c\n"
+		 "accept-proxy = v1\nsni-backend = a.example.com a\n\n"
+		 "[backend a]\nserver = a 127.0.0.1:%u\n"
+		 "[backend b]\nserver = b 127.0.0.1:%u\n"
+		 "[backend c]\nserver = c 127.0.0.1:%u\n",
+		 self->sock, self->e.lport, lp2, self->srv[0].port,
+		 self->srv[1].port, self->srv[2].port);
+	lb_write_cfg(_metadata, self, text);
+	lb_spawn(_metadata, self, NULL);
+
+	/* openssl itself, by name; case does not matter */
+	{
+		static const struct { const char *name; int srv; } cases[] = {
+			{ "a.example.com", 0 }, { "A.Example.COM", 0 },
+			{ "x.example.org", 1 }, { "y.a.example.org", 0 },
+			{ "example.org", 2 }, { "other.net", 2 }, { NULL, 2 },
+		};
+		int acc[3];
+
+		for (i = 0; i < 3; i++)
+			acc[i] = atomic_load(&self->srv[i].accepted);
+		for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+			int s = cases[i].srv;
+
+			s_client(self->e.lport, cases[i].name);
+			EXPECT_TRUE(lb_accepted(self, s, ++acc[s]))
+				TH_LOG("%s did not reach server %d",
+				       cases[i].name ? cases[i].name : "(no name)",
+				       s);
+		}
+		EXPECT_EQ(0, rl_log_wait(&self->e.rl,
+					 "backend=b server=", 1, 3000 + slack_ms()));
+		EXPECT_EQ(0, rl_log_wait(&self->e.rl, "sni=x.example.org", 1,
+					 3000 + slack_ms()));
+	}
+
+	/* one captured ClientHello, replayed: whole, in pieces, in records */
+	len = capture_hello("a.example.com", hello, sizeof(hello));
+	ASSERT_LT(0, len) TH_LOG("could not capture a ClientHello");
+	EXPECT_EQ(0, sni_replay(_metadata, self->e.lport, NULL, hello, len, 1));
+	EXPECT_EQ(0, sni_replay(_metadata, self->e.lport, NULL, hello, len, 3));
+	/* the handshake message over two records, each its own header */
+	half = (len - 5) / 3;
+	memcpy(frag, hello, 3);
+	frag[3] = half >> 8;
+	frag[4] = half & 0xff;
+	memcpy(frag + 5, hello + 5, half);
+	memcpy(frag + 5 + half, hello, 3);
+	frag[8 + half] = (len - 5 - half) >> 8;
+	frag[9 + half] = (len - 5 - half) & 0xff;
+	memcpy(frag + 10 + half, hello + 5 + half, len - 5 - half);
+	EXPECT_EQ(0, sni_replay(_metadata, self->e.lport, NULL, frag, len + 5,
+				2));
+	/* behind a PROXY header: the header is consumed, the hello is not */
+	snprintf(pp, sizeof(pp), "PROXY TCP4 198.51.100.3 198.51.100.1 3333 443\r\n");
+	EXPECT_EQ(0, sni_replay(_metadata, lp2, pp, hello, len, 2));
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl,
+				 "client=198.51.100.3:3333 listener=behind backend=a",
+				 1, 3000 + slack_ms()));
+	/* not TLS: the default backend, bytes untouched */
+	EXPECT_EQ(2, sni_replay(_metadata, self->e.lport, NULL,
+				(const uint8_t *)"GET / HTTP/1.0\r\n\r\n", 18, 1));
+
+	/* a broken ClientHello: closed, logged, no server tried */
+	n0 = atomic_load(&self->srv[0].accepted) +
+	     atomic_load(&self->srv[1].accepted) +
+	     atomic_load(&self->srv[2].accepted);
+	memcpy(frag, hello, len);
+	frag[5] = 0x02;	/* a ServerHello's type */
+	EXPECT_GT(0, sni_replay(_metadata, self->e.lport, NULL, frag, len, 1));
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl,
+				 "bad TLS ClientHello from 127.0.0.1:", 1,
+				 3000 + slack_ms()));
+	/* cut short, then silent: the deadline; then closing: at once */
+	{
+		int fd = tcp_connect(AF_INET, self->e.lport);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(20, send(fd, hello, 20, MSG_NOSIGNAL));
+		t0 = now_ms();
+		ASSERT_EQ(1, poll(&p, 1, 800 + 2000 + slack_ms()))
+			TH_LOG("still open long after the inspect timeout");
+		EXPECT_LE(700ULL, now_ms() - t0);
+		close(fd);
+		fd = tcp_connect(AF_INET, self->e.lport);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(20, send(fd, hello, 20, MSG_NOSIGNAL));
+		sleep_ms(50);
+		ASSERT_EQ(0, shutdown(fd, SHUT_WR));
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		t0 = now_ms();
+		ASSERT_EQ(1, poll(&p, 1, 3000 + slack_ms()));
+		EXPECT_GT(700ULL, now_ms() - t0)
+			TH_LOG("a client that closed waited for the deadline");
+		close(fd);
+	}
+	EXPECT_EQ(n0, atomic_load(&self->srv[0].accepted) +
+		      atomic_load(&self->srv[1].accepted) +
+		      atomic_load(&self->srv[2].accepted))
+		TH_LOG("a client with no whole ClientHello reached a server");
+	snprintf(want, sizeof(want), "end=inspect-timeout sni=-");
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, want, 1, 3000 + slack_ms()));
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, "end=client-closed sni=-", 1,
+				 3000 + slack_ms()));
 }
 
 /* ---- 5. admin ------------------------------------------------------------------------------- */
