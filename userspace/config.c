@@ -95,6 +95,7 @@ void config_init(struct config *cfg)
 	cfg->drain_timeout_ms = 10000;
 	/* nginx's proxy_protocol_timeout is 30 s; a header comes at once */
 	cfg->inspect_timeout_ms = 5000;
+	cfg->access_log = 1;
 	/* connections left by a reload, or by SIGQUIT: 15 min, then cut */
 	cfg->hard_stop_after_ms = 15 * 60 * 1000;
 	strcpy(cfg->balance, "rr");
@@ -212,6 +213,7 @@ static struct listener *get_listener(struct config *cfg, const char *name,
 	ln->accept_proxy = UNSET;
 	ln->proxy_tlvs = UNSET;
 	ln->inspect_timeout_ms = UNSET;
+	ln->access_log = UNSET;
 	ln->idle_timeout_ms = UNSET;
 	ln->client_timeout_ms = UNSET;
 	ln->write_timeout_ms = UNSET;
@@ -407,6 +409,27 @@ static int parse_cidrs(struct config *cfg, int line, const char *k,
 	return ret;
 }
 
+/* log-format: kept as text, checked here, parsed for good at the end */
+static int set_log_format(struct config *cfg, int line, const char *v,
+			  char **out)
+{
+	struct log_format lf;
+	const char *err;
+	int ret = log_format_parse(&lf, v, &err);
+
+	if (ret) {
+		if (err)
+			config_error(cfg, line, "log-format: %s%s",
+				     err[0] == '%' ? "unknown field at " : "",
+				     err);
+		return -EINVAL;
+	}
+	log_format_free(&lf);
+	free(*out);
+	*out = strdup(v);
+	return *out ? 0 : -ENOMEM;
+}
+
 /* the listener keys that [global] may also set, as their defaults */
 static int set_proxy_key(struct config *cfg, const char *k, const char *v,
 			 int line, int *accept, struct cidr_list *from,
@@ -428,6 +451,11 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 {
 	int x;
 
+	if (!strcmp(k, "access-log"))
+		return parse_choice(cfg, line, k, v, onoff_names,
+				    &cfg->access_log);
+	if (!strcmp(k, "log-format"))
+		return set_log_format(cfg, line, v, &cfg->log_format_text);
 	x = set_proxy_key(cfg, k, v, line, &cfg->accept_proxy,
 			  &cfg->proxy_from, &cfg->proxy_tlvs,
 			  &cfg->inspect_timeout_ms);
@@ -646,6 +674,11 @@ static int set_listener(struct config *cfg, struct listener *ln,
 
 	if (!strcmp(k, "sni-backend"))
 		return add_sni_rule(cfg, ln, v, line);
+	if (!strcmp(k, "access-log"))
+		return parse_choice(cfg, line, k, v, onoff_names,
+				    &ln->access_log);
+	if (!strcmp(k, "log-format"))
+		return set_log_format(cfg, line, v, &ln->log_format_text);
 
 	if (!strcmp(k, "bind")) {
 		struct addr a, *n;
@@ -1050,6 +1083,18 @@ int config_finish(struct config *cfg)
 		INHERIT(ln->accept_proxy, cfg->accept_proxy);
 		INHERIT(ln->proxy_tlvs, cfg->proxy_tlvs);
 		INHERIT(ln->inspect_timeout_ms, cfg->inspect_timeout_ms);
+		INHERIT(ln->access_log, cfg->access_log);
+		{
+			/* the line ringlb always wrote, sni= where it routes */
+			const char *f = ln->log_format_text ? :
+					cfg->log_format_text ? : ln->nsni ?
+					LOG_FORMAT_DEFAULT " sni=%sni" :
+					LOG_FORMAT_DEFAULT;
+			const char *err;
+
+			if (log_format_parse(&ln->log_format, f, &err))
+				return -ENOMEM;	/* checked when set */
+		}
 		if (!ln->proxy_from.n &&
 		    cidr_list_copy(&ln->proxy_from, &cfg->proxy_from))
 			return -ENOMEM;
@@ -1137,11 +1182,14 @@ void config_free(struct config *cfg)
 		free(cfg->listeners[i].deny.v);
 		free(cfg->listeners[i].proxy_from.v);
 		free(cfg->listeners[i].sni);
+		free(cfg->listeners[i].log_format_text);
+		log_format_free(&cfg->listeners[i].log_format);
 		src_table_free(cfg->listeners[i].sources);
 	}
 	free(cfg->allow.v);
 	free(cfg->deny.v);
 	free(cfg->proxy_from.v);
+	free(cfg->log_format_text);
 	free(cfg->backends);
 	free(cfg->listeners);
 	free(cfg->socks);

@@ -19,6 +19,7 @@
 
 #include "acl.h"
 #include "addr.h"
+#include "logfmt.h"
 
 #define NAME_MAX_LEN	32
 #define MAX_SERVERS	256	/* the "tried" bitmap in struct conn */
@@ -114,6 +115,9 @@ struct listener {
 	int inspect_timeout_ms;		/* for the header (and ClientHello) */
 	struct sni_rule *sni;		/* backends by TLS server name */
 	unsigned int nsni;
+	int access_log;			/* 0: no access line */
+	char *log_format_text;		/* as configured, NULL: default */
+	struct log_format log_format;	/* parsed by config_finish() */
 	int idle_timeout_ms;		/* no byte either way this long: close */
 	int client_timeout_ms;		/* client side silent this long: close */
 	int write_timeout_ms;		/* a destination took nothing this long */
@@ -158,6 +162,8 @@ struct config {
 	int hard_stop_after_ms;		/* graceful drain bound; 0 = none */
 	int proxy_protocol;
 	int accept_proxy, proxy_tlvs, inspect_timeout_ms;
+	int access_log;
+	char *log_format_text;
 	struct cidr_list proxy_from;
 	char balance[16];
 	int health, health_interval_ms, health_timeout_ms, rise, fall;

@@ -118,6 +118,9 @@ struct conn {
 	uint64_t t_wait[2];		/* per direction: bytes wait for the
 					 * destination, unmoved since (0: none) */
 	uint64_t retry_at;		/* CONN_WAIT: connect again at */
+	uint64_t t_connect;		/* the last connect started */
+	int64_t t_connected;		/* ms that connect took; -1: none */
+	uint8_t attempts;		/* connects started */
 	uint32_t outq[SIDE_MAX];	/* kernel send queue when last seen */
 	struct conn *lru_prev, *lru_next;
 	struct conn *free_next;

@@ -3,6 +3,7 @@
  * What both engines share: the connection table, the idle LRU, the pipe
  * pool, listening sockets and server selection.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -213,6 +214,7 @@ struct conn *conn_alloc(struct worker *w, unsigned int sock)
 	}
 	c->t_start = c->t_last = w->now_ms;
 	c->t_side[SIDE_CLIENT] = c->t_side[SIDE_SERVER] = w->now_ms;
+	c->t_connected = -1;
 	lru_append(w, c);
 	w->active++;
 	w->accepting--;
@@ -532,6 +534,7 @@ void conn_connected(struct worker *w, struct conn *c)
 
 	server_connect_result(w, be, srv, true);
 	c->established = true;
+	c->t_connected = w->now_ms - c->t_connect;
 	STAT_INC(w, conns_established);
 	atomic_fetch_add_explicit(&srv->conns_total, 1, memory_order_relaxed);
 }
@@ -650,6 +653,9 @@ int conn_next_socket(struct worker *w, struct conn *c, bool nonblock)
 	 */
 	if (family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->t_connect = w->now_ms;
+	if (c->attempts < UINT8_MAX)
+		c->attempts++;
 	return fd;
 }
 
@@ -679,26 +685,42 @@ int conn_connect_failed(struct worker *w, struct conn *c, int err)
 
 void conn_log_access(struct worker *w, struct conn *c)
 {
+	struct listener *ln = conn_listener(w, c);
 	struct backend *be = conn_backend(w, c);
-	char cbuf[ADDR_STRLEN];
-	const char *srv = "-";
+	char cbuf[ADDR_STRLEN], ip[ADDR_STRLEN], port[8], line[2048];
+	struct lf_vals v = { 0 };
 
-	if (log_level < LOG_INFO)
+	if (log_level < LOG_INFO || !ln->access_log)
 		return;
-	if (c->server >= 0)
-		srv = be->servers[c->server].addr_str;
-	/* sni= only where a server name routes */
-	pr_info("access client=%s listener=%s backend=%s server=%s up=%llu down=%llu ms=%llu end=%s%s%s",
-		addr_format((struct sockaddr *)&c->client, c->client_len, cbuf,
-			    sizeof(cbuf)),
-		conn_listener(w, c)->name, be->name, srv,
-		(unsigned long long)c->dir[DIR_UP].bytes,
-		(unsigned long long)c->dir[DIR_DOWN].bytes,
-		(unsigned long long)(w->now_ms - c->t_start),
-		c->end ? c->end : "done",
-		conn_listener(w, c)->nsni ? " sni=" : "",
-		!conn_listener(w, c)->nsni ? "" :
-		c->pp && c->pp->sni[0] ? c->pp->sni : "-");
+	v.client = addr_format((struct sockaddr *)&c->client, c->client_len,
+			       cbuf, sizeof(cbuf));
+	if (c->client.ss_family == AF_INET || c->client.ss_family == AF_INET6) {
+		const void *a = c->client.ss_family == AF_INET ?
+			(const void *)&((struct sockaddr_in *)&c->client)->sin_addr :
+			(const void *)&((struct sockaddr_in6 *)&c->client)->sin6_addr;
+
+		inet_ntop(c->client.ss_family, a, ip, sizeof(ip));
+		snprintf(port, sizeof(port), "%u",
+			 ntohs(((struct sockaddr_in *)&c->client)->sin_port));
+		v.client_ip = ip;
+		v.client_port = port;
+	}
+	v.listener = ln->name;
+	v.listen_addr = w->cfg->socks[c->listener].addr_str;
+	v.backend = be->name;
+	if (c->server >= 0) {
+		v.server = be->servers[c->server].name;
+		v.server_addr = be->servers[c->server].addr_str;
+	}
+	v.up = c->dir[DIR_UP].bytes;
+	v.down = c->dir[DIR_DOWN].bytes;
+	v.t_connect = c->t_connected;
+	v.t_total = w->now_ms - c->t_start;
+	v.end = c->end ? c->end : "done";
+	v.sni = c->pp ? c->pp->sni : NULL;
+	v.retries = c->attempts > 1 ? c->attempts - 1 : 0;
+	log_format_render(&ln->log_format, &v, line, sizeof(line));
+	pr_info("access %s", line);
 }
 
 /*

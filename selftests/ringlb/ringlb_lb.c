@@ -2356,6 +2356,77 @@ TEST_F(lb, sni_routing)
 				 3000 + slack_ms()));
 }
 
+/* ---- 4d. the access line's format ------------------------------------------ */
+
+/*
+ * log-format from [global] reaches every listener; a listener's own
+ * wins; access-log = off silences one; %Tc and %rc tell a connect that
+ * went to a second server after the first refused.
+ */
+TEST_F(lb, log_format)
+{
+	static char text[2048];
+	char want[256], dead[64];
+	uint16_t lp2, lp3, cport, dport;
+	int fd, rfd, id;
+
+	CHECK_SKIP(&self->e);
+	ASSERT_EQ(0, idsrv_start(&self->srv[0], 0, PP_NONE));
+	self->nsrv = 1;
+	rfd = reserve_port(AF_INET, &dport);
+	ASSERT_LE(0, rfd);
+	snprintf(dead, sizeof(dead), "127.0.0.1:%u", dport);
+	ASSERT_EQ(0, free_port(AF_INET, &self->e.lport));
+	ASSERT_EQ(0, free_port(AF_INET, &lp2));
+	ASSERT_EQ(0, free_port(AF_INET, &lp3));
+	snprintf(text, sizeof(text),
+		 "[global]\nthreads = 1\nadmin = %s\n"
+		 "log-format = tcp %%ci %%cp %%f %%fa %%b/%%s %%sa %%U %%B Tc=%%Tc rc=%%rc %%ts 100%%%%\n\n"
+		 "[listener web]\nbind = 127.0.0.1:%u\nbackend = pool\n\n"
+		 "[listener own]\nbind = 127.0.0.1:%u\nbackend = pool\n"
+		 "log-format = own %%c via %%f\n\n"
+		 "[listener quiet]\nbind = 127.0.0.1:%u\nbackend = pool\n"
+		 "access-log = off\n\n"
+		 "[backend pool]\nbalance = rr\nfall = 100\n"
+		 "server = dead %s\nserver = a 127.0.0.1:%u\n",
+		 self->sock, self->e.lport, lp2, lp3, dead, self->srv[0].port);
+	lb_write_cfg(_metadata, self, text);
+	lb_spawn(_metadata, self, NULL);
+
+	/* the silenced listener first: its line would come before the rest */
+	fd = tcp_connect(AF_INET, lp3);
+	ASSERT_LE(0, fd);
+	id = read_id(fd, 3000 + slack_ms());
+	ASSERT_LE(0, id);
+	close(fd);
+	/* one client to each other listener, each reaching server a */
+	fd = tcp_connect(AF_INET, self->e.lport);
+	ASSERT_LE(0, fd);
+	cport = local_port(fd);
+	ASSERT_EQ(0, read_id(fd, 3000 + slack_ms()));
+	ASSERT_EQ(4, send(fd, "ping", 4, MSG_NOSIGNAL));
+	close(fd);
+	snprintf(want, sizeof(want),
+		 "ringlb: info: access tcp 127.0.0.1 %u web 127.0.0.1:%u pool/a 127.0.0.1:%u 4 1 Tc=",
+		 cport, self->e.lport, self->srv[0].port);
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, want, 1, 3000 + slack_ms()));
+	fd = tcp_connect(AF_INET, lp2);
+	ASSERT_LE(0, fd);
+	cport = local_port(fd);
+	ASSERT_LE(0, read_id(fd, 3000 + slack_ms()));
+	close(fd);
+	snprintf(want, sizeof(want), "ringlb: info: access own 127.0.0.1:%u via own\n",
+		 cport);
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, want, 1, 3000 + slack_ms()));
+	/* rr over dead and a: every client tried dead first, then a */
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, " rc=1 done 100%", 1,
+				 3000 + slack_ms()));
+	EXPECT_EQ(0, rl_log_count(&self->e.rl, " rc=0 "));
+	snprintf(want, sizeof(want), " quiet 127.0.0.1:%u ", lp3);
+	EXPECT_EQ(0, rl_log_count(&self->e.rl, want)) TH_LOG("access-log = off logged");
+	close(rfd);
+}
+
 /* ---- 5. admin ------------------------------------------------------------------------------- */
 
 TEST_F(lb, admin)
