@@ -91,6 +91,23 @@ static int bad_header(struct worker *w, struct conn *c, const char *why)
 	return -EPROTO;
 }
 
+/*
+ * What the client sent, left in the socket: the bytes, 0 at its end,
+ * -EAGAIN while nothing came, or -errno with the end reason set.
+ */
+static ssize_t peek(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n = recv(c->fd[SIDE_CLIENT], buf, len, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EINTR)
+		return -EAGAIN;
+	n = -errno;
+	conn_set_end(c, n == -ECONNRESET ? "client-reset" : "error");
+	return n;
+}
+
 /* stage 1, accept-proxy: 1 when the header is in, 0 for more, -errno */
 static int inspect_proxy(struct worker *w, struct conn *c)
 {
@@ -100,15 +117,9 @@ static int inspect_proxy(struct worker *w, struct conn *c)
 	ssize_t n, k;
 	int ret;
 
-	n = recv(c->fd[SIDE_CLIENT], pp->hdr + pp->have,
-		 sizeof(pp->hdr) - pp->have, MSG_PEEK | MSG_DONTWAIT);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return 0;
-		ret = -errno;
-		conn_set_end(c, ret == -ECONNRESET ? "client-reset" : "error");
-		return ret;
-	}
+	n = peek(c, pp->hdr + pp->have, sizeof(pp->hdr) - pp->have);
+	if (n < 0)
+		return n == -EAGAIN ? 0 : (int)n;
 	if (n == 0) {
 		if (pp->have)
 			return bad_header(w, c, "the client closed in the middle of it");
@@ -170,15 +181,9 @@ static int inspect_sni(struct worker *w, struct conn *c)
 			return -ENOMEM;
 		}
 	}
-	n = recv(c->fd[SIDE_CLIENT], pp->peek, SNI_PEEK_MAX,
-		 MSG_PEEK | MSG_DONTWAIT);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return 0;
-		ret = -errno;
-		conn_set_end(c, ret == -ECONNRESET ? "client-reset" : "error");
-		return ret;
-	}
+	n = peek(c, pp->peek, SNI_PEEK_MAX);
+	if (n < 0)
+		return n == -EAGAIN ? 0 : (int)n;
 	if (n == 0 || (pp->lowat && (uint32_t)n <= pp->peeked)) {
 		conn_set_end(c, "client-closed");
 		return -EPIPE;
