@@ -7,7 +7,10 @@
  * lists every problem in the file.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <ini.h>
+#include <netinet/in.h>
+#include <regex.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 
 #include "balance.h"
 #include "config.h"
+#include "health_talk.h"
 #include "log.h"
 #include "proxy_parse.h"
 
@@ -159,7 +163,8 @@ static const char *const pp_names[] = { "off", "v1", "v2", NULL };
 static const char *const accept_pp_names[] = { "off", "v1", "v2", "any",
 					       NULL };
 static const char *const tlv_names[] = { "drop", "pass", NULL };
-static const char *const health_names[] = { "none", "tcp", NULL };
+static const char *const health_names[] = { "none", "tcp", "send-expect",
+					    NULL };
 static const char *const level_names[] = { "error", "warn", "info", "debug",
 					   NULL };
 static const char *const onoff_names[] = { "off", "on", NULL };
@@ -789,6 +794,31 @@ static int set_backend(struct config *cfg, struct backend *be,
 				 &be->server_timeout_ms);
 	if (!strcmp(k, "retries"))
 		return parse_int(cfg, line, k, v, 0, 100, &be->retries);
+	if (!strcmp(k, "health-send") || !strcmp(k, "health-expect")) {
+		bool send = k[7] == 's';
+		char *out = send ? be->health_send : be->health_expect;
+		int n;
+
+		/* a regular expression keeps its backslashes for regcomp */
+		if (!send && !strncmp(v, "re:", 3))
+			n = strlen(v) < sizeof(be->health_expect) ?
+			    (int)strlen(strcpy(out, v)) : -EINVAL;
+		else
+			n = hc_unescape(v, out, sizeof(be->health_send));
+
+		if (n <= 0) {
+			config_error(cfg, line, "%s: want 1..255 bytes, escapes \\r \\n \\t \\\\ \\xHH only",
+				     k);
+			return -EINVAL;
+		}
+		if (send)
+			be->health_send_len = n;
+		else
+			be->health_expect_len = n;
+		return 0;
+	}
+	if (!strcmp(k, "health-port"))
+		return parse_int(cfg, line, k, v, 1, 65535, &be->health_port);
 	config_error(cfg, line, "unknown key '%s' in [backend %s]", k, be->name);
 	return -EINVAL;
 }
@@ -1048,6 +1078,54 @@ int config_finish(struct config *cfg)
 				    "backend %s: slow-start has no effect with balance %s (it ramps weights for wrr, leastconn and p2c)",
 				    be->name, be->balance);
 		INHERIT(be->health_timeout_ms, cfg->health_timeout_ms);
+		if (be->health == HEALTH_SEND_EXPECT &&
+		    !be->health_send_len && !be->health_expect_len)
+			config_error(cfg, be->line,
+				     "backend %s: health = send-expect needs health-send or health-expect",
+				     be->name);
+		if (be->health != HEALTH_SEND_EXPECT &&
+		    (be->health_send_len || be->health_expect_len))
+			config_warn(cfg, be->line,
+				    "backend %s: health-send and health-expect need health = send-expect",
+				    be->name);
+		if (be->health_expect_len > 3 &&
+		    !strncmp(be->health_expect, "re:", 3)) {
+			int err;
+
+			be->health_re = calloc(1, sizeof(regex_t));
+			if (!be->health_re)
+				return -ENOMEM;
+			err = regcomp(be->health_re, be->health_expect + 3,
+				      REG_EXTENDED | REG_NOSUB);
+			if (err) {
+				char msg[128];
+
+				regerror(err, be->health_re, msg, sizeof(msg));
+				config_error(cfg, be->line,
+					     "backend %s: health-expect: %s",
+					     be->name, msg);
+				free(be->health_re);
+				be->health_re = NULL;
+			}
+			be->health_expect_len = 0;
+		}
+		for (j = 0; j < be->nservers; j++) {
+			struct server *srv = &be->servers[j];
+
+			srv->check_addr = srv->addr;
+			if (!be->health_port)
+				continue;
+			if (srv->addr.ss.ss_family == AF_INET)
+				((struct sockaddr_in *)&srv->check_addr.ss)->sin_port =
+					htons(be->health_port);
+			else if (srv->addr.ss.ss_family == AF_INET6)
+				((struct sockaddr_in6 *)&srv->check_addr.ss)->sin6_port =
+					htons(be->health_port);
+			else
+				config_error(cfg, be->line,
+					     "backend %s: health-port: server %s is a unix socket",
+					     be->name, srv->name);
+		}
 		/* as HAProxy's inter: a check ends before the next is due */
 		INHERIT(be->health_timeout_ms,
 			be->connect_timeout_ms < be->health_interval_ms ?
@@ -1174,8 +1252,13 @@ void config_free(struct config *cfg)
 {
 	unsigned int i;
 
-	for (i = 0; i < cfg->nbackends; i++)
+	for (i = 0; i < cfg->nbackends; i++) {
 		free(cfg->backends[i].servers);
+		if (cfg->backends[i].health_re) {
+			regfree(cfg->backends[i].health_re);
+			free(cfg->backends[i].health_re);
+		}
+	}
 	for (i = 0; i < cfg->nlisteners; i++) {
 		free(cfg->listeners[i].binds);
 		free(cfg->listeners[i].allow.v);

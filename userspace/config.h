@@ -40,12 +40,14 @@ enum forward_kind {
 enum health_kind {
 	HEALTH_NONE,
 	HEALTH_TCP,
+	HEALTH_SEND_EXPECT,	/* connect, send, expect an answer */
 };
 
 struct server {
 	char name[NAME_MAX_LEN];
 	struct addr addr;
 	char addr_str[ADDR_STRLEN];
+	struct addr check_addr;		/* addr, with health-port if set */
 	bool backup;
 	int line;
 
@@ -81,6 +83,11 @@ struct backend {
 	int connect_timeout_ms;
 	int server_timeout_ms;		/* server side silent this long: close */
 	int retries;			/* rounds over the servers after the first */
+	/* health = send-expect: what to send, what to expect back */
+	char health_send[256], health_expect[256];
+	size_t health_send_len, health_expect_len;
+	struct re_pattern_buffer *health_re;	/* "re:..." compiled */
+	int health_port;		/* checks go here; 0: the server's */
 	int slow_start_ms;		/* weight ramp after coming up; 0 = off */
 	int passive_fall;		/* failures in a row to go down; 0 = off */
 	int passive_down_ms;		/* out for at least this long */

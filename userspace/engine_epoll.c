@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "health.h"
+#include "health_talk.h"
 #include "inspect.h"
 #include "log.h"
 #include "worker.h"
@@ -39,6 +40,7 @@ struct epoll_worker {
 	unsigned int min_connect_ms;
 	int *hc_fd;		/* check socket, [be * MAX_SERVERS + srv] */
 	uint64_t *hc_deadline;
+	struct hc_talk **hc_talk;	/* send-expect: past its connect */
 	uint64_t *again;	/* ev_pack() of directions out of budget */
 	unsigned int nagain, again_cap;
 	/* per side readiness, kept in conn->ev[side] */
@@ -564,8 +566,8 @@ static int health_start(struct worker *w, unsigned int b, unsigned int s)
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (const struct sockaddr *)&srv->addr.ss,
-		    srv->addr.len) && errno != EINPROGRESS) {
+	if (connect(fd, (const struct sockaddr *)&srv->check_addr.ss,
+		    srv->check_addr.len) && errno != EINPROGRESS) {
 		health_result(w, be, srv, false, strerror(errno));
 		close(fd);
 		return 0;
@@ -581,27 +583,55 @@ static int health_start(struct worker *w, unsigned int b, unsigned int s)
 	return 0;
 }
 
-static void health_done(struct epoll_worker *e, unsigned int idx, int err)
+static void health_finish(struct epoll_worker *e, unsigned int idx, bool ok,
+			  const char *why)
 {
 	struct backend *be = &e->w->cfg->backends[HC_BE(idx)];
 	unsigned int i = HC_BE(idx) * MAX_SERVERS + HC_SRV(idx);
 
 	close(e->hc_fd[i]);
 	e->hc_fd[i] = -1;
-	health_result(e->w, be, &be->servers[HC_SRV(idx)], !err,
-		      err == ETIMEDOUT ? "timed out" : strerror(err));
+	health_result(e->w, be, &be->servers[HC_SRV(idx)], ok, why);
+	hc_talk_free(&e->hc_talk[i]);
 }
 
+static void health_done(struct epoll_worker *e, unsigned int idx, int err)
+{
+	unsigned int i = HC_BE(idx) * MAX_SERVERS + HC_SRV(idx);
+
+	health_finish(e, idx, !err, err != ETIMEDOUT ? strerror(err) :
+		      e->hc_talk[i] ? "timed out waiting for the answer" :
+		      "timed out");
+}
+
+/* connected (or not), then, for send-expect, readable */
 static void on_health(struct epoll_worker *e, unsigned int idx)
 {
 	unsigned int i = HC_BE(idx) * MAX_SERVERS + HC_SRV(idx);
+	struct backend *be = &e->w->cfg->backends[HC_BE(idx)];
+	struct epoll_event ev;
 	socklen_t len = sizeof(int);
-	int err = 0;
+	const char *why = NULL;
+	int err = 0, ret;
 
 	if (e->hc_fd[i] < 0)
 		return;
-	getsockopt(e->hc_fd[i], SOL_SOCKET, SO_ERROR, &err, &len);
-	health_done(e, idx, err);
+	if (!e->hc_talk[i]) {
+		getsockopt(e->hc_fd[i], SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err) {
+			health_done(e, idx, err);
+			return;
+		}
+	}
+	ret = hc_talk_step(be, e->hc_fd[i], &e->hc_talk[i], &why);
+	if (ret <= 0) {
+		health_finish(e, idx, !ret, why);
+		return;
+	}
+	ev.events = EPOLLIN | EPOLLRDHUP;
+	ev.data.u64 = EV_HEALTH | idx;
+	if (epoll_ctl(e->epfd, EPOLL_CTL_MOD, e->hc_fd[i], &ev))
+		health_finish(e, idx, false, strerror(errno));
 }
 
 static void health_expire(struct epoll_worker *e)
@@ -685,7 +715,7 @@ static int epoll_run(struct worker *w)
 
 		if ((unsigned int)be->connect_timeout_ms < e.min_connect_ms)
 			e.min_connect_ms = be->connect_timeout_ms;
-		if (be->health == HEALTH_TCP &&
+		if (be->health != HEALTH_NONE &&
 		    be->health_interval_ms / 4 < tick_ms)
 			tick_ms = be->health_interval_ms / 4 ? : 1;
 	}
@@ -701,7 +731,9 @@ static int epoll_run(struct worker *w)
 	e.hc_fd = malloc(w->cfg->nbackends * MAX_SERVERS * sizeof(*e.hc_fd));
 	e.hc_deadline = calloc(w->cfg->nbackends * MAX_SERVERS,
 			       sizeof(*e.hc_deadline));
-	if (!e.listening || !e.hc_fd || !e.hc_deadline) {
+	e.hc_talk = calloc(w->cfg->nbackends * MAX_SERVERS,
+			   sizeof(*e.hc_talk));
+	if (!e.listening || !e.hc_fd || !e.hc_deadline || !e.hc_talk) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -761,6 +793,10 @@ out:
 		for (i = 0; i < (int)(w->cfg->nbackends * MAX_SERVERS); i++)
 			if (e.hc_fd[i] >= 0)
 				close(e.hc_fd[i]);
+	if (e.hc_talk)
+		for (i = 0; i < (int)(w->cfg->nbackends * MAX_SERVERS); i++)
+			hc_talk_free(&e.hc_talk[i]);
+	free(e.hc_talk);
 	free(e.hc_fd);
 	free(e.hc_deadline);
 	free(e.again);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "health.h"
+#include "health_talk.h"
 #include "inspect.h"
 #include "log.h"
 #include "uring.h"
@@ -464,8 +465,9 @@ static int health_start(struct worker *w, unsigned int b, unsigned int s)
 		return -errno;
 	*fdp = fd;
 	sqe = uring_sqe(u, 2);
-	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&srv->addr.ss,
-			      srv->addr.len);
+	io_uring_prep_connect(sqe, fd,
+			      (const struct sockaddr *)&srv->check_addr.ss,
+			      srv->check_addr.len);
 	sqe->flags |= IOSQE_IO_LINK;
 	io_uring_sqe_set_data64(sqe, ud_pack(UD_HEALTH, 0, HC_IDX(b, s), 0, 0));
 	sqe = uring_sqe_next(u);
@@ -474,17 +476,51 @@ static int health_start(struct worker *w, unsigned int b, unsigned int s)
 	return 0;
 }
 
+static void health_finish(struct uring_worker *u, unsigned int i, bool ok,
+			  const char *why)
+{
+	struct backend *be = &u->w->cfg->backends[HC_BE(i)];
+	unsigned int k = HC_BE(i) * MAX_SERVERS + HC_SRV(i);
+
+	close(u->hc_fd[k]);
+	u->hc_fd[k] = -1;
+	health_result(u->w, be, &be->servers[HC_SRV(i)], ok, why);
+	hc_talk_free(&u->hc_talk[k]);
+}
+
+/*
+ * The check's connect completed (UD_HEALTH), or for send-expect its
+ * answer became readable (UD_HEALTH_IN): each wait is a poll linked
+ * to a timeout of health-timeout.
+ */
 static void on_health(struct uring_worker *u, struct io_uring_cqe *cqe)
 {
 	unsigned int i = ud_idx(cqe->user_data);
+	unsigned int k = HC_BE(i) * MAX_SERVERS + HC_SRV(i);
 	struct backend *be = &u->w->cfg->backends[HC_BE(i)];
-	int *fdp = &u->hc_fd[HC_BE(i) * MAX_SERVERS + HC_SRV(i)];
+	struct io_uring_sqe *sqe;
+	const char *why = NULL;
+	int ret;
 
-	close(*fdp);
-	*fdp = -1;
-	health_result(u->w, be, &be->servers[HC_SRV(i)], cqe->res == 0,
-		      cqe->res == -ECANCELED ? "timed out" :
-		      strerror(-cqe->res));
+	if (cqe->res < 0) {
+		health_finish(u, i, false, cqe->res != -ECANCELED ?
+			      strerror(-cqe->res) : u->hc_talk[k] ?
+			      "timed out waiting for the answer" :
+			      "timed out");
+		return;
+	}
+	ret = hc_talk_step(be, u->hc_fd[k], &u->hc_talk[k], &why);
+	if (ret <= 0) {
+		health_finish(u, i, !ret, why);
+		return;
+	}
+	sqe = uring_sqe(u, 2);
+	io_uring_prep_poll_add(sqe, u->hc_fd[k], POLLIN | POLLRDHUP);
+	sqe->flags |= IOSQE_IO_LINK;
+	io_uring_sqe_set_data64(sqe, ud_pack(UD_HEALTH_IN, 0, i, 0, 0));
+	sqe = uring_sqe_next(u);
+	io_uring_prep_link_timeout(sqe, &u->hc_ts[HC_BE(i)], 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(UD_HEALTH_TIMEOUT, 0, 0, 0, 0));
 }
 
 /* ---- timers and wake-ups ------------------------------------------------ */
@@ -583,6 +619,7 @@ static void handle_cqe(struct uring_worker *u, struct io_uring_cqe *cqe)
 		on_wake(u, cqe->res);
 		return;
 	case UD_HEALTH:
+	case UD_HEALTH_IN:
 		on_health(u, cqe);
 		return;
 	case UD_HEALTH_TIMEOUT:
@@ -703,7 +740,9 @@ static int uring_worker_init(struct uring_worker *u, struct worker *w)
 	u->acc_armed = calloc(cfg->nsocks, sizeof(*u->acc_armed));
 	u->hc_ts = calloc(cfg->nbackends, sizeof(*u->hc_ts));
 	u->hc_fd = malloc(cfg->nbackends * MAX_SERVERS * sizeof(*u->hc_fd));
-	if (!u->acc || !u->acc_armed || !u->hc_ts || !u->hc_fd) {
+	u->hc_talk = calloc(cfg->nbackends * MAX_SERVERS, sizeof(*u->hc_talk));
+	if (!u->acc || !u->acc_armed || !u->hc_ts || !u->hc_fd ||
+	    !u->hc_talk) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
@@ -718,7 +757,7 @@ static int uring_worker_init(struct uring_worker *u, struct worker *w)
 			u->min_connect_ms = be->connect_timeout_ms;
 		u->hc_ts[l].tv_sec = be->health_timeout_ms / 1000;
 		u->hc_ts[l].tv_nsec = (be->health_timeout_ms % 1000) * 1000000L;
-		if (be->health == HEALTH_TCP &&
+		if (be->health != HEALTH_NONE &&
 		    (unsigned int)be->health_interval_ms / 4 < u->tick_ms)
 			u->tick_ms = be->health_interval_ms / 4 ? : 1;
 	}
@@ -735,6 +774,7 @@ out_free:
 	free(u->acc_armed);
 	free(u->hc_ts);
 	free(u->hc_fd);
+	free(u->hc_talk);
 	bufring_teardown(u);
 out_exit:
 	io_uring_queue_exit(&u->ring);
@@ -748,13 +788,16 @@ static void uring_worker_fini(struct uring_worker *u)
 	bufring_teardown(u);
 	io_uring_queue_exit(&u->ring);
 	uring_backlog_free(u);
-	for (i = 0; i < u->w->cfg->nbackends * MAX_SERVERS; i++)
+	for (i = 0; i < u->w->cfg->nbackends * MAX_SERVERS; i++) {
 		if (u->hc_fd[i] >= 0)
 			close(u->hc_fd[i]);
+		hc_talk_free(&u->hc_talk[i]);
+	}
 	free(u->acc);
 	free(u->acc_armed);
 	free(u->hc_ts);
 	free(u->hc_fd);
+	free(u->hc_talk);
 }
 
 /*

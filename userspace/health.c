@@ -29,7 +29,7 @@ static void set_up(struct backend *be, struct server *srv, bool up,
 void health_result(struct worker *w, struct backend *be, struct server *srv,
 		   bool ok, const char *why)
 {
-	char msg[96];
+	char msg[192];
 
 	atomic_fetch_add_explicit(&srv->hc_total[ok], 1, memory_order_relaxed);
 	if (ok) {

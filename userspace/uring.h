@@ -62,6 +62,8 @@ struct accept_slot {
  * two were within noise.
  */
 
+struct hc_talk;
+
 struct uring_worker {
 	struct io_uring ring;
 	struct worker *w;
@@ -78,6 +80,7 @@ struct uring_worker {
 	struct __kernel_timespec *hc_ts;	/* check timeout per backend */
 	struct __kernel_timespec tick_ts;
 	int *hc_fd;			/* check socket, [be * MAX_SERVERS + srv] */
+	struct hc_talk **hc_talk;	/* send-expect: past its connect */
 	unsigned int tick_ms;
 	uint64_t wake_val;
 

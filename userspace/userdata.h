@@ -44,6 +44,7 @@ enum ud_op {
 	UD_WAKE,	/* eventfd read: the main thread wants attention */
 	UD_HEALTH,	/* health check connect; index = HC_IDX(be, srv) */
 	UD_HEALTH_TIMEOUT,
+	UD_HEALTH_IN,	/* send-expect: the check's answer is readable */
 	UD_INSPECT,	/* accept-proxy: poll until the client is readable */
 	UD_MAX,
 };

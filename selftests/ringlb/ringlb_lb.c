@@ -897,6 +897,18 @@ static void lb_spawn(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, ret);
 }
 
+/*
+ * lb_spawn() waits for e->lport; a worker binds its other listeners
+ * right after, so a test that uses them waits for each as well (the
+ * probe is a connect closed at once)
+ */
+static void lb_wait_port(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(lb) *self, uint16_t port)
+{
+	ASSERT_EQ(0, rl_wait_ready(&self->e.rl, AF_INET, port,
+				   10000 + slack_ms() * 2, NULL));
+}
+
 /* write the config and start the daemon on it */
 static void lb_start(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(lb) *self, int threads, const char *balance,
@@ -1656,6 +1668,156 @@ TEST_F(lb, slow_start)
 	}
 }
 
+/*
+ * A server for send-expect checks: answers what each check sends, as
+ * its mode says, on a port of its own (health-port).
+ */
+enum { ANS_PONG, ANS_ERR, ANS_SILENT, ANS_HTTP_200, ANS_HTTP_503 };
+
+struct ans_srv {
+	int lfd;
+	uint16_t port;
+	pthread_t thr;
+	atomic_int mode;
+	atomic_bool stop;
+	atomic_int asked;	/* checks that said PING or GET */
+};
+
+static void *ans_thread(void *arg)
+{
+	struct ans_srv *a = arg;
+	int held[64], nheld = 0;
+
+	while (!atomic_load(&a->stop)) {
+		struct pollfd p = { .fd = a->lfd, .events = POLLIN };
+		char buf[256];
+		const char *ans = NULL;
+		int fd, mode;
+		ssize_t n;
+
+		if (atomic_load(&a->mode) != ANS_SILENT)
+			while (nheld)
+				close(held[--nheld]);
+		if (poll(&p, 1, 20) != 1)
+			continue;
+		fd = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		n = poll(&p, 1, 2000) == 1 ? recv(fd, buf, sizeof(buf) - 1, 0) : -1;
+		if (n > 0 && (!memcmp(buf, "PING", 4) || !memcmp(buf, "GET ", 4)))
+			atomic_fetch_add(&a->asked, 1);
+		mode = atomic_load(&a->mode);
+		if (mode == ANS_SILENT && nheld < 64) {
+			held[nheld++] = fd;
+			continue;
+		}
+		ans = mode == ANS_PONG ? "+PONG\r\n" : mode == ANS_ERR ? "-ERR\r\n" :
+		      mode == ANS_HTTP_200 ? "HTTP/1.1 200 OK\r\n\r\n" :
+		      "HTTP/1.1 503 Service Unavailable\r\n\r\n";
+		if (n > 0 && send(fd, ans, strlen(ans), MSG_NOSIGNAL) < 0)
+			n = -1;
+		close(fd);
+	}
+	while (nheld)
+		close(held[--nheld]);
+	return NULL;
+}
+
+static int ans_start(struct ans_srv *a, int mode)
+{
+	memset(a, 0, sizeof(*a));
+	a->lfd = idsrv_listen(0, &a->port);
+	if (a->lfd < 0)
+		return a->lfd;
+	atomic_store(&a->mode, mode);
+	return -pthread_create(&a->thr, NULL, ans_thread, a);
+}
+
+static void ans_stop(struct ans_srv *a)
+{
+	atomic_store(&a->stop, true);
+	pthread_join(a->thr, NULL);
+	close(a->lfd);
+}
+
+/*
+ * health = send-expect on a port of its own: Redis' PING and +PONG,
+ * and an HTTP status line by regular expression. A wrong answer, a
+ * silent server and a good answer again move the server down and up,
+ * and the log says what the server answered.
+ */
+TEST_F(lb, health_send_expect)
+{
+	static char text[2048];
+	struct ans_srv redis, web;
+	int limit = (2 + 2) * HC_INTERVAL + 1000 + slack_ms(), n0;
+	uint16_t lp2;
+
+	CHECK_SKIP(&self->e);
+	ASSERT_EQ(0, idsrv_start(&self->srv[0], 0, PP_NONE));
+	ASSERT_EQ(0, idsrv_start(&self->srv[1], 1, PP_NONE));
+	self->nsrv = 2;
+	ASSERT_EQ(0, ans_start(&redis, ANS_PONG));
+	ASSERT_EQ(0, ans_start(&web, ANS_HTTP_200));
+	ASSERT_EQ(0, free_port(AF_INET, &self->e.lport));
+	ASSERT_EQ(0, free_port(AF_INET, &lp2));
+	snprintf(text, sizeof(text),
+		 "[global]\nthreads = 1\nadmin = %s\n"
+		 "health-interval = %d\nhealth-timeout = 500\nrise = 2\nfall = 2\n\n"
+		 "[listener r]\nbind = 127.0.0.1:%u\nbackend = cache\n\n"
+		 "[listener w]\nbind = 127.0.0.1:%u\nbackend = site\n\n"
+		 "[backend cache]\nhealth = send-expect\nhealth-send = PING\\r\\n\n"
+		 "health-expect = +PONG\nhealth-port = %u\nserver = a 127.0.0.1:%u\n\n"
+		 "[backend site]\nhealth = send-expect\n"
+		 "health-send = GET /health HTTP/1.0\\r\\n\\r\\n\n"
+		 "health-expect = re:^HTTP/1\\.[01] 200\nhealth-port = %u\n"
+		 "server = b 127.0.0.1:%u\n",
+		 self->sock, HC_INTERVAL, self->e.lport, lp2, redis.port,
+		 self->srv[0].port, web.port, self->srv[1].port);
+	lb_write_cfg(_metadata, self, text);
+	lb_spawn(_metadata, self, NULL);
+	/* the readiness probe's connection reached a: count from there */
+	env_settle(_metadata, &self->e);
+	n0 = atomic_load(&self->srv[0].accepted);
+
+	/* good answers: both up, and the checks went to the check ports */
+	sleep_ms(3 * HC_INTERVAL);
+	EXPECT_LE(0, lb_wait_state(self, "a", "up", limit));
+	EXPECT_LE(0, lb_wait_state(self, "b", "up", limit));
+	EXPECT_LT(0, atomic_load(&redis.asked));
+	EXPECT_LT(0, atomic_load(&web.asked));
+	/* the traffic port saw no check */
+	EXPECT_EQ(n0, atomic_load(&self->srv[0].accepted));
+
+	/* a wrong answer, each kind */
+	atomic_store(&redis.mode, ANS_ERR);
+	atomic_store(&web.mode, ANS_HTTP_503);
+	ASSERT_LE(0, lb_wait_state(self, "a", "down", limit));
+	ASSERT_LE(0, lb_wait_state(self, "b", "down", limit));
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl,
+				 "is DOWN: 2 checks failed, last: closed before the expected answer (got '-ERR..')",
+				 1, 3000 + slack_ms()));
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, "(got 'HTTP/1.1 503 Service Unavailable...')",
+				 1, 3000 + slack_ms()));
+	/* back */
+	atomic_store(&redis.mode, ANS_PONG);
+	atomic_store(&web.mode, ANS_HTTP_200);
+	ASSERT_LE(0, lb_wait_state(self, "a", "up", limit));
+	ASSERT_LE(0, lb_wait_state(self, "b", "up", limit));
+	/* silence: down by the timeout on the answer */
+	atomic_store(&redis.mode, ANS_SILENT);
+	ASSERT_LE(0, lb_wait_state(self, "a", "down", limit + 2 * 500));
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, "last: timed out waiting for the answer",
+				 1, 3000 + slack_ms()));
+	atomic_store(&redis.mode, ANS_PONG);
+	ASSERT_LE(0, lb_wait_state(self, "a", "up", limit));
+	/* and it serves */
+	EXPECT_EQ(0, lb_pick(_metadata, self, NULL, false));
+	ans_stop(&redis);
+	ans_stop(&web);
+}
+
 /* ---- 4. PROXY protocol ------------------------------------------------------------------ */
 
 /*
@@ -2013,6 +2175,9 @@ TEST_F(lb, accept_proxy_rules)
 		 self->sock, self->e.lport, lp2, lp3, lp4, self->srv[0].port);
 	lb_write_cfg(_metadata, self, text);
 	lb_spawn(_metadata, self, NULL);
+	lb_wait_port(_metadata, self, lp2);
+	lb_wait_port(_metadata, self, lp3);
+	lb_wait_port(_metadata, self, lp4);
 
 	/* deny sees the header's address, not loopback */
 	n = pp_v1_make(v1, sizeof(v1), "TCP4", "203.0.113.9", "198.51.100.1",
@@ -2258,6 +2423,7 @@ TEST_F(lb, sni_routing)
 		 self->srv[1].port, self->srv[2].port);
 	lb_write_cfg(_metadata, self, text);
 	lb_spawn(_metadata, self, NULL);
+	lb_wait_port(_metadata, self, lp2);
 
 	/* openssl itself, by name; case does not matter */
 	{
@@ -2392,6 +2558,8 @@ TEST_F(lb, log_format)
 		 self->sock, self->e.lport, lp2, lp3, dead, self->srv[0].port);
 	lb_write_cfg(_metadata, self, text);
 	lb_spawn(_metadata, self, NULL);
+	lb_wait_port(_metadata, self, lp2);
+	lb_wait_port(_metadata, self, lp3);
 
 	/* the silenced listener first: its line would come before the rest */
 	fd = tcp_connect(AF_INET, lp3);
