@@ -137,6 +137,51 @@ static int parse_int(struct config *cfg, int line, const char *key,
 	return 0;
 }
 
+/*
+ * A duration: a number of @unit_ms (ms, or s for tcp-keepalive) or a
+ * number with its unit, ms, s, m or h ("5s", "500ms", "1m"), as HAProxy
+ * and nginx take them; then bounded as parse_int() does, in @unit_ms.
+ */
+static int parse_duration(struct config *cfg, int line, const char *key,
+			  const char *v, long min, long max, int unit_ms,
+			  int *out)
+{
+	static const struct { const char *sfx; long ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	unsigned int i;
+	long long n, ms;
+	char *end;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || n < 0)
+		goto bad;
+	if (!*end) {
+		if (n > LLONG_MAX / unit_ms)
+			goto bad;
+		ms = n * unit_ms;
+	} else {
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (!strcmp(end, units[i].sfx))
+				break;
+		if (i == sizeof(units) / sizeof(units[0]) ||
+		    n > LLONG_MAX / units[i].ms)
+			goto bad;
+		ms = n * units[i].ms;
+		if (ms % unit_ms)
+			goto bad;
+	}
+	if (ms / unit_ms < min || ms / unit_ms > max)
+		goto bad;
+	*out = (int)(ms / unit_ms);
+	return 0;
+bad:
+	config_error(cfg, line, "%s: '%s' is not a duration in %ld..%ld %s (or with a unit: ms, s, m, h)",
+		     key, v, min, max, unit_ms == 1 ? "ms" : "s");
+	return -EINVAL;
+}
+
 static int parse_choice(struct config *cfg, int line, const char *key,
 			const char *v, const char *const *names, int *out)
 {
@@ -165,8 +210,6 @@ static const char *const accept_pp_names[] = { "off", "v1", "v2", "any",
 static const char *const tlv_names[] = { "drop", "pass", NULL };
 static const char *const health_names[] = { "none", "tcp", "send-expect",
 					    NULL };
-static const char *const level_names[] = { "error", "warn", "info", "debug",
-					   NULL };
 static const char *const onoff_names[] = { "off", "on", NULL };
 
 static int parse_name(struct config *cfg, int line, const char *what,
@@ -447,7 +490,7 @@ static int set_proxy_key(struct config *cfg, const char *k, const char *v,
 	if (!strcmp(k, "accept-proxy-tlvs"))
 		return parse_choice(cfg, line, k, v, tlv_names, tlvs);
 	if (!strcmp(k, "inspect-timeout"))
-		return parse_int(cfg, line, k, v, 1, 3600000, inspect_ms);
+		return parse_duration(cfg, line, k, v, 1, 3600000, 1, inspect_ms);
 	return 1;
 }
 
@@ -497,30 +540,30 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 	if (!strcmp(k, "source-prefix-v6"))
 		return parse_int(cfg, line, k, v, 1, 128, &cfg->src_prefix[1]);
 	if (!strcmp(k, "connect-timeout"))
-		return parse_int(cfg, line, k, v, 1, 3600000,
+		return parse_duration(cfg, line, k, v, 1, 3600000, 1,
 				 &cfg->connect_timeout_ms);
 	if (!strcmp(k, "retries"))
 		return parse_int(cfg, line, k, v, 0, 100, &cfg->retries);
 	if (!strcmp(k, "idle-timeout"))
-		return parse_int(cfg, line, k, v, 0, INT_MAX,
+		return parse_duration(cfg, line, k, v, 0, INT_MAX, 1,
 				 &cfg->idle_timeout_ms);
 	if (!strcmp(k, "client-timeout"))
-		return parse_int(cfg, line, k, v, 0, INT_MAX,
+		return parse_duration(cfg, line, k, v, 0, INT_MAX, 1,
 				 &cfg->client_timeout_ms);
 	if (!strcmp(k, "server-timeout"))
-		return parse_int(cfg, line, k, v, 0, INT_MAX,
+		return parse_duration(cfg, line, k, v, 0, INT_MAX, 1,
 				 &cfg->server_timeout_ms);
 	if (!strcmp(k, "write-timeout"))
-		return parse_int(cfg, line, k, v, 0, INT_MAX,
+		return parse_duration(cfg, line, k, v, 0, INT_MAX, 1,
 				 &cfg->write_timeout_ms);
 	if (!strcmp(k, "tcp-keepalive"))
-		return parse_int(cfg, line, k, v, 0, 32767,
+		return parse_duration(cfg, line, k, v, 0, 32767, 1000,
 				 &cfg->tcp_keepalive_s);
 	if (!strcmp(k, "drain-timeout"))
-		return parse_int(cfg, line, k, v, 0, INT_MAX,
+		return parse_duration(cfg, line, k, v, 0, INT_MAX, 1,
 				 &cfg->drain_timeout_ms);
 	if (!strcmp(k, "hard-stop-after"))
-		return parse_int(cfg, line, k, v, 0, INT_MAX,
+		return parse_duration(cfg, line, k, v, 0, INT_MAX, 1,
 				 &cfg->hard_stop_after_ms);
 	if (!strcmp(k, "proxy-protocol"))
 		return parse_choice(cfg, line, k, v, pp_names,
@@ -538,22 +581,22 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 		return parse_choice(cfg, line, k, v, health_names,
 				    &cfg->health);
 	if (!strcmp(k, "health-interval"))
-		return parse_int(cfg, line, k, v, 10, 3600000,
+		return parse_duration(cfg, line, k, v, 10, 3600000, 1,
 				 &cfg->health_interval_ms);
 	if (!strcmp(k, "health-timeout"))
-		return parse_int(cfg, line, k, v, 1, 3600000,
+		return parse_duration(cfg, line, k, v, 1, 3600000, 1,
 				 &cfg->health_timeout_ms);
 	if (!strcmp(k, "rise"))
 		return parse_int(cfg, line, k, v, 1, 100, &cfg->rise);
 	if (!strcmp(k, "fall"))
 		return parse_int(cfg, line, k, v, 1, 100, &cfg->fall);
 	if (!strcmp(k, "slow-start"))
-		return parse_int(cfg, line, k, v, 0, 3600000,
+		return parse_duration(cfg, line, k, v, 0, 3600000, 1,
 				 &cfg->slow_start_ms);
 	if (!strcmp(k, "passive-fall"))
 		return parse_int(cfg, line, k, v, 0, 100, &cfg->passive_fall);
 	if (!strcmp(k, "passive-down"))
-		return parse_int(cfg, line, k, v, 10, 3600000,
+		return parse_duration(cfg, line, k, v, 10, 3600000, 1,
 				 &cfg->passive_down_ms);
 	if (!strcmp(k, "admin")) {
 		if (!*v || strlen(v) >= sizeof(cfg->admin_path)) {
@@ -582,9 +625,17 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 		strcpy(cfg->user, v);
 		return 0;
 	}
-	if (!strcmp(k, "log-level"))
-		return parse_choice(cfg, line, k, v, level_names,
-				    &cfg->log_level);
+	if (!strcmp(k, "log-level")) {
+		enum log_level l;
+
+		if (log_parse_level(v, &l)) {
+			config_error(cfg, line, "log-level: '%s' is not one of error, warn, info, debug (or syslog's emerg..debug)",
+				     v);
+			return -EINVAL;
+		}
+		cfg->log_level = l;
+		return 0;
+	}
 	if (!strcmp(k, "pipe-size"))
 		return parse_int(cfg, line, k, v, 4096, 1 << 20,
 				 &cfg->pipe_size);
@@ -739,13 +790,13 @@ static int set_listener(struct config *cfg, struct listener *ln,
 		return parse_choice(cfg, line, k, v, pp_names,
 				    &ln->proxy_protocol);
 	if (!strcmp(k, "idle-timeout"))
-		return parse_int(cfg, line, k, v, 0, INT_MAX,
+		return parse_duration(cfg, line, k, v, 0, INT_MAX, 1,
 				 &ln->idle_timeout_ms);
 	if (!strcmp(k, "client-timeout"))
-		return parse_int(cfg, line, k, v, 0, INT_MAX,
+		return parse_duration(cfg, line, k, v, 0, INT_MAX, 1,
 				 &ln->client_timeout_ms);
 	if (!strcmp(k, "write-timeout"))
-		return parse_int(cfg, line, k, v, 0, INT_MAX,
+		return parse_duration(cfg, line, k, v, 0, INT_MAX, 1,
 				 &ln->write_timeout_ms);
 	config_error(cfg, line, "unknown key '%s' in [listener %s]", k,
 		     ln->name);
@@ -769,28 +820,28 @@ static int set_backend(struct config *cfg, struct backend *be,
 	if (!strcmp(k, "health"))
 		return parse_choice(cfg, line, k, v, health_names, &be->health);
 	if (!strcmp(k, "health-interval"))
-		return parse_int(cfg, line, k, v, 10, 3600000,
+		return parse_duration(cfg, line, k, v, 10, 3600000, 1,
 				 &be->health_interval_ms);
 	if (!strcmp(k, "health-timeout"))
-		return parse_int(cfg, line, k, v, 1, 3600000,
+		return parse_duration(cfg, line, k, v, 1, 3600000, 1,
 				 &be->health_timeout_ms);
 	if (!strcmp(k, "rise"))
 		return parse_int(cfg, line, k, v, 1, 100, &be->rise);
 	if (!strcmp(k, "fall"))
 		return parse_int(cfg, line, k, v, 1, 100, &be->fall);
 	if (!strcmp(k, "slow-start"))
-		return parse_int(cfg, line, k, v, 0, 3600000,
+		return parse_duration(cfg, line, k, v, 0, 3600000, 1,
 				 &be->slow_start_ms);
 	if (!strcmp(k, "passive-fall"))
 		return parse_int(cfg, line, k, v, 0, 100, &be->passive_fall);
 	if (!strcmp(k, "passive-down"))
-		return parse_int(cfg, line, k, v, 10, 3600000,
+		return parse_duration(cfg, line, k, v, 10, 3600000, 1,
 				 &be->passive_down_ms);
 	if (!strcmp(k, "connect-timeout"))
-		return parse_int(cfg, line, k, v, 1, 3600000,
+		return parse_duration(cfg, line, k, v, 1, 3600000, 1,
 				 &be->connect_timeout_ms);
 	if (!strcmp(k, "server-timeout"))
-		return parse_int(cfg, line, k, v, 0, INT_MAX,
+		return parse_duration(cfg, line, k, v, 0, INT_MAX, 1,
 				 &be->server_timeout_ms);
 	if (!strcmp(k, "retries"))
 		return parse_int(cfg, line, k, v, 0, 100, &be->retries);
@@ -882,11 +933,22 @@ static char *read_line(char *str, int num, void *stream)
 	}
 	{
 		const char *t = str + strspn(str, " \t");
+		char *h;
 
 		if (*t == '[') {
 			ctx->section_line = ctx->line;
 			ctx->new_section = true;
 		}
+		/*
+		 * An inline comment: '#' after a blank, as ';' is for
+		 * libinih (a value cannot hold " #" or " ;" then).
+		 */
+		for (h = str + 1; *t != '#' && *t != ';' && *h; h++)
+			if (*h == '#' && (h[-1] == ' ' || h[-1] == '\t')) {
+				*h++ = '\n';
+				*h = '\0';
+				break;
+			}
 	}
 	return str;
 }
@@ -1226,6 +1288,40 @@ int config_finish(struct config *cfg)
 							     ln->name,
 							     cfg->listeners[j].name);
 			}
+	}
+	/* what is valid but not what its author meant: said, not refused */
+	for (i = 0; i < cfg->nbackends; i++) {
+		struct backend *be = &cfg->backends[i];
+		unsigned int w0 = 0, nz = 0;
+		bool used = false, uneven = false;
+
+		for (j = 0; j < be->nservers; j++) {
+			unsigned int w = atomic_load(&be->servers[j].weight);
+
+			if (!j)
+				w0 = w;
+			uneven |= w != w0;
+			nz += w > 0;
+		}
+		if (be->nservers && !nz)
+			config_warn(cfg, be->line,
+				    "backend %s: every server has weight 0: no client can be served",
+				    be->name);
+		else if (uneven && !strcmp(be->balance, "rr"))
+			config_warn(cfg, be->line,
+				    "backend %s: balance rr ignores weights; wrr, leastconn and p2c follow them",
+				    be->name);
+		for (j = 0; j < cfg->nlisteners && !used; j++) {
+			struct listener *ln = &cfg->listeners[j];
+
+			used = ln->backend == be;
+			for (k = 0; k < ln->nsni && !used; k++)
+				used = ln->sni[k].backend == be;
+		}
+		if (!used && !cfg->errors)
+			config_warn(cfg, be->line,
+				    "backend %s: no listener uses it",
+				    be->name);
 	}
 	if (cfg->errors)
 		return -EINVAL;

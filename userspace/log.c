@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,10 +50,24 @@ static struct {
 	.cond = PTHREAD_COND_INITIALIZER,
 };
 
+/* ringlb's names, and syslog's (emerg to debug) for the same levels */
+static const struct {
+	const char *name;
+	enum log_level level;
+} level_aliases[] = {
+	{ "emerg", LOG_ERROR }, { "alert", LOG_ERROR }, { "crit", LOG_ERROR },
+	{ "err", LOG_ERROR }, { "warning", LOG_WARN }, { "notice", LOG_INFO },
+};
+
 int log_parse_level(const char *s, enum log_level *out)
 {
 	unsigned int i;
 
+	for (i = 0; i < sizeof(level_aliases) / sizeof(level_aliases[0]); i++)
+		if (!strcmp(s, level_aliases[i].name)) {
+			*out = level_aliases[i].level;
+			return 0;
+		}
 	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
 		if (!strcmp(s, level_names[i])) {
 			*out = i;
@@ -176,6 +191,33 @@ static bool log_queue(const char *line, size_t n, bool now)
 	return true;
 }
 
+/*
+ * Is stderr the journal (systemd sets JOURNAL_STREAM to its device and
+ * inode)? Then each line starts with its syslog priority, <3> to <7>,
+ * which journald takes off and keeps: `journalctl -p warning` shows a
+ * server going DOWN. A terminal or a file gets the lines bare.
+ */
+static bool to_journal(void)
+{
+	static int journal = -1;
+	unsigned long dev, ino;
+	const char *e;
+	struct stat st;
+
+	if (journal >= 0)
+		return journal;
+	e = getenv("JOURNAL_STREAM");
+	journal = e && sscanf(e, "%lu:%lu", &dev, &ino) == 2 &&
+		  !fstat(STDERR_FILENO, &st) && st.st_dev == dev &&
+		  st.st_ino == ino;
+	return journal;
+}
+
+static const char syslog_prio[] = {
+	[LOG_ERROR] = '3', [LOG_WARN] = '4', [LOG_INFO] = '6',
+	[LOG_DEBUG] = '7',
+};
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	char line[1024];
@@ -184,7 +226,12 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 
 	if (lvl > log_level)
 		return;
-	n = snprintf(line, sizeof(line), "ringlb: %s: ", level_names[lvl]);
+	if (to_journal())
+		n = snprintf(line, sizeof(line), "<%c>ringlb: %s: ",
+			     syslog_prio[lvl], level_names[lvl]);
+	else
+		n = snprintf(line, sizeof(line), "ringlb: %s: ",
+			     level_names[lvl]);
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -665,15 +666,20 @@ int main(int argc, char **argv)
 	ret = config_from_args(cfg, argc, argv, &check_only);
 	if (ret <= 0 && user_check(cfg))
 		ret = -EINVAL;
+	/*
+	 * A configuration (file or command line) that is not valid exits
+	 * EX_CONFIG: the unit lists it in RestartPreventExitStatus, since
+	 * restarting cannot fix it; anything that fails later exits 1.
+	 */
 	if (check_only) {
 		if (!ret)
 			printf("%s: configuration is valid\n",
 			       cfg->file ? cfg->file : "command line");
-		status = ret ? 1 : 0;
+		status = ret ? EX_CONFIG : 0;
 		goto out_free_cfg;
 	}
 	if (ret) {
-		status = ret > 0 ? 0 : 1;
+		status = ret > 0 ? 0 : EX_CONFIG;
 		goto out_free_cfg;
 	}
 

@@ -34,6 +34,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <sysexits.h>
+
 #include "common.h"
 
 /* the control plane's contract (userspace/control.h, admin-guide.rst) */
@@ -1353,7 +1355,7 @@ TEST_F_TIMEOUT(sock, check_user_under_unit, 60)
 	if (st == 127 || strstr(out, "Permission denied"))
 		SKIP(return, "uid %u cannot run ringlb --check on our config: %.200s",
 		     unit.uid, out);
-	EXPECT_EQ(1, st) TH_LOG("under the unit: %s", out);
+	EXPECT_EQ(EX_CONFIG, st) TH_LOG("under the unit: %s", out);
 	EXPECT_NE(NULL, strstr(out, "user = nobody: this process cannot change its user"))
 		TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "DynamicUser")) TH_LOG("%s", out);
@@ -1363,7 +1365,7 @@ TEST_F_TIMEOUT(sock, check_user_under_unit, 60)
 	shell.uid = unit.uid;
 	shell.gid = unit.gid;
 	st = run(argv, &shell, 10000 + slack_ms(), out, sizeof(out), NULL);
-	EXPECT_EQ(1, st) TH_LOG("%s", out);
+	EXPECT_EQ(EX_CONFIG, st) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "start ringlb as root")) TH_LOG("%s", out);
 }
 

@@ -24,6 +24,7 @@
 #include <pwd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sysexits.h>
 
 #include "common.h"
 
@@ -1106,7 +1107,7 @@ TEST(config_examples)
 }
 
 /*
- * One file with many mistakes: --check exits 1 and names each one as
+ * One file with many mistakes: --check exits 78 (EX_CONFIG) and names each one as
  * FILE:LINE:, every line of its output is such a line, and nothing is
  * reported twice or at a line without a mistake.
  */
@@ -1156,7 +1157,7 @@ TEST(config_errors)
 	ASSERT_EQ((ssize_t)strlen(bad), write(fd, bad, strlen(bad)));
 	close(fd);
 	st = run_capture(argv, out, sizeof(out));
-	EXPECT_EQ(1, st) TH_LOG("exit %d: %s", st, out);
+	EXPECT_EQ(EX_CONFIG, st) TH_LOG("exit %d: %s", st, out);
 	snprintf(prefix, sizeof(prefix), "%s:", path);
 	plen = strlen(prefix);
 	for (line = strtok_r(out, "\n", &save); line;

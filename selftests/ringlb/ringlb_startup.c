@@ -2,11 +2,14 @@
 /*
  * ringlb start-up: --engine auto falls back to epoll (and says so) when
  * io_uring_setup() is refused, here by a seccomp filter installed in the
- * child before exec; --engine uring then exits 1 instead; and bad
- * arguments or a listener that cannot be bound exit 1 with a message.
+ * child before exec; --engine uring then exits 1 instead; bad arguments
+ * exit 78 (EX_CONFIG) and a listener that cannot be bound exits 1, each
+ * with a message.
  */
 #define _GNU_SOURCE
 #include "kselftest_harness.h"
+
+#include <sysexits.h>
 
 #include "common.h"
 
@@ -152,7 +155,7 @@ static int run_status(const char **args, char **log)
 	return WIFEXITED(p.status) ? WEXITSTATUS(p.status) : 128;
 }
 
-TEST(bad_arguments_exit_1)
+TEST(bad_arguments_exit_78)
 {
 	const char *cases[][8] = {
 		{ NULL, NULL },					/* nothing */
@@ -179,7 +182,7 @@ TEST(bad_arguments_exit_1)
 		SKIP(return, "ringlb binary %s not executable", ringlb_path());
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		st = run_status(cases[i], &log);
-		EXPECT_EQ(1, st) TH_LOG("case %u (%s %s ...): exit %d", i,
+		EXPECT_EQ(EX_CONFIG, st) TH_LOG("case %u (%s %s ...): exit %d", i,
 					cases[i][1] ?: "", cases[i][2] ?: "",
 					st);
 		EXPECT_TRUE(log && *log)
