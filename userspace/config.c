@@ -262,6 +262,7 @@ static struct listener *get_listener(struct config *cfg, const char *name,
 	ln->proxy_tlvs = UNSET;
 	ln->inspect_timeout_ms = UNSET;
 	ln->access_log = UNSET;
+	ln->transparent = UNSET;
 	ln->idle_timeout_ms = UNSET;
 	ln->client_timeout_ms = UNSET;
 	ln->write_timeout_ms = UNSET;
@@ -502,6 +503,9 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 	if (!strcmp(k, "access-log"))
 		return parse_choice(cfg, line, k, v, onoff_names,
 				    &cfg->access_log);
+	if (!strcmp(k, "transparent"))
+		return parse_choice(cfg, line, k, v, onoff_names,
+				    &cfg->transparent);
 	if (!strcmp(k, "log-format"))
 		return set_log_format(cfg, line, v, &cfg->log_format_text);
 	x = set_proxy_key(cfg, k, v, line, &cfg->accept_proxy,
@@ -733,6 +737,9 @@ static int set_listener(struct config *cfg, struct listener *ln,
 	if (!strcmp(k, "access-log"))
 		return parse_choice(cfg, line, k, v, onoff_names,
 				    &ln->access_log);
+	if (!strcmp(k, "transparent"))
+		return parse_choice(cfg, line, k, v, onoff_names,
+				    &ln->transparent);
 	if (!strcmp(k, "log-format"))
 		return set_log_format(cfg, line, v, &ln->log_format_text);
 
@@ -1224,6 +1231,7 @@ int config_finish(struct config *cfg)
 		INHERIT(ln->proxy_tlvs, cfg->proxy_tlvs);
 		INHERIT(ln->inspect_timeout_ms, cfg->inspect_timeout_ms);
 		INHERIT(ln->access_log, cfg->access_log);
+		INHERIT(ln->transparent, cfg->transparent);
 		{
 			/* the line ringlb always wrote, sni= where it routes */
 			const char *f = ln->log_format_text ? :

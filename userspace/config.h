@@ -123,6 +123,7 @@ struct listener {
 	struct sni_rule *sni;		/* backends by TLS server name */
 	unsigned int nsni;
 	int access_log;			/* 0: no access line */
+	int transparent;		/* connect from the client's address */
 	char *log_format_text;		/* as configured, NULL: default */
 	struct log_format log_format;	/* parsed by config_finish() */
 	int idle_timeout_ms;		/* no byte either way this long: close */
@@ -169,7 +170,7 @@ struct config {
 	int hard_stop_after_ms;		/* graceful drain bound; 0 = none */
 	int proxy_protocol;
 	int accept_proxy, proxy_tlvs, inspect_timeout_ms;
-	int access_log;
+	int access_log, transparent;
 	char *log_format_text;
 	struct cidr_list proxy_from;
 	char balance[16];

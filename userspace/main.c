@@ -564,6 +564,25 @@ static int user_check(struct config *cfg)
 	const uint32_t need = 1u << CAP_SETUID | 1u << CAP_SETGID;
 	bool able;
 
+	unsigned int i;
+	bool transparent = false;
+
+	for (i = 0; i < cfg->nlisteners; i++)
+		transparent |= cfg->listeners[i].transparent > 0;
+	if (transparent) {
+		/* every connect binds a foreign address: IP_TRANSPARENT */
+		if (cfg->user[0]) {
+			config_error(cfg, 0, "transparent = on: connects need CAP_NET_ADMIN for good, and user = %s gives it up: remove `user =` (a unit can keep the capability instead)",
+				     cfg->user);
+			return -EPERM;
+		}
+		if (syscall(SYS_capget, &hdr, data) ? geteuid() != 0 :
+		    !(data[0].effective & 1u << CAP_NET_ADMIN)) {
+			config_error(cfg, 0, "transparent = on: this process lacks CAP_NET_ADMIN (uid %u), which IP_TRANSPARENT needs",
+				     (unsigned int)geteuid());
+			return -EPERM;
+		}
+	}
 	if (!cfg->user[0])
 		return 0;
 	if (syscall(SYS_capget, &hdr, data))

@@ -36,6 +36,7 @@ static const struct option long_opts[] = {
 	{ "accept-proxy-from", required_argument, NULL, OPT_KEY },
 	{ "accept-proxy-tlvs", required_argument, NULL, OPT_KEY },
 	{ "inspect-timeout", required_argument, NULL, OPT_KEY },
+	{ "transparent", required_argument, NULL, OPT_KEY },
 	{ "max-conns", required_argument, NULL, OPT_KEY },
 	{ "max-conns-per-source", required_argument, NULL, OPT_KEY },
 	{ "allow", required_argument, NULL, OPT_KEY },
@@ -99,6 +100,8 @@ static void usage(FILE *f)
 "      --accept-proxy-tlvs T   drop | pass: received v2 TLVs on to servers\n"
 "                              (with --proxy-protocol v2; default drop)\n"
 "      --inspect-timeout MS    for the header to arrive (default 5000)\n"
+"      --transparent on|off    connect to servers from the client's address\n"
+"                              (needs CAP_NET_ADMIN; default off)\n"
 "      --max-conns N           connections at once, split over workers;\n"
 "                              0 = unlimited (default 0)\n"
 "      --max-conns-per-source N  open at once from one source prefix;\n"

@@ -606,6 +606,38 @@ static int conn_local_retry(struct worker *w, struct conn *c, int err,
 	return CONNECT_PARKED;
 }
 
+/*
+ * transparent = on: the server sees the client's address (the PROXY
+ * header's, with accept-proxy). IP_TRANSPARENT lets the socket bind an
+ * address this host does not own; IP_BIND_ADDRESS_NO_PORT leaves the
+ * port to connect(), which picks one that is free towards this server.
+ * The routing that brings the server's answers back here is the
+ * operator's (admin-guide: Transparent proxying).
+ */
+static int conn_bind_client(struct conn *c, int fd, int family)
+{
+	struct sockaddr_storage ss;
+	int one = 1;
+
+	if (c->client.ss_family != family)
+		return -EAFNOSUPPORT;	/* an IPv4 client, an IPv6 server */
+	memcpy(&ss, &c->client, sizeof(ss));
+	if (family == AF_INET) {
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+		if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)))
+			return -errno;
+	} else {
+		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+		if (setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one,
+			       sizeof(one)))
+			return -errno;
+	}
+	setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, c->client_len))
+		return -errno;
+	return 0;
+}
+
 int conn_next_socket(struct worker *w, struct conn *c, bool nonblock)
 {
 	struct backend *be = conn_backend(w, c);
@@ -653,6 +685,21 @@ int conn_next_socket(struct worker *w, struct conn *c, bool nonblock)
 	 */
 	if (family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (conn_listener(w, c)->transparent > 0) {
+		int err = conn_bind_client(c, fd, family);
+
+		if (err) {
+			close(fd);
+			conn_drop_server(w, c);
+			conn_set_end(c, "transparent-failed");
+			/* once per worker: the access lines say the rest */
+			if (!w->transparent_warned++)
+				pr_warn("transparent: cannot connect to %s/%s (%s) from the client's address: %s",
+					be->name, srv->name, srv->addr_str,
+					strerror(-err));
+			return CONNECT_GIVE_UP;
+		}
+	}
 	c->t_connect = w->now_ms;
 	if (c->attempts < UINT8_MAX)
 		c->attempts++;

@@ -38,6 +38,7 @@ struct pipe_pair {
 
 struct worker {
 	unsigned int id;
+	unsigned int transparent_warned;	/* said once per worker */
 	pthread_t thread;
 	const struct config *cfg;
 	const struct engine *engine;

@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sysexits.h>
@@ -763,6 +764,7 @@ FIXTURE(lb) {
 	char sock[96];
 	int held[64];
 	int nheld;
+	char netns[2][32];	/* named namespaces a test made */
 	char buf[256 * 1024];
 };
 
@@ -804,6 +806,17 @@ FIXTURE_TEARDOWN(lb)
 		close(self->held[i]);
 	self->nheld = 0;
 	env_teardown(_metadata, &self->e);
+	for (i = 0; i < 2; i++) {
+		char cmd[160];
+
+		if (!self->netns[i][0])
+			continue;
+		snprintf(cmd, sizeof(cmd),
+			 "ip netns pids %s | xargs -r kill 2>/dev/null; ip netns del %s",
+			 self->netns[i], self->netns[i]);
+		if (system(cmd))
+			TH_LOG("could not remove namespace %s", self->netns[i]);
+	}
 	for (i = 0; i < self->nsrv; i++)
 		idsrv_stop(&self->srv[i]);
 	unlink(self->cfg);
@@ -2594,6 +2607,118 @@ TEST_F(lb, log_format)
 	snprintf(want, sizeof(want), " quiet 127.0.0.1:%u ", lp3);
 	EXPECT_EQ(0, rl_log_count(&self->e.rl, want)) TH_LOG("access-log = off logged");
 	close(rfd);
+}
+
+/* ---- 4e. transparent proxying ---------------------------------------------- */
+
+/* run a shell command; its exit status */
+static int sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* the first line a command printed, or "" */
+static void sh_line(char *out, size_t size, const char *cmd)
+{
+	FILE *f = popen(cmd, "r");
+
+	out[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(out, size, f))
+		out[strcspn(out, "\n")] = '\0';
+	pclose(f);
+}
+
+/*
+ * transparent = on, inside namespaces: a client namespace (10.71.1.2)
+ * and a server namespace (10.71.2.2, routed through us), the daemon in
+ * the test's own. The server prints the peer address it saw: through
+ * the transparent listener the client's, through a plain one ours.
+ * The routing is the documented one: what comes back from the servers'
+ * side is delivered locally (ip rule iif ... lookup 100, a local
+ * default route in table 100).
+ */
+TEST_F(lb, transparent)
+{
+	static char text[2048];
+	char c_ns[32], s_ns[32], out[128], cmd[256];
+	uint16_t tport;
+	uint64_t end;
+
+	CHECK_SKIP(&self->e);
+	if (geteuid() || sh("ip netns list >/dev/null 2>&1") ||
+	    sh("command -v socat >/dev/null 2>&1"))
+		SKIP(return, "needs root, ip netns and socat");
+	snprintf(c_ns, sizeof(c_ns), "rlbc%d", getpid());
+	snprintf(s_ns, sizeof(s_ns), "rlbs%d", getpid());
+	/* removed by the teardown, whatever happens here */
+	strcpy(self->netns[0], c_ns);
+	strcpy(self->netns[1], s_ns);
+	ASSERT_EQ(0, sh("set -e; ip netns add %s; ip netns add %s\n"
+			"ip link add rc0 type veth peer name rc1 netns %s\n"
+			"ip link add rs0 type veth peer name rs1 netns %s\n"
+			"ip addr add 10.71.1.1/24 dev rc0; ip link set rc0 up\n"
+			"ip addr add 10.71.2.1/24 dev rs0; ip link set rs0 up\n"
+			"ip -n %s addr add 10.71.1.2/24 dev rc1\n"
+			"ip -n %s link set rc1 up; ip -n %s link set lo up\n"
+			"ip -n %s route add default via 10.71.1.1\n"
+			"ip -n %s addr add 10.71.2.2/24 dev rs1\n"
+			"ip -n %s link set rs1 up; ip -n %s link set lo up\n"
+			"ip -n %s route add default via 10.71.2.1\n"
+			"ip rule add iif rs0 lookup 100 pref 100\n"
+			"ip route add local 0.0.0.0/0 dev lo table 100\n",
+			c_ns, s_ns, c_ns, s_ns, c_ns, c_ns, c_ns, c_ns, s_ns,
+			s_ns, s_ns, s_ns))
+		TH_LOG("could not set up the namespaces");
+	/* the server says whom it sees */
+	ASSERT_EQ(0, sh("ip netns exec %s socat TCP-LISTEN:8080,bind=10.71.2.2,reuseaddr,fork "
+			"SYSTEM:'echo $SOCAT_PEERADDR' >/dev/null 2>&1 &", s_ns));
+	ASSERT_EQ(0, free_port(AF_INET, &self->e.lport));
+	ASSERT_EQ(0, free_port(AF_INET, &tport));
+	snprintf(text, sizeof(text),
+		 "[global]\nthreads = 1\nadmin = %s\n\n"
+		 "[listener plain]\nbind = 127.0.0.1:%u\nbackend = app\n\n"
+		 "[listener tp]\nbind = 10.71.1.1:%u\nbackend = app\n"
+		 "transparent = on\n\n"
+		 "[backend app]\nserver = s 10.71.2.2:8080\n",
+		 self->sock, self->e.lport, tport);
+	lb_write_cfg(_metadata, self, text);
+	/* the server is listening once a plain connect gets its answer */
+	end = now_ms() + 10000 + slack_ms();
+	do {
+		sh_line(out, sizeof(out),
+			"socat -T2 - TCP:10.71.2.2:8080,connect-timeout=1 </dev/null 2>/dev/null");
+	} while (!out[0] && now_ms() < end && (sleep_ms(50), 1));
+	ASSERT_STREQ("10.71.2.1", out) TH_LOG("the server is not answering");
+	lb_spawn(_metadata, self, NULL);
+
+	/* through the transparent listener: the client's own address */
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns exec %s socat -T5 - TCP:10.71.1.1:%u </dev/null 2>/dev/null",
+		 c_ns, tport);
+	end = now_ms() + 10000 + slack_ms();
+	do {
+		sh_line(out, sizeof(out), cmd);
+	} while (!out[0] && now_ms() < end && (sleep_ms(50), 1));
+	EXPECT_STREQ("10.71.1.2", out);
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl,
+				 "client=10.71.1.2:", 1, 3000 + slack_ms()));
+	/* through the plain one: ours */
+	snprintf(cmd, sizeof(cmd),
+		 "socat -T5 - TCP:127.0.0.1:%u </dev/null 2>/dev/null",
+		 self->e.lport);
+	sh_line(out, sizeof(out), cmd);
+	EXPECT_STREQ("10.71.2.1", out);
+
 }
 
 /* ---- 5. admin ------------------------------------------------------------------------------- */
