@@ -12,7 +12,7 @@ export BUILD
 KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
 
 .PHONY: all userspace selftests modules deps check vmcheck run bench \
-	install clean asan vm-payload fuzz fuzz-build soak vmbench
+	install uninstall clean asan vm-payload fuzz fuzz-build soak vmbench
 
 all: userspace selftests modules-if-possible
 
@@ -109,6 +109,11 @@ bench: userspace
 PREFIX ?= /usr/local
 install: userspace
 	scripts/install.sh "$(DESTDIR)" "$(PREFIX)"
+
+# what install put there, with the same DESTDIR and PREFIX (a changed
+# /etc/ringlb/ringlb.conf stays)
+uninstall:
+	scripts/uninstall.sh "$(DESTDIR)" "$(PREFIX)"
 
 clean:
 	$(MAKE) -C userspace clean

@@ -5,7 +5,7 @@
 # installed config passes --check; the sysctl keys exist; sd_notify
 # READY/RELOADING/STOPPING reach a NOTIFY_SOCKET; after --user no
 # capability is left; dkms builds uringstat against the installed 6.1
-# headers.
+# headers; make uninstall leaves nothing but a config that was changed.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build}
@@ -19,18 +19,25 @@ skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
 check() { local name=$1; shift; if "$@" >"$work/$name.log" 2>&1; then ok "$name"; else fail "$name" "see $work/$name.log"; tail -5 "$work/$name.log" | sed 's/^/# /'; fi; }
 
 echo "KTAP version 1"
-echo "1..9"
+echo "1..10"
 
 # 1. a real PREFIX: everything lands where systemd and sysctl look
 pfx=$work/prefix
 installed() {
 	SYSCONFDIR=$pfx/etc "$top/scripts/install.sh" "" "$pfx" || return 1
 	for f in sbin/ringlb bin/ringlbctl lib/systemd/system/ringlb.service \
-		 lib/sysctl.d/60-ringlb.conf lib/modules-load.d/uringstat.conf \
+		 share/doc/ringlb/examples/sysctl.d/60-ringlb.conf \
+		 share/doc/ringlb/examples/modules-load.d/uringstat.conf \
 		 share/doc/ringlb/README share/doc/ringlb/examples/spec-example.ini \
 		 etc/ringlb/ringlb.conf; do
 		[ -f "$pfx/$f" ] || { echo "missing $pfx/$f"; return 1; }
 	done
+	# opt-in: nothing that changes the host at boot by being there
+	for f in lib/sysctl.d lib/modules-load.d; do
+		[ ! -e "$pfx/$f" ] || { echo "$pfx/$f installed"; return 1; }
+	done
+	# the template binds loopback only
+	! grep -Eq '^bind *= *(0\.0\.0\.0|\[::\]|\*)' "$pfx/etc/ringlb/ringlb.conf"
 	grep -q "^ExecStart=$pfx/sbin/ringlb " "$pfx/lib/systemd/system/ringlb.service"
 }
 check install-prefix installed
@@ -103,4 +110,20 @@ else
 	}
 	check dkms-build dkms_build
 fi
+
+# 10. make uninstall takes back every file; a changed config stays
+uninstalled() {
+	local left
+	echo "# changed by its operator" >> "$pfx/etc/ringlb/ringlb.conf"
+	SYSCONFDIR=$pfx/etc "$top/scripts/uninstall.sh" "" "$pfx" || return 1
+	[ -f "$pfx/etc/ringlb/ringlb.conf" ] || { echo "changed config removed"; return 1; }
+	rm "$pfx/etc/ringlb/ringlb.conf"
+	left=$(find "$pfx" -type f)
+	[ -z "$left" ] || { echo "left behind: $left"; return 1; }
+	# and an unchanged template goes too
+	SYSCONFDIR=$pfx/etc "$top/scripts/install.sh" "" "$pfx" >/dev/null &&
+	SYSCONFDIR=$pfx/etc "$top/scripts/uninstall.sh" "" "$pfx" &&
+	left=$(find "$pfx" -type f) && [ -z "$left" ] || { echo "left behind: $left"; return 1; }
+}
+check uninstall uninstalled
 exit $rc

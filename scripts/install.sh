@@ -1,9 +1,10 @@
 #!/bin/sh
-# `make install`: the daemon and its client, the systemd unit, sysctl and
-# modules-load settings, the docs and example configs, and the uringstat
-# sources where dkms looks for them. Honours DESTDIR (staging) and PREFIX
-# (default /usr/local); /etc and /usr/src stay where the tools that read
-# them look, under DESTDIR.
+# `make install`: the daemon and its client, the systemd unit, a template
+# config, the docs and example configs (the sysctl and modules-load files
+# among them: opt-in, copied to /etc by whoever wants them), and the
+# uringstat sources where dkms looks for them. Honours DESTDIR (staging)
+# and PREFIX (default /usr/local); /etc and /usr/src stay where the tools
+# that read them look, under DESTDIR. scripts/uninstall.sh undoes it.
 #
 #   install.sh [DESTDIR] [PREFIX]
 set -e
@@ -25,10 +26,12 @@ sed -e "s|/usr/local/sbin|$PREFIX/sbin|g" \
     "$top/deploy/ringlb.service" \
     > "$DESTDIR$PREFIX/lib/systemd/system/ringlb.service"
 chmod 0644 "$DESTDIR$PREFIX/lib/systemd/system/ringlb.service"
+# opt-in: in lib/sysctl.d they would change the host's TCP settings at
+# the next boot, whether ringlb runs or not
 install -D -m 0644 "$top/deploy/sysctl.d/60-ringlb.conf" \
-	"$DESTDIR$PREFIX/lib/sysctl.d/60-ringlb.conf"
+	"$DESTDIR$doc/examples/sysctl.d/60-ringlb.conf"
 install -D -m 0644 "$top/deploy/modules-load.d/uringstat.conf" \
-	"$DESTDIR$PREFIX/lib/modules-load.d/uringstat.conf"
+	"$DESTDIR$doc/examples/modules-load.d/uringstat.conf"
 
 install -d "$DESTDIR$doc/examples"
 install -m 0644 "$top/README" "$DESTDIR$doc/"
@@ -37,8 +40,9 @@ for f in "$top"/Documentation/*.rst; do
 done
 install -m 0644 "$top"/deploy/examples/*.ini "$DESTDIR$doc/examples/"
 # a config to start from, never over one already there
+install -m 0644 "$top/deploy/ringlb.conf" "$DESTDIR$doc/examples/ringlb.conf"
 if [ ! -e "$DESTDIR$SYSCONFDIR/ringlb/ringlb.conf" ]; then
-	install -D -m 0644 "$top/deploy/examples/spec-example.ini" \
+	install -D -m 0644 "$top/deploy/ringlb.conf" \
 		"$DESTDIR$SYSCONFDIR/ringlb/ringlb.conf"
 fi
 
