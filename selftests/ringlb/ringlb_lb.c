@@ -2372,7 +2372,8 @@ static int sni_replay(struct __test_metadata *_metadata, uint16_t port,
 	int fd, id;
 
 	ASSERT_GE(sizeof(out), pl + len);
-	memcpy(out, prefix, pl);
+	if (pl)
+		memcpy(out, prefix, pl);
 	memcpy(out + pl, msg, len);
 	fd = tcp_connect(AF_INET, port);
 	ASSERT_LE(0, fd);
