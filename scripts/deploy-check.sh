@@ -29,6 +29,7 @@ installed() {
 		 share/doc/ringlb/examples/sysctl.d/60-ringlb.conf \
 		 share/doc/ringlb/examples/modules-load.d/uringstat.conf \
 		 share/doc/ringlb/README share/doc/ringlb/examples/spec-example.ini \
+		 share/bash-completion/completions/ringlbctl \
 		 etc/ringlb/ringlb.conf; do
 		[ -f "$pfx/$f" ] || { echo "missing $pfx/$f"; return 1; }
 	done

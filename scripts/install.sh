@@ -33,6 +33,9 @@ install -D -m 0644 "$top/deploy/sysctl.d/60-ringlb.conf" \
 install -D -m 0644 "$top/deploy/modules-load.d/uringstat.conf" \
 	"$DESTDIR$doc/examples/modules-load.d/uringstat.conf"
 
+install -D -m 0644 "$top/deploy/bash-completion/ringlbctl" \
+	"$DESTDIR$PREFIX/share/bash-completion/completions/ringlbctl"
+
 install -d "$DESTDIR$doc/examples"
 install -m 0644 "$top/README" "$DESTDIR$doc/"
 for f in "$top"/Documentation/*.rst; do

@@ -16,6 +16,7 @@ version=$(sed -n 's/^#define RINGLB_VERSION "\(.*\)"/\1/p' "$top/userspace/versi
 rm -f "$DESTDIR$PREFIX/sbin/ringlb" "$DESTDIR$PREFIX/bin/ringlbctl" \
       "$DESTDIR$PREFIX/lib/systemd/system/ringlb.service"
 rm -rf "$DESTDIR$PREFIX/share/doc/ringlb"
+rm -f "$DESTDIR$PREFIX/share/bash-completion/completions/ringlbctl"
 conf=$DESTDIR$SYSCONFDIR/ringlb/ringlb.conf
 if [ -f "$conf" ] && cmp -s "$conf" "$top/deploy/ringlb.conf"; then
 	rm -f "$conf"

@@ -2724,6 +2724,57 @@ TEST_F(lb, transparent)
 
 /* ---- 5. admin ------------------------------------------------------------------------------- */
 
+/* what the completion offers for COMP_WORDS=(@words), COMP_CWORD=@cword */
+static void complete(char *out, size_t size, const char *bin,
+		     const char *file, const char *words, int cword)
+{
+	char cmd[3 * PATH_MAX];
+
+	snprintf(cmd, sizeof(cmd),
+		 "PATH='%s':$PATH bash -c 'source \"%s\"; "
+		 "COMP_WORDS=(%s); COMP_CWORD=%d; _ringlbctl; "
+		 "echo \"${COMPREPLY[*]}\"'", bin, file, words, cword);
+	sh_line(out, size, cmd);
+}
+
+/*
+ * ringlbctl's bash completion, sourced by a real bash: commands, then
+ * the running daemon's BACKEND/SERVER names, asked of the socket the
+ * command line names.
+ */
+TEST_F(lb, bash_completion)
+{
+	static const int w[] = { 1, 1 };
+	char dir[PATH_MAX], file[PATH_MAX + 64], bin[PATH_MAX], out[512];
+	char words[256];
+
+	CHECK_SKIP(&self->e);
+	if (system("command -v bash >/dev/null 2>&1") ||
+	    access(ringlbctl_path(), X_OK) || find_examples(dir, sizeof(dir)))
+		SKIP(return, "no bash, ringlbctl or deploy/ beside the binary");
+	snprintf(file, sizeof(file), "%s/../bash-completion/ringlbctl", dir);
+	if (access(file, R_OK))
+		SKIP(return, "no deploy/bash-completion/ringlbctl");
+	snprintf(bin, sizeof(bin), "%s", ringlbctl_path());
+	*strrchr(bin, '/') = '\0';
+	lb_servers(_metadata, self, 2, PP_NONE);
+	lb_start(_metadata, self, 1, "rr", w, 2, NULL);
+
+	complete(out, sizeof(out), bin, file, "ringlbctl \"\"", 1);
+	EXPECT_STREQ("show disable enable set drain", out);
+	complete(out, sizeof(out), bin, file, "ringlbctl show s", 2);
+	EXPECT_STREQ("stats servers", out);
+	/* the daemon's servers, from the socket the line names */
+	snprintf(words, sizeof(words), "ringlbctl -s %s disable server \"\"",
+		 self->sock);
+	complete(out, sizeof(out), bin, file, words, 5);
+	EXPECT_STREQ("pool/a pool/b", out);
+	snprintf(words, sizeof(words), "ringlbctl --socket %s set weight pool/b",
+		 self->sock);
+	complete(out, sizeof(out), bin, file, words, 5);
+	EXPECT_STREQ("pool/b", out);
+}
+
 TEST_F(lb, admin)
 {
 	static const int w[] = { 1, 1, 1 };
