@@ -100,6 +100,8 @@ void config_init(struct config *cfg)
 	/* nginx's proxy_protocol_timeout is 30 s; a header comes at once */
 	cfg->inspect_timeout_ms = 5000;
 	cfg->access_log = 1;
+	/* HAProxy's resolvers hold valid answers 10 s by default */
+	cfg->resolve_every_ms = 10000;
 	/* connections left by a reload, or by SIGQUIT: 15 min, then cut */
 	cfg->hard_stop_after_ms = 15 * 60 * 1000;
 	strcpy(cfg->balance, "rr");
@@ -302,6 +304,7 @@ static struct backend *get_backend(struct config *cfg, const char *name,
 	be->slow_start_ms = UNSET;
 	be->passive_fall = UNSET;
 	be->passive_down_ms = UNSET;
+	be->resolve_every_ms = UNSET;
 	be->line = line;
 	cfg->nbackends++;
 	return be;
@@ -347,6 +350,56 @@ struct server *config_find_server(struct config *cfg, const char *spec,
  * server = NAME ADDR [weight=N] [backup] [disabled]
  * (the command line's -b ADDR[@W] arrives here as "sN ADDR weight=W")
  */
+/*
+ * NAME:PORT, NAME a host name (letters, digits, '-', '.', with a letter
+ * somewhere, so that it cannot be an address written wrong).
+ */
+static int parse_host_port(const char *s, char *host, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	size_t n = colon ? (size_t)(colon - s) : 0, i;
+	bool letter = false;
+	char *end;
+	long p;
+
+	if (!n || n > 253 || s[0] == '.' || s[n - 1] == '.')
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
+			letter = true;
+		else if (!((ch >= '0' && ch <= '9') || ch == '-' ||
+			   (ch == '.' && s[i - 1] != '.')))
+			return -EINVAL;
+	}
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (!letter || errno || end == colon + 1 || *end || p < 1 || p > 65535)
+		return -EINVAL;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+void server_set_addr(const struct backend *be, struct server *srv,
+		     struct srv_addr *sa, const struct addr *a)
+{
+	if (&sa->addr != a)
+		sa->addr = *a;
+	sa->check = sa->addr;
+	if (be->health_port && sa->addr.ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&sa->check.ss)->sin_port =
+			htons(be->health_port);
+	else if (be->health_port && sa->addr.ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&sa->check.ss)->sin6_port =
+			htons(be->health_port);
+	addr_format((struct sockaddr *)&sa->addr.ss, sa->addr.len, sa->str,
+		    sizeof(sa->str));
+	(void)srv;
+}
+
 static int add_server(struct config *cfg, struct backend *be,
 		      const char *value, int line)
 {
@@ -386,15 +439,20 @@ static int add_server(struct config *cfg, struct backend *be,
 	srv->line = line;
 	if (parse_name(cfg, line, "server", name, srv->name))
 		return -EINVAL;
-	if (addr_parse(addr, &srv->addr)) {
-		config_error(cfg, line, "server %s: bad address '%s' (want ADDR:PORT, [ADDR]:PORT or unix:/path)",
+	if (!addr_parse(addr, &srv->slots[0].addr)) {
+		atomic_init(&srv->up, true);
+	} else if (!parse_host_port(addr, srv->host, &srv->port)) {
+		/* down until the resolver has found it */
+		srv->slots[0].addr.ss.ss_family = AF_UNSPEC;
+		snprintf(srv->slots[0].str, sizeof(srv->slots[0].str),
+			 "%.100s:%u", srv->host, srv->port);
+		atomic_init(&srv->up, false);
+	} else {
+		config_error(cfg, line, "server %s: bad address '%s' (want ADDR:PORT, [ADDR]:PORT, NAME:PORT or unix:/path)",
 			     name, addr);
 		return -EINVAL;
 	}
-	addr_format((struct sockaddr *)&srv->addr.ss, srv->addr.len,
-		    srv->addr_str, sizeof(srv->addr_str));
 	atomic_init(&srv->weight, 1);
-	atomic_init(&srv->up, true);
 	while ((tok = strtok_r(NULL, " \t", &save))) {
 		int w;
 
@@ -458,6 +516,36 @@ static int parse_cidrs(struct config *cfg, int line, const char *k,
 	return ret;
 }
 
+/*
+ * resolver = ADDR[:PORT] (repeatable): a DNS server for the names of
+ * servers, instead of /etc/resolv.conf's; kept in the form c-ares takes.
+ */
+static int add_resolver(struct config *cfg, int line, const char *v)
+{
+	struct addr a;
+	char one[128];
+	size_t len = strlen(cfg->resolvers);
+
+	/* an address, with the port DNS has when none is given */
+	if (addr_parse(v, &a) || a.ss.ss_family == AF_UNIX) {
+		snprintf(one, sizeof(one), "%s:53", v);
+		if (strchr(v, ']') || addr_parse(one, &a) ||
+		    a.ss.ss_family == AF_UNIX) {
+			config_error(cfg, line, "resolver: bad address '%s' (want ADDR or ADDR:PORT)",
+				     v);
+			return -EINVAL;
+		}
+	}
+	addr_format((struct sockaddr *)&a.ss, a.len, one, sizeof(one));
+	if (len + strlen(one) + 2 > sizeof(cfg->resolvers)) {
+		config_error(cfg, line, "resolver: too many");
+		return -EINVAL;
+	}
+	snprintf(cfg->resolvers + len, sizeof(cfg->resolvers) - len, "%s%s",
+		 len ? "," : "", one);
+	return 0;
+}
+
 /* log-format: kept as text, checked here, parsed for good at the end */
 static int set_log_format(struct config *cfg, int line, const char *v,
 			  char **out)
@@ -506,6 +594,11 @@ static int set_global(struct config *cfg, const char *k, const char *v,
 	if (!strcmp(k, "transparent"))
 		return parse_choice(cfg, line, k, v, onoff_names,
 				    &cfg->transparent);
+	if (!strcmp(k, "resolver"))
+		return add_resolver(cfg, line, v);
+	if (!strcmp(k, "resolve-every"))
+		return parse_duration(cfg, line, k, v, 100, 86400000, 1,
+				      &cfg->resolve_every_ms);
 	if (!strcmp(k, "log-format"))
 		return set_log_format(cfg, line, v, &cfg->log_format_text);
 	x = set_proxy_key(cfg, k, v, line, &cfg->accept_proxy,
@@ -877,6 +970,9 @@ static int set_backend(struct config *cfg, struct backend *be,
 	}
 	if (!strcmp(k, "health-port"))
 		return parse_int(cfg, line, k, v, 1, 65535, &be->health_port);
+	if (!strcmp(k, "resolve-every"))
+		return parse_duration(cfg, line, k, v, 100, 86400000, 1,
+				      &be->resolve_every_ms);
 	config_error(cfg, line, "unknown key '%s' in [backend %s]", k, be->name);
 	return -EINVAL;
 }
@@ -1142,6 +1238,7 @@ int config_finish(struct config *cfg)
 		INHERIT(be->passive_fall, be->fall);
 		INHERIT(be->passive_down_ms, cfg->passive_down_ms);
 		INHERIT(be->passive_down_ms, be->health_interval_ms);
+		INHERIT(be->resolve_every_ms, cfg->resolve_every_ms);
 		if (be->slow_start_ms && !balance_weighted_live(be->balance))
 			config_warn(cfg, be->line,
 				    "backend %s: slow-start has no effect with balance %s (it ramps weights for wrr, leastconn and p2c)",
@@ -1180,17 +1277,13 @@ int config_finish(struct config *cfg)
 		}
 		for (j = 0; j < be->nservers; j++) {
 			struct server *srv = &be->servers[j];
+			struct srv_addr *sa = &srv->slots[0];
 
-			srv->check_addr = srv->addr;
-			if (!be->health_port)
-				continue;
-			if (srv->addr.ss.ss_family == AF_INET)
-				((struct sockaddr_in *)&srv->check_addr.ss)->sin_port =
-					htons(be->health_port);
-			else if (srv->addr.ss.ss_family == AF_INET6)
-				((struct sockaddr_in6 *)&srv->check_addr.ss)->sin6_port =
-					htons(be->health_port);
-			else
+			if (srv->host[0])
+				continue;	/* the resolver fills it */
+			server_set_addr(be, srv, sa, &sa->addr);
+			if (be->health_port &&
+			    sa->addr.ss.ss_family == AF_UNIX)
 				config_error(cfg, be->line,
 					     "backend %s: health-port: server %s is a unix socket",
 					     be->name, srv->name);

@@ -43,11 +43,27 @@ enum health_kind {
 	HEALTH_SEND_EXPECT,	/* connect, send, expect an answer */
 };
 
+/*
+ * Where a server is. One given by name moves when its name resolves to
+ * another address: the resolver writes the next slot and then publishes
+ * it, so a worker that read the old one (an SQE may still point at it)
+ * keeps a valid copy for SRV_ADDR_SLOTS - 1 more changes.
+ */
+#define SRV_ADDR_SLOTS	8
+
+struct srv_addr {
+	struct addr addr;		/* where connections go */
+	struct addr check;		/* where checks go: addr, or health-port */
+	char str[ADDR_STRLEN];		/* for the logs */
+};
+
 struct server {
 	char name[NAME_MAX_LEN];
-	struct addr addr;
-	char addr_str[ADDR_STRLEN];
-	struct addr check_addr;		/* addr, with health-port if set */
+	char host[254];			/* NAME of a NAME:PORT address; "" */
+	uint16_t port;			/* its port */
+	atomic_bool resolved;		/* resolver: found at least once */
+	atomic_uint at;			/* slots[at] is the address now */
+	struct srv_addr slots[SRV_ADDR_SLOTS];
 	bool backup;
 	int line;
 
@@ -72,6 +88,13 @@ struct server {
 	atomic_ulong passive_downs;	/* times passive health took it out */
 };
 
+/* the server's address now (an unresolved name: AF_UNSPEC) */
+static inline struct srv_addr *srv_at(struct server *s)
+{
+	return &s->slots[atomic_load_explicit(&s->at, memory_order_acquire) %
+			 SRV_ADDR_SLOTS];
+}
+
 struct backend {
 	char name[NAME_MAX_LEN];
 	char balance[16];
@@ -88,6 +111,7 @@ struct backend {
 	size_t health_send_len, health_expect_len;
 	struct re_pattern_buffer *health_re;	/* "re:..." compiled */
 	int health_port;		/* checks go here; 0: the server's */
+	int resolve_every_ms;		/* servers given by name: look again */
 	int slow_start_ms;		/* weight ramp after coming up; 0 = off */
 	int passive_fall;		/* failures in a row to go down; 0 = off */
 	int passive_down_ms;		/* out for at least this long */
@@ -171,6 +195,8 @@ struct config {
 	int proxy_protocol;
 	int accept_proxy, proxy_tlvs, inspect_timeout_ms;
 	int access_log, transparent;
+	char resolvers[512];		/* resolver = ...: c-ares' csv; "" */
+	int resolve_every_ms;
 	char *log_format_text;
 	struct cidr_list proxy_from;
 	char balance[16];
@@ -217,6 +243,9 @@ int config_from_args(struct config *cfg, int argc, char **argv,
 		     bool *check_only);
 
 struct backend *config_find_backend(struct config *cfg, const char *name);
+/* fill @sa with @a, its health-port twin and its text */
+void server_set_addr(const struct backend *be, struct server *srv,
+		     struct srv_addr *sa, const struct addr *a);
 struct server *config_find_server(struct config *cfg, const char *spec,
 				  struct backend **be);
 

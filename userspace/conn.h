@@ -111,6 +111,7 @@ struct conn {
 	const char *end;	/* why it ended, for the access line */
 	struct pp_state *pp;	/* accept-proxy, sni-backend: inspection */
 	struct backend *be;	/* sni-backend's pick; NULL: the listener's */
+	const struct srv_addr *sa;	/* the server's address it connects to */
 
 	/* ms, worker clock: accepted, last byte moved either way */
 	uint64_t t_start, t_last;

@@ -149,7 +149,7 @@ static void show_servers(struct runtime *rt, FILE *out, bool json)
 				fprintf(out, ",\"server\":");
 				json_str(out, srv->name);
 				fprintf(out, ",\"address\":");
-				json_str(out, srv->addr_str);
+				json_str(out, srv_at(srv)->str);
 				fprintf(out, ",\"state\":\"%s\",\"weight\":%u,\"weight_now\":%u,\"backup\":%s,\"active\":%u,\"total\":%lu,\"connect_errors\":%lu,\"resets\":%lu,\"passive_downs\":%lu,\"checks_ok\":%lu,\"checks_failed\":%lu}",
 					server_state(srv),
 					atomic_load(&srv->weight), wnow,
@@ -171,7 +171,7 @@ static void show_servers(struct runtime *rt, FILE *out, bool json)
 			else
 				snprintf(wbuf, sizeof(wbuf), "%u", wnow);
 			fprintf(out, "%-16s %-16s %-24s %-8s %6s %6s %7u %10lu %8lu %lu/%lu\n",
-				be->name, srv->name, srv->addr_str,
+				be->name, srv->name, srv_at(srv)->str,
 				server_state(srv), wbuf,
 				srv->backup ? "yes" : "no",
 				atomic_load(&srv->active),

@@ -18,6 +18,8 @@
 #include "worker.h"
 
 /* One generation of workers and the configuration they run. */
+struct resolver;
+
 struct generation {
 	struct config *cfg;
 	struct worker *workers;
@@ -27,6 +29,7 @@ struct generation {
 	uint64_t held_since;		/* clock_ms() of the reload */
 	uint64_t stop_until;		/* clock_ms() the drain ends by */
 	bool joined;			/* threads joined */
+	struct resolver *res;		/* servers given by name, or NULL */
 	struct generation *next;
 };
 

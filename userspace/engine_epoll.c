@@ -143,7 +143,6 @@ static void connect_failed(struct epoll_worker *e, struct conn *c, int err);
 static void start_connect(struct epoll_worker *e, struct conn *c)
 {
 	struct worker *w = e->w;
-	struct server *srv;
 	int fd, ret;
 
 	fd = conn_next_socket(w, c, true);
@@ -153,11 +152,11 @@ static void start_connect(struct epoll_worker *e, struct conn *c)
 		conn_end(e, c, NULL);
 		return;
 	}
-	srv = &conn_backend(w, c)->servers[c->server];
 	c->fd[SIDE_SERVER] = fd;
 	c->state = CONN_CONNECTING;
 	conn_touch(w, c);
-	ret = connect(fd, (const struct sockaddr *)&srv->addr.ss, srv->addr.len);
+	ret = connect(fd, (const struct sockaddr *)&c->sa->addr.ss,
+		      c->sa->addr.len);
 	if (ret && errno != EINPROGRESS) {
 		/* refused at once (unix socket gone or full, no route) */
 		connect_failed(e, c, errno);
@@ -556,18 +555,19 @@ static int health_start(struct worker *w, unsigned int b, unsigned int s)
 	struct epoll_worker *e = w->priv;
 	struct backend *be = &w->cfg->backends[b];
 	struct server *srv = &be->servers[s];
+	const struct srv_addr *sa = srv_at(srv);
 	unsigned int i = b * MAX_SERVERS + s;
 	struct epoll_event ev;
 	int fd;
 
 	if (e->hc_fd[i] >= 0)
 		return 0;	/* the previous check is still running */
-	fd = socket(srv->addr.ss.ss_family,
+	fd = socket(sa->check.ss.ss_family,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (const struct sockaddr *)&srv->check_addr.ss,
-		    srv->check_addr.len) && errno != EINPROGRESS) {
+	if (connect(fd, (const struct sockaddr *)&sa->check.ss,
+		    sa->check.len) && errno != EINPROGRESS) {
 		health_result(w, be, srv, false, strerror(errno));
 		close(fd);
 		return 0;

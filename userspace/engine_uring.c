@@ -223,7 +223,6 @@ static void start_connect(struct uring_worker *u, struct conn *c)
 {
 	struct worker *w = u->w;
 	struct io_uring_sqe *sqe;
-	struct server *srv;
 	int fd;
 
 	fd = conn_next_socket(w, c, true);
@@ -233,7 +232,6 @@ static void start_connect(struct uring_worker *u, struct conn *c)
 		uring_conn_close(u, c, NULL);
 		return;
 	}
-	srv = &conn_backend(w, c)->servers[c->server];
 	c->fd[SIDE_SERVER] = fd;
 	c->fixed[SIDE_SERVER] = false;
 	c->state = CONN_CONNECTING;
@@ -241,8 +239,8 @@ static void start_connect(struct uring_worker *u, struct conn *c)
 	conn_touch(w, c);
 
 	sqe = uring_sqe(u, 1);
-	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&srv->addr.ss,
-			      srv->addr.len);
+	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&c->sa->addr.ss,
+			      c->sa->addr.len);
 	uring_sqe_ud(sqe, c, UD_CONNECT, 0, 0);
 }
 
@@ -453,21 +451,22 @@ static int health_start(struct worker *w, unsigned int b, unsigned int s)
 {
 	struct uring_worker *u = w->priv;
 	struct server *srv = &w->cfg->backends[b].servers[s];
+	const struct srv_addr *sa = srv_at(srv);
 	int *fdp = &u->hc_fd[b * MAX_SERVERS + s];
 	struct io_uring_sqe *sqe;
 	int fd;
 
 	if (*fdp >= 0)
 		return 0;	/* the previous check is still running */
-	fd = socket(srv->addr.ss.ss_family,
+	fd = socket(sa->check.ss.ss_family,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	*fdp = fd;
 	sqe = uring_sqe(u, 2);
 	io_uring_prep_connect(sqe, fd,
-			      (const struct sockaddr *)&srv->check_addr.ss,
-			      srv->check_addr.len);
+			      (const struct sockaddr *)&sa->check.ss,
+			      sa->check.len);
 	sqe->flags |= IOSQE_IO_LINK;
 	io_uring_sqe_set_data64(sqe, ud_pack(UD_HEALTH, 0, HC_IDX(b, s), 0, 0));
 	sqe = uring_sqe_next(u);

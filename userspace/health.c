@@ -20,10 +20,10 @@ static void set_up(struct backend *be, struct server *srv, bool up,
 	atomic_fetch_add(&be->state_gen, 1);
 	if (up)
 		pr_warn("server %s/%s (%s) is UP: %s", be->name, srv->name,
-			srv->addr_str, why);
+			srv_at(srv)->str, why);
 	else
 		pr_warn("server %s/%s (%s) is DOWN: %s", be->name, srv->name,
-			srv->addr_str, why);
+			srv_at(srv)->str, why);
 }
 
 void health_result(struct worker *w, struct backend *be, struct server *srv,
@@ -115,6 +115,16 @@ void server_conn_ended(struct worker *w, struct backend *be,
 	}
 }
 
+/*
+ * Without active checks nothing else would bring it up; with them the
+ * checks, which failed while it had no address, do.
+ */
+void server_found(struct backend *be, struct server *srv)
+{
+	if (be->health == HEALTH_NONE)
+		set_up(be, srv, true, clock_ms(), "its name resolved");
+}
+
 void health_tick(struct worker *w,
 		 int (*start)(struct worker *w, unsigned int be,
 			      unsigned int srv))
@@ -128,6 +138,9 @@ void health_tick(struct worker *w,
 		for (s = 0; s < be->nservers; s++) {
 			struct server *srv = &be->servers[s];
 
+			/* a name not resolved yet has nowhere to go */
+			if (srv->host[0] && !atomic_load(&srv->resolved))
+				continue;
 			if (be->health == HEALTH_NONE) {
 				if (!atomic_load(&srv->up) &&
 				    w->now_ms >= atomic_load(&srv->passive_until)) {

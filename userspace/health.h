@@ -31,6 +31,8 @@ void health_result(struct worker *w, struct backend *be, struct server *srv,
 		   bool ok, const char *why);
 void server_connect_result(struct worker *w, struct backend *be,
 			   struct server *srv, bool ok);
+/* a server given by name resolved for the first time */
+void server_found(struct backend *be, struct server *srv);
 /* an established connection ended; @reset: the server reset it */
 void server_conn_ended(struct worker *w, struct backend *be,
 		       struct server *srv, bool reset);

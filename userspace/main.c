@@ -31,6 +31,7 @@
 #include "control.h"
 #include "log.h"
 #include "notify.h"
+#include "resolver.h"
 #include "uring.h"
 #include "version.h"
 #include "worker.h"
@@ -131,6 +132,8 @@ static void group_free(struct generation *g, unsigned int setup)
 	for (i = 0; i < setup; i++)
 		worker_teardown(&g->workers[i]);
 	free(g->workers);
+	/* before the config it writes the addresses of */
+	resolver_stop(g->res);
 	config_free(g->cfg);
 	free(g->cfg);
 	free(g);
@@ -191,6 +194,8 @@ static int group_start(struct generation *g)
 	unsigned int i, j;
 	int ret;
 
+	/* names first: a worker takes no client before they are known */
+	g->res = resolver_start(g->cfg);
 	for (i = 0; i < g->nworkers; i++) {
 		ret = pthread_create(&g->workers[i].thread, NULL, worker_main,
 				     &g->workers[i]);
@@ -386,7 +391,14 @@ static void carry_state(struct config *to, struct config *from)
 
 			snprintf(spec, sizeof(spec), "%s/%s", be->name, n->name);
 			o = config_find_server(from, spec, NULL);
-			if (!o || !addr_equal(&o->addr, &n->addr)) {
+			/* the same name: the address it last resolved to */
+			if (o && n->host[0] && !strcmp(n->host, o->host) &&
+			    n->port == o->port && o->resolved) {
+				server_set_addr(be, n, &n->slots[0],
+						&srv_at(o)->addr);
+				n->resolved = true;
+			}
+			if (!o || !addr_equal(&srv_at(o)->addr, &srv_at(n)->addr)) {
 				if (be->slow_start_ms)
 					atomic_store(&n->ramp_start, now);
 				continue;

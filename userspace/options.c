@@ -4,6 +4,7 @@
  * same name, applied after the config file so the command line wins;
  * -l and -b build an implicit "listener default" / "backend default".
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -83,7 +84,7 @@ static void usage(FILE *f)
 "                              78 not: EX_CONFIG, also when starting)\n"
 "  -l, --listen ADDR:PORT      listen address (repeatable; 127.0.0.1:80, [::]:80)\n"
 "  -b, --backend ADDR:PORT[@W] backend server, weight W 1..256 (repeatable;\n"
-"                              unix:/path too)\n"
+"                              unix:/path and NAME:PORT too)\n"
 "  -a, --balance ALGO          " BALANCE_NAMES " (default rr)\n"
 "  -t, --threads N             worker threads, one ring each (default: CPUs)\n"
 "      --engine E              auto | uring | epoll (default auto)\n"
@@ -171,10 +172,26 @@ static int add_cli_server(struct config *cfg, const char *s, unsigned int n)
 	struct addr a;
 	int ret = addr_parse_weighted(s, &a, &w);
 
+	/* not an address: maybe NAME:PORT, which the server key judges */
+	if (ret == -EINVAL && strchr(s, ':') && !strchr(s, '[') &&
+	    isalpha((unsigned char)*s) && strncmp(s, "unix:", 5)) {
+		const char *at = strrchr(s, '@');
+
+		ret = 0;
+		w = 1;
+		if (at) {
+			char *end;
+			long v = strtol(at + 1, &end, 10);
+
+			if (*end || v < 1 || v > 256)
+				ret = -ERANGE;
+			w = (unsigned int)v;
+		}
+	}
 	if (ret) {
 		config_error(cfg, 0, "bad backend '%s'%s", s,
 			     ret == -ERANGE ? ": weight must be 1..256" :
-			     " (want ADDR:PORT[@WEIGHT])");
+			     " (want ADDR:PORT[@WEIGHT] or NAME:PORT[@WEIGHT])");
 		return -EINVAL;
 	}
 	if (strchr(s, '@'))

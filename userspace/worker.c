@@ -593,14 +593,14 @@ static int conn_local_retry(struct worker *w, struct conn *c, int err,
 	server_set_del(&c->tried, c->server);
 	if (c->local_retries >= LOCAL_RETRIES) {
 		pr_warn("%s %s/%s (%s): %s, %u times: giving up on this client",
-			what, be->name, srv->name, srv->addr_str,
+			what, be->name, srv->name, srv_at(srv)->str,
 			strerror(err), c->local_retries + 1);
 		conn_drop_server(w, c);
 		conn_set_end(c, "local-error");
 		return CONNECT_GIVE_UP;
 	}
 	pr_debug("%s %s/%s (%s): %s: again in a moment", what, be->name,
-		 srv->name, srv->addr_str, strerror(err));
+		 srv->name, srv_at(srv)->str, strerror(err));
 	conn_drop_server(w, c);
 	conn_park(w, c, w->now_ms + backoff_ms(10, c->local_retries++), false);
 	return CONNECT_PARKED;
@@ -662,7 +662,9 @@ int conn_next_socket(struct worker *w, struct conn *c, bool nonblock)
 		return CONNECT_GIVE_UP;
 	}
 	srv = &be->servers[c->server];
-	family = srv->addr.ss.ss_family;
+	/* one look: the resolver may move it before the next */
+	c->sa = srv_at(srv);
+	family = c->sa->addr.ss.ss_family;
 	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC |
 			    (nonblock ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0) {
@@ -695,7 +697,7 @@ int conn_next_socket(struct worker *w, struct conn *c, bool nonblock)
 			/* once per worker: the access lines say the rest */
 			if (!w->transparent_warned++)
 				pr_warn("transparent: cannot connect to %s/%s (%s) from the client's address: %s",
-					be->name, srv->name, srv->addr_str,
+					be->name, srv->name, srv_at(srv)->str,
 					strerror(-err));
 			return CONNECT_GIVE_UP;
 		}
@@ -721,10 +723,10 @@ int conn_connect_failed(struct worker *w, struct conn *c, int err)
 				  memory_order_relaxed);
 	if (err == ENETUNREACH)
 		pr_warn("connect to %s/%s (%s): no route to its network from this host: check the routes",
-			be->name, srv->name, srv->addr_str);
+			be->name, srv->name, srv_at(srv)->str);
 	else
 		pr_warn("connect to %s/%s (%s): %s", be->name, srv->name,
-			srv->addr_str,
+			srv_at(srv)->str,
 			err == ETIMEDOUT ? "timed out" : strerror(err));
 	conn_drop_server(w, c);
 	return 0;
@@ -757,7 +759,8 @@ void conn_log_access(struct worker *w, struct conn *c)
 	v.backend = be->name;
 	if (c->server >= 0) {
 		v.server = be->servers[c->server].name;
-		v.server_addr = be->servers[c->server].addr_str;
+		v.server_addr = c->sa ? c->sa->str :
+				srv_at(&be->servers[c->server])->str;
 	}
 	v.up = c->dir[DIR_UP].bytes;
 	v.down = c->dir[DIR_DOWN].bytes;

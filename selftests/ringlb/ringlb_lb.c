@@ -371,7 +371,9 @@ static void *idsrv_thread(void *arg)
 	return NULL;
 }
 
-static int idsrv_start(struct idsrv *s, int idx, int pp)
+/* @ip:@port (NULL, 0: loopback, any port) */
+static int idsrv_start_at(struct idsrv *s, int idx, int pp, const char *ip,
+			  uint16_t port)
 {
 	int ret;
 
@@ -379,7 +381,27 @@ static int idsrv_start(struct idsrv *s, int idx, int pp)
 	s->idx = idx;
 	s->pp = pp;
 	pthread_mutex_init(&s->lock, NULL);
-	s->lfd = idsrv_listen(0, &s->port);
+	if (ip) {
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_port = htons(port) };
+		int one = 1;
+
+		inet_pton(AF_INET, ip, &a.sin_addr);
+		s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+				SOCK_CLOEXEC, 0);
+		if (s->lfd < 0)
+			return -errno;
+		setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) ||
+		    listen(s->lfd, 256)) {
+			ret = -errno;
+			close(s->lfd);
+			return ret;
+		}
+		s->port = port;
+	} else {
+		s->lfd = idsrv_listen(0, &s->port);
+	}
 	if (s->lfd < 0)
 		return s->lfd;
 	atomic_store(&s->want_listen, true);
@@ -391,6 +413,11 @@ static int idsrv_start(struct idsrv *s, int idx, int pp)
 	}
 	s->running = true;
 	return 0;
+}
+
+static int idsrv_start(struct idsrv *s, int idx, int pp)
+{
+	return idsrv_start_at(s, idx, pp, NULL, 0);
 }
 
 static void idsrv_stop(struct idsrv *s)
@@ -2720,6 +2747,183 @@ TEST_F(lb, transparent)
 	sh_line(out, sizeof(out), cmd);
 	EXPECT_STREQ("10.71.2.1", out);
 
+}
+
+/* ---- 4f. servers by DNS name -------------------------------------------------- */
+
+/*
+ * A DNS server for the test's names: A records from a table the test
+ * changes as it goes, NXDOMAIN for any name not in it, an empty answer
+ * for other types (AAAA).
+ */
+struct dns_srv {
+	int fd;
+	uint16_t port;
+	pthread_t thr;
+	atomic_bool stop;
+	pthread_mutex_t lock;
+	char name[4][64], ip[4][16];
+	atomic_int asked;
+};
+
+static void dns_set(struct dns_srv *d, int i, const char *name, const char *ip)
+{
+	pthread_mutex_lock(&d->lock);
+	snprintf(d->name[i], sizeof(d->name[i]), "%s", name ? name : "");
+	snprintf(d->ip[i], sizeof(d->ip[i]), "%s", ip ? ip : "");
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void *dns_thread(void *arg)
+{
+	struct dns_srv *d = arg;
+
+	while (!atomic_load(&d->stop)) {
+		struct pollfd p = { .fd = d->fd, .events = POLLIN };
+		uint8_t q[512], r[600];
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		char name[256] = "";
+		size_t i = 12, nl = 0, qend;
+		int k, found = -1, qtype;
+		ssize_t n;
+
+		if (poll(&p, 1, 20) != 1)
+			continue;
+		n = recvfrom(d->fd, q, sizeof(q), 0, (struct sockaddr *)&from,
+			     &fl);
+		if (n < 17)
+			continue;
+		while (i < (size_t)n && q[i] && q[i] < 64 &&
+		       i + 1 + q[i] < (size_t)n && nl + q[i] + 2 < sizeof(name)) {
+			if (nl)
+				name[nl++] = '.';
+			memcpy(name + nl, q + i + 1, q[i]);
+			nl += q[i];
+			i += 1 + q[i];
+		}
+		name[nl] = '\0';
+		qend = i + 5;
+		if (i >= (size_t)n || q[i] || qend > (size_t)n)
+			continue;
+		qtype = q[i + 1] << 8 | q[i + 2];
+		atomic_fetch_add(&d->asked, 1);
+		memcpy(r, q, qend);
+		r[2] = 0x81;	/* response, recursion desired */
+		r[3] = 0x80;	/* recursion available, NOERROR */
+		r[6] = r[7] = r[8] = r[9] = r[10] = r[11] = 0;
+		pthread_mutex_lock(&d->lock);
+		for (k = 0; k < 4; k++)
+			if (d->name[k][0] && !strcasecmp(d->name[k], name) &&
+			    d->ip[k][0])
+				found = k;
+		if (found < 0) {
+			r[3] = 0x83;	/* NXDOMAIN */
+		} else if (qtype == 1) {
+			static const uint8_t rr[] = { 0xc0, 0x0c, 0, 1, 0, 1,
+						      0, 0, 0, 1, 0, 4 };
+
+			r[7] = 1;
+			memcpy(r + qend, rr, sizeof(rr));
+			inet_pton(AF_INET, d->ip[found], r + qend + sizeof(rr));
+			qend += sizeof(rr) + 4;
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (sendto(d->fd, r, qend, 0, (struct sockaddr *)&from, fl) < 0)
+			continue;
+	}
+	return NULL;
+}
+
+static int dns_start(struct dns_srv *d)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+
+	memset(d, 0, sizeof(*d));
+	pthread_mutex_init(&d->lock, NULL);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	d->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (d->fd < 0 || bind(d->fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(d->fd, (struct sockaddr *)&a, &al))
+		return -errno;
+	d->port = ntohs(a.sin_port);
+	return -pthread_create(&d->thr, NULL, dns_thread, d);
+}
+
+static void dns_stop(struct dns_srv *d)
+{
+	atomic_store(&d->stop, true);
+	pthread_join(d->thr, NULL);
+	close(d->fd);
+}
+
+/*
+ * server = NAME HOST:PORT: resolved at start through the configured
+ * resolver, moved when the name points elsewhere, kept when the name
+ * stops resolving; a name that never resolves leaves its server down.
+ */
+TEST_F(lb, dns_names)
+{
+	static char text[2048];
+	struct dns_srv dns;
+	char want[128], out[8192];
+	int i, id = -1;
+	uint64_t end;
+
+	CHECK_SKIP(&self->e);
+	ASSERT_EQ(0, idsrv_start(&self->srv[0], 0, PP_NONE));
+	self->nsrv = 1;
+	/* the second server: the same port on another loopback address */
+	if (idsrv_start_at(&self->srv[1], 1, PP_NONE, "127.0.0.2",
+			   self->srv[0].port))
+		SKIP(return, "cannot listen on 127.0.0.2:%u", self->srv[0].port);
+	self->nsrv = 2;
+	ASSERT_EQ(0, dns_start(&dns));
+	dns_set(&dns, 0, "app.test", "127.0.0.1");
+	ASSERT_EQ(0, free_port(AF_INET, &self->e.lport));
+	snprintf(text, sizeof(text),
+		 "[global]\nthreads = 1\nadmin = %s\nresolver = 127.0.0.1:%u\n\n"
+		 "[listener web]\nbind = 127.0.0.1:%u\nbackend = pool\n\n"
+		 "[backend pool]\nresolve-every = 200ms\n"
+		 "server = a app.test:%u\nserver = ghost nx.test:%u\n",
+		 self->sock, dns.port, self->e.lport, self->srv[0].port,
+		 self->srv[0].port);
+	lb_write_cfg(_metadata, self, text);
+	lb_spawn(_metadata, self, NULL);
+
+	/* resolved before the first client; the unknown name stays down */
+	snprintf(want, sizeof(want), "app.test at 127.0.0.1:%u",
+		 self->srv[0].port);
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, want, 1, 3000 + slack_ms()));
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, "cannot resolve nx.test", 1,
+				 3000 + slack_ms()));
+	ASSERT_LT(0, admin(self->sock, "show servers --json", out, sizeof(out)));
+	EXPECT_TRUE(json_server_state(out, "ghost", "down")) TH_LOG("%s", out);
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(0, lb_pick(_metadata, self, NULL, false));
+
+	/* the name moves: new clients follow */
+	dns_set(&dns, 0, "app.test", "127.0.0.2");
+	snprintf(want, sizeof(want), "app.test now at 127.0.0.2:%u (was 127.0.0.1:%u)",
+		 self->srv[0].port, self->srv[0].port);
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl, want, 1, 3000 + slack_ms()));
+	end = now_ms() + 3000 + slack_ms();
+	while (now_ms() < end && (id = lb_pick(_metadata, self, NULL, false)) != 1)
+		sleep_ms(20);
+	EXPECT_EQ(1, id);
+	EXPECT_EQ(1, lb_pick(_metadata, self, NULL, false));
+
+	/* the name is gone: the last address stays */
+	dns_set(&dns, 0, NULL, NULL);
+	EXPECT_EQ(0, rl_log_wait(&self->e.rl,
+				 "cannot resolve app.test: Domain name not found: keeping its last address",
+				 1, 3000 + slack_ms()));
+	EXPECT_EQ(1, lb_pick(_metadata, self, NULL, false));
+	EXPECT_LT(2, atomic_load(&dns.asked));
+	ASSERT_LT(0, admin(self->sock, "show servers --json", out, sizeof(out)));
+	EXPECT_TRUE(json_server_state(out, "a", "up")) TH_LOG("%s", out);
+	dns_stop(&dns);
 }
 
 /* ---- 5. admin ------------------------------------------------------------------------------- */
