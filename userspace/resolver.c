@@ -140,12 +140,16 @@ static void turn(struct resolver *r, int max_ms)
 	struct pollfd pfd[ARES_GETSOCK_MAXNUM];
 	struct timeval tv, *tvp, maxtv = { max_ms / 1000,
 					   (max_ms % 1000) * 1000 };
-	int bits = ares_getsock(r->ch, socks, ARES_GETSOCK_MAXNUM);
+	unsigned int bits = ares_getsock(r->ch, socks, ARES_GETSOCK_MAXNUM);
 	int i, n = 0, ms, ready;
 
+	/*
+	 * The bits by hand: ares.h's ARES_GETSOCK_WRITABLE shifts an int
+	 * 1 into its sign bit for the last socket, undefined (UBSan).
+	 */
 	for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-		short ev = (ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-			   (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0);
+		short ev = (bits & 1u << i ? POLLIN : 0) |
+			   (bits & 1u << (i + ARES_GETSOCK_MAXNUM) ? POLLOUT : 0);
 
 		if (ev)
 			pfd[n++] = (struct pollfd){ .fd = socks[i], .events = ev };
