@@ -430,10 +430,15 @@ static int add_server(struct config *cfg, struct backend *be,
 			return -EINVAL;
 		}
 	}
-	n = realloc(be->servers, (be->nservers + 1) * sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	be->servers = n;
+	/* doubling: thousands of servers must not cost a copy each */
+	if (!(be->nservers & (be->nservers - 1))) {
+		n = realloc(be->servers,
+			    (be->nservers ? 2 * be->nservers : 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		be->servers = n;
+	}
+	n = be->servers;
 	srv = &n[be->nservers];
 	memset(srv, 0, sizeof(*srv));
 	srv->line = line;
