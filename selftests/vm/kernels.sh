@@ -59,9 +59,10 @@
 # as a Debian 12 system with the 6.1 headers installed at their real paths
 # (but not registered with dpkg), i.e. what a bookworm machine with
 # linux-headers-$KFLAVOUR looks like to dkms or to a package build: use it
-# with `kernels.sh run 6.1 CACHE DIR CMD`.  The cache is shared: a test
-# that changes the chroot's installed packages beyond `prepare ... PKG`
-# should work on a copy.
+# with `kernels.sh run 6.1 CACHE DIR CMD`.  The cache is shared (the
+# `deploy` suite of `make check` adds dkms to it): a test that changes
+# the chroot's installed packages beyond `prepare ... PKG` should work on a
+# copy.
 #
 # Environment:
 #   KFLAVOUR=amd64   use Debian's generic kernels instead of cloud-amd64
