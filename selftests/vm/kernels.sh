@@ -27,7 +27,7 @@
 # Every kernel comes from a Debian suite, flavour $KFLAVOUR (default
 # cloud-amd64, which has serial console, debugfs, kprobes, io_uring,
 # devtmpfs and initrd built in, and no forced module signing):
-#   6.1    = Debian 12 (bookworm), e.g. 6.1.0-57-cloud-amd64
+#   6.1    = Debian 12 (bookworm), e.g. 6.1.0-50-cloud-amd64
 #   6.12   = Debian 13 (trixie), e.g. 6.12.117+deb13-cloud-amd64
 #   newest = the highest kernel of $NEW_SUITES (sid and trixie-backports),
 #            e.g. 7.3.4+deb13 from trixie-backports.  It is kept in
