@@ -4,8 +4,9 @@
 # systemd-analyze verify and its hardening scores low exposure; the
 # installed config passes --check; the sysctl keys exist; sd_notify
 # READY/RELOADING/STOPPING reach a NOTIFY_SOCKET; after --user no
-# capability is left; dkms builds uringstat against the installed 6.1
-# headers; make uninstall leaves nothing but a config that was changed.
+# capability is left; dkms builds uringstat against Debian's 6.1 headers
+# (in the VMs' bookworm chroot, never installed on the host); make
+# uninstall leaves nothing but a config that was changed.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build}
@@ -90,24 +91,38 @@ else
 	skip user-no-caps "not root, or no user nobody"
 fi
 
-# 8. dkms builds the module against the installed Debian 6.1 headers
-kver=$(ls -d /lib/modules/6.1.*/build 2>/dev/null | head -1 | cut -d/ -f4)
-if ! command -v dkms >/dev/null; then
-	skip dkms-build "dkms not installed"
-elif [ -z "$kver" ]; then
-	skip dkms-build "no 6.1 kernel headers in /lib/modules"
+# 8. dkms builds the module against Debian's 6.1 headers: Debian 12's
+# own dkms, run in the bookworm chroot that selftests/vm/kernels.sh keeps
+# under $BUILD/vm with the 6.1 headers at their real paths (what a
+# bookworm machine with linux-headers-cloud-amd64 installed looks like to
+# dkms), so nothing lands in the host's /usr/src or /lib/modules. The
+# sources and the dkms tree stay in $work, bind-mounted into the chroot.
+kernels=$top/selftests/vm/kernels.sh
+cache=$BUILD/vm
+if [ "$(id -u)" != 0 ]; then
+	skip dkms-build "not root (the 6.1 headers live in a chroot)"
 elif [ ! -f "$top/deploy/dkms.conf" ]; then
 	fail dkms-build "deploy/dkms.conf missing"
+elif ! "$kernels" prepare 6.1 "$cache" dkms >"$work/dkms-prepare.log" 2>&1; then
+	fail dkms-build "kernels.sh prepare 6.1 failed, see $work/dkms-prepare.log"
+	tail -5 "$work/dkms-prepare.log" | sed 's/^/# /'
 else
 	dkms_build() {
-		local src=$work/dkms-src tree=$work/dkms-tree
+		local src=$work/dkms-src tree=$work/dkms-tree kver ko
+		kver=$(cat "$cache/6.1/release") || return 1
 		DKMS_SRC=$src "$top/scripts/install.sh" "$work/dkms-stage" /usr >/dev/null || return 1
 		src=$(ls -d "$work"/dkms-stage"$src"/uringstat-* | head -1)
 		mkdir -p "$tree"
 		ver=${src##*-}
-		dkms add -m uringstat -v "$ver" --sourcetree "$(dirname "$src")" --dkmstree "$tree" &&
-		dkms build -m uringstat -v "$ver" -k "$kver" --sourcetree "$(dirname "$src")" --dkmstree "$tree" &&
-		find "$tree" -name 'uringstat.ko*' | grep -q .
+		"$kernels" run 6.1 "$cache" "$work" sh -c '
+			dkms add -m uringstat -v "$1" --sourcetree "$2" --dkmstree "$3" &&
+			dkms build -m uringstat -v "$1" -k "$4" --sourcetree "$2" --dkmstree "$3"
+		' _ "$ver" "$(dirname "$src")" "$tree" "$kver" || return 1
+		ko=$(find "$tree" -name 'uringstat.ko*' | head -1)
+		[ -n "$ko" ] || { echo "dkms built no uringstat.ko"; return 1; }
+		# built for that kernel, not for whatever the host runs
+		modinfo -F vermagic "$ko" | grep -q "^$kver " ||
+			{ echo "$ko: vermagic $(modinfo -F vermagic "$ko"), want $kver"; return 1; }
 	}
 	check dkms-build dkms_build
 fi

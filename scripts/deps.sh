@@ -5,11 +5,15 @@
 # the `apt-get update` before the first install.
 set -e
 # usage: deps.sh [bench]   (bench adds the peers and tools of `make bench`)
+# No kernel image or headers: the module builds (make check's kmod,
+# deploy and vm suites) use Debian kernels that selftests/vm/kernels.sh
+# downloads and unpacks under build/vm, with their compilers and dkms in
+# debootstrap chroots there. linux-source-6.1 is a source tarball only
+# (kselftest headers, checkpatch).
 PKGS="build-essential pkg-config liburing-dev libinih-dev libsystemd-dev
       libc-ares-dev linux-source-6.1 iperf3 socat openssl python3 iproute2
       procps nftables
-      systemd dkms kmod
-      linux-image-amd64 linux-headers-amd64 libelf-dev bc
+      systemd kmod
       qemu-system-x86 busybox-static debootstrap cpio gzip"
 [ "$1" = bench ] && PKGS="$PKGS haproxy nginx libnginx-mod-stream wrk
       gnuplot-nox linux-perf"
