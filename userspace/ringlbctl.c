@@ -14,23 +14,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ctl_request.h"
 #include "top.h"
 #include "version.h"
 
-#define DEFAULT_SOCK	"/run/ringlb.sock"
-/* where deploy/ringlb.service puts it (RuntimeDirectory=ringlb) */
-#define UNIT_SOCK	"/run/ringlb/admin.sock"
+/* where deploy/ringlb.service, ringlb.conf and the examples put it */
+#define DEFAULT_SOCK	"/run/ringlb/admin.sock"
 #define DEFAULT_TIMEOUT	5.0	/* seconds */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: ringlbctl [-s PATH] [-T SECONDS] [--json] COMMAND...\n"
-"  -s, --socket PATH   admin socket (default " DEFAULT_SOCK ", or\n"
-"                      " UNIT_SOCK " where only that exists)\n"
+"  -s, --socket PATH   admin socket (default " DEFAULT_SOCK ")\n"
 "  -T, --timeout SECS  give up (exit 2) when the whole answer is not in\n"
 "                      after SECS seconds, fractions allowed (default 5)\n"
 "  -j, --json          JSON output\n"
@@ -56,7 +53,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	double timeout = DEFAULT_TIMEOUT;
-	const char *path = NULL;
+	static const char default_sock[] = DEFAULT_SOCK;
+	const char *path = default_sock;
 	char cmd[4096] = "", *end;
 	struct ctl_answer a;
 	bool json = false;
@@ -95,9 +93,6 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!path)
-		path = access(DEFAULT_SOCK, F_OK) && !access(UNIT_SOCK, F_OK) ?
-		       UNIT_SOCK : DEFAULT_SOCK;
 	if (!strcmp(argv[optind], "top")) {
 		if (json) {
 			fprintf(stderr, "ringlbctl: top has no JSON output: use show ... --json\n");
@@ -128,10 +123,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (ret) {
-		fprintf(stderr, "ringlbctl: %s: %s%s%s\n", path,
+		fprintf(stderr, "ringlbctl: %s: %s%s%s%s\n", path,
 			ret == -ENOENT || ret == -ECONNREFUSED ? "" : a.what,
 			ret == -ENOENT || ret == -ECONNREFUSED ? "" : ": ",
-			strerror(-ret));
+			strerror(-ret),
+			/* an admin = elsewhere (the old /run/ringlb.sock) */
+			ret == -ENOENT && path == default_sock ?
+			" (the default; -s PATH names another socket)" :
+			"");
 		return 2;
 	}
 	fwrite(a.text, 1, a.len, stdout);
