@@ -53,6 +53,33 @@ static int connect_by(int fd, const struct sockaddr_un *sun, uint64_t end)
 }
 
 /*
+ * The same with descriptors to watch: a non-blocking connect() to a
+ * full backlog fails with EAGAIN at once, so it is tried again every
+ * 50 ms while watching them (-EINTR when one is readable).
+ */
+static int connect_watching(int fd, const struct sockaddr_un *sun,
+			    uint64_t end, const struct pollfd *watch,
+			    int nwatch)
+{
+	struct pollfd p[WATCH_MAX];
+	int i, ms;
+
+	for (i = 0; i < nwatch && i < WATCH_MAX; i++)
+		p[i] = (struct pollfd){ .fd = watch[i].fd, .events = POLLIN };
+	for (;;) {
+		if (!connect(fd, (const struct sockaddr *)sun, sizeof(*sun)))
+			return 0;
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		ms = left_ms(end);
+		if (!ms)
+			return -ETIMEDOUT;
+		if (poll(p, i, ms < 50 ? ms : 50) > 0)
+			return -EINTR;
+	}
+}
+
+/*
  * Wait for @events on @fd until @end: 0, -ETIMEDOUT, or -EINTR when a
  * watched descriptor is readable (or hung up) first.
  */
@@ -158,10 +185,12 @@ int ctl_request(const char *path, const char *cmd, uint64_t deadline,
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+		    (nwatch ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0)
 		return -errno;
-	ret = connect_by(fd, &sun, deadline);
+	ret = nwatch ? connect_watching(fd, &sun, deadline, watch, nwatch) :
+		       connect_by(fd, &sun, deadline);
 	if (ret)
 		goto out_close;
 	a->what = "sending the command";

@@ -23,7 +23,7 @@ bindir=$(cd "${1:-$here/../../userspace}" && pwd)
 RINGLB=$bindir/ringlb
 CTL=$bindir/ringlbctl
 WAIT=${TOP_TEST_WAIT:-60}
-NTESTS=12
+NTESTS=14
 
 echo "TAP version 13"
 echo "1..$NTESTS"
@@ -131,7 +131,7 @@ fits() {
 cat >"$work/wrap.sh" <<WRAP
 #!/bin/sh
 trap : INT
-"$CTL" -s "\$1" top -d 1
+"$CTL" -s "\$1" \${2:+-T "\$2"} top -d 1
 echo "top exited with \$?"
 stty -a | tr '\n' ' '
 echo
@@ -318,6 +318,39 @@ else
 	fail "a fake daemon's escapes stay off the terminal, its rings show" "title $(fmt fake '#{pane_title}')"
 	screen fake | sed 's/^/# /'
 fi
+
+# 13, 14. a daemon that never answers (it accepts and stays silent),
+# and one whose backlog is full (connect() cannot complete): with -T
+# longer than the wait, q must still end top, in the middle of a sample
+cat >"$work/mute.py" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+if sys.argv[2] == "full":
+    s.listen(0)
+    # the one connection a backlog of 0 queues: no other gets in
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[1])
+    while True:
+        time.sleep(60)
+s.listen(16)
+held = []
+while True:
+    held.append(s.accept()[0])
+PY
+for how in mute full; do
+	python3 "$work/mute.py" "$work/$how.sock" $how &
+	pids="$pids $!"
+	wait_for test -S "$work/$how.sock"
+	$T new-session -d -s $how -x 80 -y 24 "$work/wrap.sh $work/$how.sock 600"
+	if wait_for shows $how 'q quit' && $T send-keys -t $how q &&
+	   wait_for shows $how '^END' && restored $how; then
+		ok "q ends top while a $how daemon holds a sample"
+	else
+		fail "q ends top while a $how daemon holds a sample"
+		screen $how | sed 's/^/# /'
+	fi
+done
 
 # 12. bad -d: usage error, exit 2
 "$CTL" -s "$sock" top -d 0 >/dev/null 2>&1
