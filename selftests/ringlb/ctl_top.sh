@@ -13,7 +13,9 @@
 # screen and its return is seen; q, Ctrl-C and SIGTERM end it with the
 # terminal given back (line mode and echo, normal screen, cursor); a
 # fake daemon's escape sequences never reach the terminal while its
-# uringstat ring figures do; without a terminal, one table and exit 0.
+# uringstat ring figures do; q gets through a sample stuck on a daemon
+# that never answers or never accepts; without a terminal, one table
+# and exit 0.
 #
 # Every wait is for what the screen shows, bounded by TOP_TEST_WAIT
 # seconds (default 60): slow machines wait longer, none fails sooner.
@@ -43,6 +45,8 @@ for tool in tmux socat python3; do
 done
 [ -x "$RINGLB" ] && [ -x "$CTL" ] || skip_rest "no ringlb and ringlbctl in $bindir"
 
+# a private tmux server, also when this runs inside someone's tmux
+unset TMUX
 work=$(mktemp -d "${TMPDIR:-/tmp}/ringlb-top-XXXXXX")
 sock=$work/admin.sock
 fake=$work/fake.sock
