@@ -87,6 +87,8 @@ check: deps
 		"ringlb-asan=RINGLB_EXCLUDE='hostile_*' selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
 		"hostile=RINGLB_TESTS='hostile_*' selftests/ringlb/run.sh $(CURDIR)/userspace $(BUILD)/selftests/ringlb" \
 		"hostile-asan=RINGLB_TESTS='hostile_*' selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
+		"top=selftests/ringlb/ctl_top.sh $(CURDIR)/userspace" \
+		"top-asan=selftests/ringlb/ctl_top.sh $(BUILD)/asan" \
 		"fuzz=$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=10" \
 		"deploy=scripts/deploy-check.sh" \
 		"kmod=scripts/kmod-check.sh" \

@@ -186,6 +186,56 @@ static void show_servers(struct runtime *rt, FILE *out, bool json)
 }
 
 /*
+ * One row per listener: its name, its backend, its max-conns (0: none)
+ * and its bind addresses, comma-separated. For `ringlbctl top`, which
+ * has no other way to know them.
+ */
+static void show_listeners(struct runtime *rt, FILE *out, bool json)
+{
+	struct config *cfg = rt->groups->cfg;
+	unsigned int l, i;
+	bool first;
+
+	if (json)
+		fprintf(out, "[");
+	else
+		fprintf(out, "%-16s %-16s %8s %s\n", "LISTENER", "BACKEND",
+			"MAXCONN", "BINDS");
+	for (l = 0; l < cfg->nlisteners; l++) {
+		struct listener *ln = &cfg->listeners[l];
+		const char *be = ln->backend_name;
+
+		if (json) {
+			fprintf(out, "%s{\"listener\":", l ? "," : "");
+			json_str(out, ln->name);
+			fprintf(out, ",\"backend\":");
+			json_str(out, be);
+			fprintf(out, ",\"max_conns\":%d,\"binds\":[",
+				ln->max_conns);
+		} else {
+			fprintf(out, "%-16s %-16s %8d ", ln->name, be,
+				ln->max_conns);
+		}
+		first = true;
+		for (i = 0; i < cfg->nsocks; i++) {
+			if (cfg->socks[i].ln != ln)
+				continue;
+			if (json) {
+				fprintf(out, "%s", first ? "" : ",");
+				json_str(out, cfg->socks[i].addr_str);
+			} else {
+				fprintf(out, "%s%s", first ? "" : ",",
+					cfg->socks[i].addr_str);
+			}
+			first = false;
+		}
+		fprintf(out, json ? "]}" : "\n");
+	}
+	if (json)
+		fprintf(out, "]\n");
+}
+
+/*
  * Every worker's list (the lines dump_conns() writes), as one table or
  * one JSON array. A worker that did not answer in time is left out.
  */
@@ -351,6 +401,10 @@ int admin_command(struct runtime *rt, char *line, FILE *out)
 			show_kernel(rt, out, json);
 			return 0;
 		}
+		if (!strcmp(w[1], "listeners")) {
+			show_listeners(rt, out, json);
+			return 0;
+		}
 	}
 	if (n == 3 && !strcmp(w[1], "server") &&
 	    (!strcmp(w[0], "disable") || !strcmp(w[0], "enable"))) {
@@ -382,7 +436,7 @@ int admin_command(struct runtime *rt, char *line, FILE *out)
 		return 0;
 	}
 	if (n == 1 && !strcmp(w[0], "help")) {
-		fprintf(out, "commands: show stats|servers|conns|kernel, disable server B/S, enable server B/S, set weight B/S N, drain (add --json for JSON)\n");
+		fprintf(out, "commands: show stats|servers|conns|kernel|listeners, disable server B/S, enable server B/S, set weight B/S N, drain (add --json for JSON)\n");
 		return 0;
 	}
 	fprintf(out, "error: unknown command (try 'help')\n");

@@ -17,6 +17,7 @@
  * served in between.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -146,6 +147,28 @@ static int admin_listen(struct control *ctl, const char *path)
 	return fd;
 }
 
+/*
+ * ringlb makes the socket, never its directory: /run/ringlb/ comes from
+ * the unit's RuntimeDirectory=, or from whoever runs ringlb by hand. A
+ * missing one says so rather than a bare "No such file or directory".
+ */
+static void admin_listen_error(const char *path, int err)
+{
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash && slash != path ? (int)(slash - path) : 1;
+	struct stat st;
+	char dir[PATH_MAX];
+
+	if (err == -EEXIST)
+		return;		/* admin_listen() said why */
+	snprintf(dir, sizeof(dir), "%.*s", dirlen, slash ? path : ".");
+	if (err == -ENOENT && stat(dir, &st))
+		pr_err("admin socket %s: directory %s does not exist: create it first (mkdir -m 0750 %s; the packaged unit's RuntimeDirectory= makes /run/ringlb)",
+		       path, dir, dir);
+	else
+		pr_err("admin socket %s: %s", path, strerror(-err));
+}
+
 static void admin_unlink(struct control *ctl)
 {
 	struct stat st;
@@ -197,9 +220,7 @@ struct control *control_open(struct runtime *rt, const struct config *cfg)
 	if (cfg->admin_path[0]) {
 		fd = admin_listen(ctl, cfg->admin_path);
 		if (fd < 0) {
-			if (fd != -EEXIST)
-				pr_err("admin socket %s: %s", cfg->admin_path,
-				       strerror(-fd));
+			admin_listen_error(cfg->admin_path, fd);
 			goto out_close;
 		}
 		ctl->lfd[CTL_ADMIN] = fd;

@@ -2965,9 +2965,19 @@ TEST_F(lb, bash_completion)
 	lb_start(_metadata, self, 1, "rr", w, 2, NULL);
 
 	complete(out, sizeof(out), bin, file, "ringlbctl \"\"", 1);
-	EXPECT_STREQ("show disable enable set drain", out);
+	EXPECT_STREQ("show disable enable set drain top", out);
 	complete(out, sizeof(out), bin, file, "ringlbctl show s", 2);
 	EXPECT_STREQ("stats servers", out);
+	complete(out, sizeof(out), bin, file, "ringlbctl show l", 2);
+	EXPECT_STREQ("listeners", out);
+	/* top's own option after it, nothing after its value */
+	complete(out, sizeof(out), bin, file, "ringlbctl -T 2 top -", 4);
+	EXPECT_STREQ("-d --delay -h --help", out);
+	complete(out, sizeof(out), bin, file, "ringlbctl top -d 1 \"\"", 4);
+	EXPECT_STREQ("", out);
+	complete(out, sizeof(out), bin, file, "ringlbctl -", 1);
+	EXPECT_STREQ("-s --socket -T --timeout -j --json -h --help -V --version",
+		     out);
 	/* the daemon's servers, from the socket the line names */
 	snprintf(words, sizeof(words), "ringlbctl -s %s disable server \"\"",
 		 self->sock);

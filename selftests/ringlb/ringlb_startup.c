@@ -219,4 +219,38 @@ TEST(listen_in_use_exits_1)
 	close(fd);
 }
 
+/*
+ * --admin in a directory that does not exist (/run/ringlb outside the
+ * unit): exit 1, naming the directory to create, which is not created
+ */
+TEST(admin_dir_missing_exits_1)
+{
+	const char *args[] = { NULL, "-l", NULL, "-b", "127.0.0.1:1",
+			       "--admin", NULL, NULL };
+	char addr[64], dir[PATH_MAX], sock[PATH_MAX + 16], want[3 * PATH_MAX];
+	const char *tmp = getenv("TMPDIR");
+	uint16_t port;
+	char *log;
+	int st;
+
+	if (access(ringlb_path(), X_OK))
+		SKIP(return, "ringlb binary %s not executable", ringlb_path());
+	ASSERT_EQ(0, free_port(AF_INET, &port));
+	fmt_addr(addr, sizeof(addr), AF_INET, port);
+	snprintf(dir, sizeof(dir), "%s/ringlb-nodir-%d",
+		 tmp && *tmp ? tmp : "/tmp", getpid());
+	snprintf(sock, sizeof(sock), "%s/admin.sock", dir);
+	args[2] = addr;
+	args[6] = sock;
+	st = run_status(args, &log);
+	EXPECT_EQ(1, st) TH_LOG("admin socket in a missing directory: exit %d",
+				st);
+	snprintf(want, sizeof(want),
+		 "admin socket %s: directory %s does not exist", sock, dir);
+	EXPECT_TRUE(log && strstr(log, want)) TH_LOG("want '%s' in: %s", want,
+						     log ?: "");
+	EXPECT_NE(0, access(dir, F_OK));
+	free(log);
+}
+
 TEST_HARNESS_MAIN
