@@ -68,12 +68,17 @@ soak: deps userspace
 vmcheck: deps $(KSFT_HDRS)
 	selftests/vm/vmcheck.sh $(KERNELS)
 
-# uringstat's cost on ringlb inside the 6.1 VM, module unloaded vs loaded
-# in the same boot: Documentation/benchmarks-uringstat.rst
+# uringstat's cost inside the VMs, module unloaded vs loaded in the same
+# boot: guest instructions per unit of work (the icount QEMU plugin) and
+# rates, per kernel: Documentation/benchmarks-uringstat.rst
+VMBENCH_KERNELS ?= $(KERNELS)
 vmbench: deps $(KSFT_HDRS)
-	VMCHECK_SUFFIX=bench VMCHECK_BENCH=1 VMCHECK_RINGLB=0 selftests/vm/vmcheck.sh 6.1
+	bench/icount-build.sh $(BUILD)/icount
+	VMCHECK_SUFFIX=bench VMCHECK_BENCH=1 VMCHECK_RINGLB=0 VMCHECK_JOBS=1 VMCHECK_ICOUNT=1 \
+		VMCHECK_PLUGIN=$(BUILD)/icount/libicount.so \
+		selftests/vm/vmcheck.sh $(VMBENCH_KERNELS)
 	bench/vmbench-report.py Documentation/benchmarks-uringstat.rst \
-		6.1=$(BUILD)/vm/6.1-bench/console.log
+		$(foreach k,$(VMBENCH_KERNELS),$(k)=$(BUILD)/vm/$(k)-bench)
 
 check: deps
 	$(MAKE) $(KSFT_HDRS)

@@ -17,6 +17,12 @@
 # each single-threaded TCG guest keeps one busy);
 # VMCHECK_BENCH=1 adds vmbench rounds with the module unloaded and loaded
 # (`make vmbench`, bench/vmbench-report.py).
+# VMCHECK_PLUGIN=SO loads a QEMU TCG plugin into every guest, its log
+# (qemu -d plugin) in $CACHE/VER$SUFFIX/plugin.log (`make vmbench`: the
+# icount plugin, bench/icount-plugin.c). VMCHECK_ICOUNT=1 boots with
+# -icount shift=0,sleep=off and one vCPU: the guest's clocks run at one instruction
+# per nanosecond and skip idle time, so a workload's instructions no
+# longer depend on how fast the host emulates (timer ticks per request).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -161,11 +167,23 @@ PY
 # of qemu (124: timed out) and its run time into boot.status
 boot()
 {
-	local ver=$1 dir=$CACHE/$1$SUFFIX start rc
+	local ver=$1 dir=$CACHE/$1$SUFFIX start rc plugin=()
 
+	if [ -n "${VMCHECK_PLUGIN:-}" ]; then
+		rm -f "$dir/plugin.log"
+		plugin=(-plugin "$VMCHECK_PLUGIN" -d plugin -D "$dir/plugin.log")
+	fi
+	# the guest's clock from its instruction count, idle skipped: the
+	# same work takes the same instructions whatever the host's load
+	# (one vCPU: QEMU 7.2's icount hangs bringing up a second one)
+	local smp=2
+	if [ "${VMCHECK_ICOUNT:-0}" = 1 ]; then
+		plugin+=(-icount shift=0,align=off,sleep=off)
+		smp=1
+	fi
 	start=$(date +%s)
 	timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=single \
-		-smp 2 -m 2048 -nographic -no-reboot -monitor none \
+		-smp "$smp" -m 2048 -nographic -no-reboot -monitor none "${plugin[@]}" \
 		-kernel "$CACHE/$ver/vmlinuz" -initrd "$dir/initramfs.gz" \
 		-append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3" \
 		</dev/null >"$dir/console.log" 2>&1
