@@ -119,26 +119,73 @@ static int us_rings_show(struct seq_file *m, void *v)
 	return 0;
 }
 
-static const struct seq_operations us_rings_sops = {
-	.start	= us_rings_start,
-	.next	= us_rings_next,
-	.stop	= us_rings_stop,
-	.show	= us_rings_show,
-};
-
-static int us_rings_open(struct inode *inode, struct file *file)
+/*
+ * errors: the same walk, each ring's lines of failed CQEs by opcode and
+ * errno (errors.c), none for a ring without failures.
+ */
+static int us_errors_show(struct seq_file *m, void *v)
 {
-	return seq_open_private(file, &us_rings_sops,
-				sizeof(struct us_ring_cursor));
+	int want = READ_ONCE(us_filter_pid);
+	struct us_ring *r = v;
+
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(m, "id pid opcode errno count\n");
+		return 0;
+	}
+	if (want && r->pid != want)
+		return SEQ_SKIP;
+	us_err_show(m, r);
+	return 0;
 }
 
-static const struct file_operations us_rings_fops = {
-	.owner		= THIS_MODULE,
-	.open		= us_rings_open,
-	.read		= seq_read,
-	.llseek		= seq_lseek,
-	.release	= seq_release_private,
-};
+/*
+ * iowq: the same walk, one line per ring: what it punted to io-wq, and
+ * the io-wq workers of the thread that created it, now (counted here)
+ * and at most (iowq.c).
+ */
+static int us_iowq_show(struct seq_file *m, void *v)
+{
+	int want = READ_ONCE(us_filter_pid);
+	struct us_ring *r = v;
+	int now, max;
+
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(m, "id pid tid async workers workers_max\n");
+		return 0;
+	}
+	if (want && r->pid != want)
+		return SEQ_SKIP;
+	now = us_wrk_count(r->pid, r->tid);
+	/* a worker that started before its ring was listed may be missing */
+	max = max(atomic_read(&r->wq_max), now);
+	seq_printf(m, "%llu %d %d %lld %d %d\n", r->id, r->pid, r->tid,
+		   atomic64_read(&r->cnt[US_ASYNC]), now, max);
+	return 0;
+}
+
+#define US_RING_WALK(name)						\
+static const struct seq_operations us_##name##_sops = {		\
+	.start	= us_rings_start,					\
+	.next	= us_rings_next,					\
+	.stop	= us_rings_stop,					\
+	.show	= us_##name##_show,					\
+};									\
+static int us_##name##_open(struct inode *inode, struct file *file)	\
+{									\
+	return seq_open_private(file, &us_##name##_sops,		\
+				sizeof(struct us_ring_cursor));		\
+}									\
+static const struct file_operations us_##name##_fops = {		\
+	.owner		= THIS_MODULE,					\
+	.open		= us_##name##_open,				\
+	.read		= seq_read,					\
+	.llseek		= seq_lseek,					\
+	.release	= seq_release_private,				\
+}
+
+US_RING_WALK(rings);
+US_RING_WALK(errors);
+US_RING_WALK(iowq);
 
 static int us_opcodes_show(struct seq_file *m, void *v)
 {
@@ -343,6 +390,8 @@ int us_debugfs_init(void)
 	if (IS_ERR(us_dir))
 		return PTR_ERR(us_dir);
 	debugfs_create_file("rings", 0400, us_dir, NULL, &us_rings_fops);
+	debugfs_create_file("errors", 0400, us_dir, NULL, &us_errors_fops);
+	debugfs_create_file("iowq", 0400, us_dir, NULL, &us_iowq_fops);
 	debugfs_create_file("opcodes", 0400, us_dir, NULL, &us_opcodes_fops);
 	debugfs_create_file("poll", 0400, us_dir, NULL, &us_poll_fops);
 	debugfs_create_file("latency", 0400, us_dir, NULL, &us_latency_fops);

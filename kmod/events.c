@@ -121,9 +121,12 @@ static unsigned int us_lat_bucket(s64 ns)
 	return min_t(unsigned int, ilog2(us) + 1, US_LAT_BUCKETS - 1);
 }
 
-/* the per-opcode side of a CQE, posted or overflowed */
-static void us_count_cqe(const void *ctx, const void *req, int opcode,
-			 u64 user_data, s32 res, u32 cflags)
+/*
+ * The per-opcode side of a CQE, posted or overflowed; returns the opcode
+ * it was filed under, -1 if none.
+ */
+static int us_count_cqe(const void *ctx, const void *req, int opcode,
+			u64 user_data, s32 res, u32 cflags)
 {
 	int seen_op = -1;
 	unsigned int slot;
@@ -141,7 +144,7 @@ static void us_count_cqe(const void *ctx, const void *req, int opcode,
 	if (seen_op >= 0)
 		opcode = seen_op;
 	if (opcode < 0)
-		return;	/* a CQE of no request we know (e.g. MSG_RING's) */
+		return -1;	/* a CQE of no request we know (e.g. MSG_RING's) */
 	slot = us_op_slot(opcode);
 	this_cpu_inc(us_stats->op[slot].completed);
 	if (res < 0)
@@ -150,6 +153,19 @@ static void us_count_cqe(const void *ctx, const void *req, int opcode,
 		this_cpu_inc(us_stats->op[slot].lat_unmatched);
 	else
 		this_cpu_inc(us_stats->op[slot].lat[us_lat_bucket(lat)]);
+	return opcode;
+}
+
+/* a CQE of the ring: its counters, and its errno when it failed */
+static void us_ring_cqe(struct us_ring *r, const void *ctx, const void *req,
+			int opcode, u64 user_data, s32 res, u32 cflags)
+{
+	us_ring_inc(r, US_COMPLETED);
+	opcode = us_count_cqe(ctx, req, opcode, user_data, res, cflags);
+	if (res < 0) {
+		us_ring_inc(r, US_FAILED);
+		us_err_count(&r->err, opcode, res);
+	}
 }
 
 void us_ev_complete(const void *ctx, const void *req, int opcode,
@@ -159,10 +175,7 @@ void us_ev_complete(const void *ctx, const void *req, int opcode,
 
 	if (!r)
 		return;
-	us_ring_inc(r, US_COMPLETED);
-	if (res < 0)
-		us_ring_inc(r, US_FAILED);
-	us_count_cqe(ctx, req, opcode, user_data, res, cflags);
+	us_ring_cqe(r, ctx, req, opcode, user_data, res, cflags);
 }
 
 /*
@@ -177,10 +190,7 @@ void us_ev_overflow(const void *ctx, u64 user_data, s32 res, u32 cflags)
 	if (!r)
 		return;
 	us_ring_inc(r, US_CQ_OVERFLOW);
-	us_ring_inc(r, US_COMPLETED);
-	if (res < 0)
-		us_ring_inc(r, US_FAILED);
-	us_count_cqe(ctx, NULL, -1, user_data, res, cflags);
+	us_ring_cqe(r, ctx, NULL, -1, user_data, res, cflags);
 }
 
 void us_ev_cqring_wait(const void *ctx)

@@ -20,6 +20,11 @@
  *   7.x         io_uring_queue_async_work's int rw becomes bool hashed
  *               (told apart by the header's type, see us_tp_async)
  *
+ * io-wq workers are seen through two scheduler events that every kernel
+ * here has: task_rename (a worker names itself "iou-wrk-TID" as it
+ * starts) and sched_process_exit, which gained a bool group_dead (7.3
+ * has it, 6.12 not; told apart by type, see us_tp_exit).
+ *
  * 6.1, 6.12 and the newest Debian kernel (7.3) are built and tested
  * (selftests/vm); the other ranges
  * follow those kernels' headers and are only as good as that reading,
@@ -31,6 +36,8 @@
 #include <linux/tracepoint.h>
 #include <linux/version.h>
 #include <trace/events/io_uring.h>
+#include <trace/events/sched.h>
+#include <trace/events/task.h>
 #include "uringstat.h"
 
 /* the one comparison with the running version, so each #if reads plainly */
@@ -237,6 +244,54 @@ const bool us_complete_has_req = true;
 const bool us_complete_has_req;
 #endif
 
+/* --- io-wq workers, from the scheduler's events -------------------------- */
+
+/* the worker names itself; anyone else renaming a thread is not counted */
+static void us_tp_rename(void *data, struct task_struct *task,
+			 const char *comm)
+{
+	pid_t owner;
+
+	if (task != current || !(task->flags & PF_IO_WORKER))
+		return;
+	owner = us_wrk_owner(comm);
+	if (owner)
+		us_ev_worker_start(owner, task->tgid);
+}
+
+/*
+ * An exiting worker has already dropped PF_IO_WORKER (io_worker_exit()
+ * clears it before do_exit()), so only its name tells. A thread of the
+ * process named so by the process itself can only lower that process's
+ * own workers_max.
+ */
+static void us_exit(struct task_struct *p)
+{
+	pid_t owner;
+
+	owner = us_wrk_owner(p->comm);
+	if (owner)
+		us_ev_worker_exit(owner, p->tgid);
+}
+
+static void __maybe_unused us_tp_exit_task(void *data, struct task_struct *p)
+{
+	us_exit(p);
+}
+
+static void __maybe_unused us_tp_exit_group(void *data, struct task_struct *p,
+					    bool group_dead)
+{
+	us_exit(p);
+}
+
+#define US_EXIT_GROUP_DEAD						\
+	__builtin_types_compatible_p(					\
+		typeof(check_trace_callback_type_sched_process_exit),	\
+		void (void (*)(void *, struct task_struct *, bool)))
+#define us_tp_exit \
+	__builtin_choose_expr(US_EXIT_GROUP_DEAD, us_tp_exit_group, us_tp_exit_task)
+
 /* --- registration ------------------------------------------------------- */
 
 struct us_probe {
@@ -261,6 +316,8 @@ static struct us_probe us_probes[] = {
 #ifndef US_NO_OVERFLOW_PROBE
 	{ "io_uring_cqe_overflow",	us_tp_overflow },
 #endif
+	{ "task_rename",		us_tp_rename },
+	{ "sched_process_exit",		us_tp_exit },
 };
 
 /* Never called: makes every probe above a build error if its type is wrong. */
@@ -285,6 +342,8 @@ static void __maybe_unused us_probes_typecheck(void)
 #ifndef US_NO_OVERFLOW_PROBE
 	check_trace_callback_type_io_uring_cqe_overflow(us_tp_overflow);
 #endif
+	check_trace_callback_type_task_rename(us_tp_rename);
+	check_trace_callback_type_sched_process_exit(us_tp_exit);
 }
 
 static void us_find_tp(struct tracepoint *tp, void *priv)
@@ -320,7 +379,8 @@ int us_probes_init(void)
 			p->tp = NULL;
 			continue;
 		}
-		nr++;
+		/* the scheduler's events alone make no statistics */
+		nr += !strncmp(p->name, "io_uring_", 9);
 	}
 	if (!nr) {
 		pr_err("uringstat: no io_uring tracepoint found\n");

@@ -43,6 +43,8 @@
 #define US_RING_SLACK		64
 
 static struct hlist_head *us_ring_hash;
+/* the same rings by creating thread, for the io-wq worker events */
+static struct hlist_head *us_tid_hash;
 static unsigned int us_ring_hash_bits;
 static LIST_HEAD(us_ring_list);
 static DEFINE_SPINLOCK(us_ring_lock);
@@ -68,9 +70,13 @@ int us_rings_init(void)
 	if (!us_ring_hash)
 		return -ENOMEM;
 	ret = -ENOMEM;
+	us_tid_hash = vzalloc(array_size(1U << us_ring_hash_bits,
+					 sizeof(*us_tid_hash)));
+	if (!us_tid_hash)
+		goto free_hash;
 	us_pool = vzalloc(array_size(n, sizeof(*us_pool)));
 	if (!us_pool)
-		goto free_hash;
+		goto free_tid_hash;
 	ret = us_evict_init();
 	if (ret)
 		goto free_pool;
@@ -81,6 +87,9 @@ int us_rings_init(void)
 free_pool:
 	vfree(us_pool);
 	us_pool = NULL;
+free_tid_hash:
+	vfree(us_tid_hash);
+	us_tid_hash = NULL;
 free_hash:
 	vfree(us_ring_hash);
 	us_ring_hash = NULL;
@@ -93,6 +102,8 @@ void us_rings_exit(void)
 	us_evict_exit();
 	vfree(us_pool);
 	us_pool = NULL;
+	vfree(us_tid_hash);
+	us_tid_hash = NULL;
 	vfree(us_ring_hash);
 	us_ring_hash = NULL;
 }
@@ -100,6 +111,23 @@ void us_rings_exit(void)
 static u32 us_ctx_hash(const void *ctx)
 {
 	return hash_ptr((void *)ctx, us_ring_hash_bits);
+}
+
+static u32 us_tid_hashfn(pid_t tid)
+{
+	return hash_32(tid, us_ring_hash_bits);
+}
+
+void us_rings_for_tid(pid_t tid, pid_t tgid,
+		      void (*fn)(struct us_ring *r, void *arg), void *arg)
+{
+	struct us_ring *r;
+
+	hlist_for_each_entry_rcu(r, &us_tid_hash[us_tid_hashfn(tid)], tnode,
+				 true) {
+		if (r->tid == tid && r->pid == tgid)
+			fn(r, arg);
+	}
 }
 
 struct us_ring *us_ring_find(const void *ctx)
@@ -131,6 +159,7 @@ static void us_ring_unlink(struct us_ring *r)
 	WRITE_ONCE(r->listed, false);
 	us_user_unlink(r);
 	hlist_del_init_rcu(&r->hnode);
+	hlist_del_init_rcu(&r->tnode);
 	/* debugfs readers walk the list under RCU: no poisoning until then */
 	list_del_rcu(&r->lnode);
 	us_nr_tracked--;
@@ -161,6 +190,7 @@ static struct us_ring *us_ring_alloc(kuid_t uid)
 	list_del(&r->lnode);
 	for (i = 0; i < US_NR_RING_COUNTERS; i++)
 		atomic64_set(&r->cnt[i], 0);
+	us_err_clear(&r->err);
 	return r;
 }
 
@@ -172,6 +202,7 @@ static struct us_ring *us_ring_alloc(kuid_t uid)
 static void us_ring_fill_owner(struct us_ring *r)
 {
 	r->pid = task_tgid_nr(current);
+	r->tid = task_pid_nr(current);
 	strscpy(r->comm, current->group_leader->comm, sizeof(r->comm));
 }
 
@@ -181,6 +212,8 @@ static struct us_ring *us_ring_insert(const void *ctx, int fd, u32 sq, u32 cq,
 	kuid_t uid = us_current_owner();
 	struct us_ring *r, *old;
 	unsigned long irqflags;
+	/* a walk of our threads: not with interrupts off */
+	int workers = us_wrk_count_group(current, task_pid_nr(current));
 
 	spin_lock_irqsave(&us_ring_lock, irqflags);
 	old = us_ring_find(ctx);
@@ -209,10 +242,12 @@ static struct us_ring *us_ring_insert(const void *ctx, int fd, u32 sq, u32 cq,
 	r->cq_entries = cq;
 	r->flags = flags;
 	us_ring_fill_owner(r);
+	us_iowq_ring_init(r, workers);
 	/* id and all before listed, as us_rings_seek() reads them */
 	smp_store_release(&r->listed, true);
 	list_add_tail_rcu(&r->lnode, &us_ring_list);
 	hlist_add_head_rcu(&r->hnode, &us_ring_hash[us_ctx_hash(ctx)]);
+	hlist_add_head_rcu(&r->tnode, &us_tid_hash[us_tid_hashfn(r->tid)]);
 	us_nr_tracked++;
 out:
 	spin_unlock_irqrestore(&us_ring_lock, irqflags);
@@ -271,9 +306,12 @@ void us_rings_reset(void)
 	int i;
 
 	spin_lock_irqsave(&us_ring_lock, flags);
-	list_for_each_entry(r, &us_ring_list, lnode)
+	list_for_each_entry(r, &us_ring_list, lnode) {
 		for (i = 0; i < US_NR_RING_COUNTERS; i++)
 			atomic64_set(&r->cnt[i], 0);
+		us_err_reset(&r->err);
+		us_iowq_reset(r);
+	}
 	atomic64_set(&us_evicted, 0);
 	spin_unlock_irqrestore(&us_ring_lock, flags);
 }

@@ -20,7 +20,7 @@
 
 struct seq_file;
 
-#define US_VERSION		"1.0.0"
+#define US_VERSION		"1.1.0"
 
 /* opcodes at or above US_MAX_OPS are counted together as the last slot */
 #define US_MAX_OPS		64
@@ -43,6 +43,19 @@ enum us_ring_counter {
 	US_NR_RING_COUNTERS,
 };
 
+/*
+ * Failed CQEs of one ring by (opcode, errno), in the order each pair was
+ * first seen (errors.c). A slot's key is set once and kept until the
+ * ring leaves the table, so a counter is never filed under another pair.
+ */
+#define US_ERR_SLOTS		16
+
+struct us_errtab {
+	u32			key[US_ERR_SLOTS];	/* 0: free */
+	atomic64_t		cnt[US_ERR_SLOTS];
+	atomic64_t		dropped;	/* pairs that found no free slot */
+};
+
 struct us_user;
 
 struct us_ring {
@@ -55,13 +68,20 @@ struct us_ring {
 	/* us_ring_lock: the user whose rows it counts in (evict.c) */
 	struct us_user		*user;
 	struct list_head	unode;		/* that user's rings */
+	struct hlist_node	tnode;		/* us_tid_hash, by tid */
 	pid_t			pid;
+	/* the thread that created (or first used) it: its io-wq is counted */
+	pid_t			tid;
 	int			fd;		/* -1: created before we looked */
 	u32			sq_entries;
 	u32			cq_entries;
 	u32			flags;
 	char			comm[TASK_COMM_LEN];
 	atomic64_t		cnt[US_NR_RING_COUNTERS];
+	struct us_errtab	err;
+	/* io-wq workers of tid: alive by start/exit events, and the most */
+	atomic_t		wq_live;
+	atomic_t		wq_max;
 };
 
 /* per-CPU, per-opcode figures */
@@ -108,6 +128,9 @@ unsigned int us_rings_tracked(void);
 struct us_ring *us_rings_seek(struct us_ring_cursor *cur, u64 id);
 /* under rcu_read_lock(): the ring after @r, the first if @r is NULL */
 struct us_ring *us_rings_after(struct us_ring_cursor *cur, struct us_ring *r);
+/* under RCU: every ring of thread @tid of process @tgid */
+void us_rings_for_tid(pid_t tid, pid_t tgid,
+		      void (*fn)(struct us_ring *r, void *arg), void *arg);
 int us_teardown_hook_init(void);
 void us_teardown_hook_exit(void);
 const char *us_teardown_hook_name(void);
@@ -164,11 +187,33 @@ void us_ev_task_add(const void *ctx, u8 opcode);
 void us_ev_async(const void *ctx, u8 opcode);
 void us_stats_reset(void);
 
+/* errors.c */
+void us_err_clear(struct us_errtab *t);
+void us_err_reset(struct us_errtab *t);
+/* a CQE's negative @res; @opcode < 0: not known */
+void us_err_count(struct us_errtab *t, int opcode, s32 res);
+void us_err_show(struct seq_file *m, struct us_ring *r);
+
+/* iowq.c */
+/* "iou-wrk-TID": the thread whose io-wq the worker belongs to, or 0 */
+pid_t us_wrk_owner(const char *comm);
+/* io-wq workers of thread @tid alive now in @leader's thread group */
+int us_wrk_count_group(struct task_struct *leader, pid_t tid);
+/* the same for the process @tgid, by pid (0 when it is gone) */
+int us_wrk_count(pid_t tgid, pid_t tid);
+void us_iowq_ring_init(struct us_ring *r, int workers);
+void us_iowq_reset(struct us_ring *r);
+/* an io-wq worker of thread @owner (of process @tgid) started or exits */
+void us_ev_worker_start(pid_t owner, pid_t tgid);
+void us_ev_worker_exit(pid_t owner, pid_t tgid);
+
 /* debugfs.c */
 int us_debugfs_init(void);
 void us_debugfs_exit(void);
 
 /* opnames.c */
 const char *us_op_name(unsigned int opcode);
+/* errnames.c: "ECONNRESET" for 104, NULL for a number not in the table */
+const char *us_errno_name(unsigned int err);
 
 #endif /* URINGSTAT_H */

@@ -280,20 +280,70 @@ void conns_show(FILE *out, bool json, char *const *dumps, unsigned int n)
 		fprintf(out, "]\n");
 }
 
+/* a line of a uringstat file is ours when its pid column is */
+static bool uringstat_line_ours(struct runtime *rt, const char *line)
+{
+	struct generation *g;
+	unsigned int i;
+	int id, pid;
+
+	if (sscanf(line, "%d %d", &id, &pid) != 2)
+		return false;
+	if (pid == getpid())
+		return true;
+	for (g = rt->groups; g; g = g->next)
+		for (i = 0; i < g->nworkers; i++)
+			if (g->workers[i].tid == pid)
+				return true;
+	return false;
+}
+
+/*
+ * The header and our lines of one uringstat file (rings, errors); in
+ * JSON, the lines as an array of strings.
+ */
+static void show_uringstat_file(struct runtime *rt, FILE *f, FILE *out,
+				bool json)
+{
+	bool first = true, header = false;
+	char line[512];
+
+	if (json)
+		fputc('[', out);
+	while (fgets(line, sizeof(line), f)) {
+		if (!header) {
+			header = true;
+			if (!json)
+				fputs(line, out);
+			continue;
+		}
+		if (!uringstat_line_ours(rt, line))
+			continue;
+		if (json) {
+			line[strcspn(line, "\n")] = '\0';
+			fprintf(out, "%s", first ? "" : ",");
+			json_str(out, line);
+			first = false;
+		} else {
+			fputs(line, out);
+		}
+	}
+	if (json)
+		fputc(']', out);
+}
+
 /*
  * uringstat's view of our own rings: the lines of its debugfs "rings"
- * file whose pid is ours (or one of our worker threads'), next to the
- * figures the workers count themselves.
+ * and "errors" files whose pid is ours (or one of our worker threads'),
+ * next to the figures the workers count themselves. A module without
+ * the errors file (older than this ringlb) shows the rings alone.
  */
 static void show_kernel(struct runtime *rt, FILE *out, bool json)
 {
 	static const char path[] = "/sys/kernel/debug/uringstat/rings";
+	static const char errpath[] = "/sys/kernel/debug/uringstat/errors";
 	struct worker_stats t;
-	char line[512];
-	bool first = true, header = false;
 	FILE *f = fopen(path, "r");
-	struct generation *g;
-	unsigned int i;
 
 	stats_total(rt, &t);
 	if (!f) {
@@ -312,7 +362,7 @@ static void show_kernel(struct runtime *rt, FILE *out, bool json)
 		return;
 	}
 	if (json)
-		fprintf(out, "{\"module\":true,\"uring_sqes\":%llu,\"uring_cqes\":%llu,\"uring_enter\":%llu,\"rings\":[",
+		fprintf(out, "{\"module\":true,\"uring_sqes\":%llu,\"uring_cqes\":%llu,\"uring_enter\":%llu,\"rings\":",
 			(unsigned long long)t.uring_sqes,
 			(unsigned long long)t.uring_cqes,
 			(unsigned long long)t.uring_enter);
@@ -321,37 +371,17 @@ static void show_kernel(struct runtime *rt, FILE *out, bool json)
 			(unsigned long long)t.uring_sqes,
 			(unsigned long long)t.uring_cqes,
 			(unsigned long long)t.uring_enter);
-	while (fgets(line, sizeof(line), f)) {
-		int id, pid;
-		bool ours;
-
-		if (!header) {
-			header = true;
-			if (!json)
-				fputs(line, out);
-			continue;
-		}
-		if (sscanf(line, "%d %d", &id, &pid) != 2)
-			continue;
-		ours = pid == getpid();
-		for (g = rt->groups; g && !ours; g = g->next)
-			for (i = 0; i < g->nworkers; i++)
-				if (g->workers[i].tid == pid)
-					ours = true;
-		if (!ours)
-			continue;
-		if (json) {
-			line[strcspn(line, "\n")] = '\0';
-			fprintf(out, "%s", first ? "" : ",");
-			json_str(out, line);
-			first = false;
-		} else {
-			fputs(line, out);
-		}
-	}
+	show_uringstat_file(rt, f, out, json);
 	fclose(f);
+	f = fopen(errpath, "r");
+	if (f) {
+		if (json)
+			fputs(",\"errors\":", out);
+		show_uringstat_file(rt, f, out, json);
+		fclose(f);
+	}
 	if (json)
-		fprintf(out, "]}\n");
+		fputs("}\n", out);
 }
 
 static int find_server(struct runtime *rt, const char *spec, FILE *out,

@@ -3055,6 +3055,15 @@ TEST_F(lb, admin)
 	if (access("/sys/kernel/debug/uringstat/rings", R_OK)) {
 		rc = CTL(self, out, "--json", "show", "kernel");
 		EXPECT_NE(NULL, strstr(out, "\"module\":false")) TH_LOG("%s", out);
+	} else if (!access("/sys/kernel/debug/uringstat/errors", R_OK)) {
+		/* our rings' lines, then our rings' errors under their header */
+		rc = CTL(self, out, "show", "kernel");
+		EXPECT_NE(NULL, strstr(out, "\nid pid comm fd ")) TH_LOG("%s", out);
+		EXPECT_NE(NULL, strstr(out, "\nid pid opcode errno count\n"))
+			TH_LOG("%s", out);
+		rc = CTL(self, out, "--json", "show", "kernel");
+		EXPECT_NE(NULL, strstr(out, "\"module\":true")) TH_LOG("%s", out);
+		EXPECT_NE(NULL, strstr(out, "],\"errors\":[")) TH_LOG("%s", out);
 	}
 	lb_close_held(self);
 

@@ -18,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <dirent.h>
 #include <grp.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -245,6 +247,136 @@ static void submit_nops(struct io_uring *ring, int n, unsigned int flags)
 	}
 }
 
+/*
+ * The count on the errors line of ring @id for this opcode and errno
+ * name; *sum, when given, gets the sum of all that ring's lines.
+ */
+static long long err_count(unsigned long long id, const char *op,
+			   const char *err, long long *sum)
+{
+	char *buf = us_read("errors"), *line, *save = NULL;
+	long long n = 0;
+
+	if (sum)
+		*sum = 0;
+	if (!buf)
+		return -1;
+	line = strtok_r(buf, "\n", &save);
+	if (!line || strcmp(line, "id pid opcode errno count"))
+		n = -2;
+	while (n >= 0 && (line = strtok_r(NULL, "\n", &save))) {
+		unsigned long long lid, c;
+		char o[32], e[32];
+		int pid;
+
+		if (sscanf(line, "%llu %d %31s %31s %llu", &lid, &pid, o, e,
+			   &c) != 5) {
+			n = -3;
+			break;
+		}
+		if (lid != id)
+			continue;
+		if (sum)
+			*sum += c;
+		if (!strcmp(o, op) && !strcmp(e, err))
+			n += c;
+	}
+	free(buf);
+	return n;
+}
+
+struct iowq_row {
+	int pid, tid, now, max;
+	unsigned long long async;
+};
+
+/* the iowq line of ring @id */
+static int find_iowq(unsigned long long id, struct iowq_row *out)
+{
+	char *buf = us_read("iowq"), *line, *save = NULL;
+	int found = 0;
+
+	if (!buf)
+		return -1;
+	line = strtok_r(buf, "\n", &save);
+	if (!line || strcmp(line, "id pid tid async workers workers_max")) {
+		free(buf);
+		return -2;
+	}
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		unsigned long long lid;
+		struct iowq_row r;
+
+		if (sscanf(line, "%llu %d %d %llu %d %d", &lid, &r.pid, &r.tid,
+			   &r.async, &r.now, &r.max) == 6 && lid == id) {
+			*out = r;
+			found++;
+		}
+	}
+	free(buf);
+	return found;
+}
+
+/* the truth: our threads named "iou-wrk-<tid>", from /proc */
+static int proc_workers(pid_t tid)
+{
+	char want[32], path[300], comm[32];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(want, sizeof(want), "iou-wrk-%d\n", tid);
+	dir = opendir("/proc/self/task");
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;	/* exited meanwhile */
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, want))
+			n++;
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+/* wait (by polling, up to @secs) until proc_workers() satisfies @cmp */
+static int wait_workers(pid_t tid, int want, int below, int secs)
+{
+	int i, n = -1;
+
+	for (i = 0; i < secs * 20; i++) {
+		n = proc_workers(tid);
+		if (below ? n < want : n == want)
+			break;
+		usleep(50 * 1000);
+	}
+	return n;
+}
+
+/* the header and ring @id's lines of a per-ring file, to the log */
+static void log_ring_lines(const char *file, unsigned long long id)
+{
+	char *buf = us_read(file), *line, *save = NULL;
+	int first = 1;
+
+	for (line = buf ? strtok_r(buf, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long lid;
+
+		if (first || (sscanf(line, "%llu", &lid) == 1 && lid == id))
+			ksft_print_msg("%s: %s\n", file, line);
+		first = 0;
+	}
+	free(buf);
+}
+
 static int have_module(void)
 {
 	return access(US_DIR "/rings", F_OK) == 0;
@@ -285,7 +417,7 @@ TEST_F(us, files_and_modes)
 	static const struct { const char *f; mode_t mode; } files[] = {
 		{ "rings", 0400 }, { "opcodes", 0400 }, { "poll", 0400 },
 		{ "latency", 0400 }, { "filter_pid", 0600 }, { "reset", 0200 },
-		{ "version", 0400 },
+		{ "version", 0400 }, { "errors", 0400 }, { "iowq", 0400 },
 	};
 	char path[128], *v;
 	struct stat st;
@@ -623,6 +755,262 @@ TEST_F(us, cqring_wait)
 	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
 	EXPECT_GE(r.c[C_WAIT], 1);
 	EXPECT_EQ(1, r.c[C_FAIL]);
+}
+
+/*
+ * Failed CQEs by opcode and errno, each counted exactly, on lines that
+ * add up to the ring's failed column; a reset empties them.
+ */
+TEST_F(us, errors_by_errno)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct __kernel_timespec ts = { .tv_nsec = 1000 * 1000 };
+	struct io_uring_buf_reg reg = { .ring_entries = 4, .bgid = 7 };
+	socklen_t alen = sizeof(a);
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct ring_row r;
+	long long sum;
+	char buf[8];
+	int i, s, sp[2], rp[2];
+	void *br;
+
+	ASSERT_EQ(0, io_uring_queue_init(32, &self->ring, 0));
+	self->ring_ok = 1;
+	/* a closed port: bound, never listening */
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_GE(s, 0);
+	ASSERT_EQ(0, bind(s, (struct sockaddr *)&a, sizeof(a)));
+	ASSERT_EQ(0, getsockname(s, (struct sockaddr *)&a, &alen));
+	close(s);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_GE(s, 0);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sp));
+	close(sp[1]);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, rp));
+	ASSERT_EQ(2, write(rp[1], "xy", 2));
+	/* a provided-buffer ring with no buffer in it */
+	br = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, br);
+	io_uring_buf_ring_init(br);
+	reg.ring_addr = (unsigned long)br;
+	ASSERT_EQ(0, io_uring_register_buf_ring(&self->ring, &reg, 0));
+
+	for (i = 0; i < 10; i++)
+		io_uring_prep_read(io_uring_get_sqe(&self->ring), 1000 + i, buf,
+				   sizeof(buf), 0);
+	io_uring_prep_timeout(io_uring_get_sqe(&self->ring), &ts, 0, 0);
+	io_uring_prep_connect(io_uring_get_sqe(&self->ring), s,
+			      (struct sockaddr *)&a, sizeof(a));
+	for (i = 0; i < 3; i++)
+		io_uring_prep_send(io_uring_get_sqe(&self->ring), sp[0], "x", 1,
+				   MSG_NOSIGNAL);
+	for (i = 0; i < 2; i++) {
+		sqe = io_uring_get_sqe(&self->ring);
+		io_uring_prep_recv(sqe, rp[0], NULL, 1, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = 7;
+	}
+	for (i = 0; i < 4; i++) {
+		sqe = io_uring_get_sqe(&self->ring);
+		io_uring_prep_nop(sqe);
+		sqe->opcode = 250;
+	}
+	/* submission stops after each rejected SQE: go on until all are in */
+	while (io_uring_sq_ready(&self->ring))
+		ASSERT_GT(io_uring_submit(&self->ring), 0);
+	for (i = 0; i < 21; i++) {
+		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+		EXPECT_LT(cqe->res, 0);
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	EXPECT_EQ(21, r.c[C_FAIL]);
+	EXPECT_EQ(10, err_count(r.id, "READ", "EBADF", &sum));
+	EXPECT_EQ(21, sum);
+	EXPECT_EQ(1, err_count(r.id, "TIMEOUT", "ETIME", NULL));
+	EXPECT_EQ(1, err_count(r.id, "CONNECT", "ECONNREFUSED", NULL));
+	EXPECT_EQ(3, err_count(r.id, "SEND", "EPIPE", NULL));
+	EXPECT_EQ(2, err_count(r.id, "RECV", "ENOBUFS", NULL));
+	EXPECT_EQ(4, err_count(r.id, "other", "EINVAL", NULL));
+	log_ring_lines("rings", r.id);
+	log_ring_lines("errors", r.id);
+
+	ASSERT_EQ(0, us_writes("reset", "1"));
+	EXPECT_EQ(0, err_count(r.id, "READ", "EBADF", &sum));
+	EXPECT_EQ(0, sum);
+	/* the pair keeps its line: counted again from 0 */
+	io_uring_prep_read(io_uring_get_sqe(&self->ring), 1000, buf,
+			   sizeof(buf), 0);
+	ASSERT_EQ(1, io_uring_submit_and_wait(&self->ring, 1));
+	ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+	EXPECT_EQ(-EBADF, cqe->res);
+	io_uring_cqe_seen(&self->ring, cqe);
+	EXPECT_EQ(1, err_count(r.id, "READ", "EBADF", &sum));
+	EXPECT_EQ(1, sum);
+	io_uring_unregister_buf_ring(&self->ring, 7);
+	munmap(br, 4096);
+	close(s);
+	close(sp[0]);
+	close(rp[0]);
+	close(rp[1]);
+}
+
+/*
+ * More distinct (opcode, errno) pairs than a ring has slots: the first
+ * 16 get lines, the rest count on the "- other" line, and all add up.
+ */
+TEST_F(us, errors_slots_full)
+{
+	static const int errs[] = {
+		EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC,
+		EBADF, ECHILD, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST,
+		EXDEV, ENODEV,
+	};
+	const int nr = sizeof(errs) / sizeof(errs[0]);
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct ring_row r;
+	long long sum;
+	int i;
+
+	/* a NOP posts the result its SQE asks for (IORING_NOP_INJECT_RESULT) */
+	ASSERT_EQ(0, io_uring_queue_init(32, &self->ring, 0));
+	self->ring_ok = 1;
+	sqe = io_uring_get_sqe(&self->ring);
+	io_uring_prep_nop(sqe);
+	sqe->rw_flags = 1;	/* nop_flags: IORING_NOP_INJECT_RESULT, 6.10 */
+	sqe->len = -EPERM;
+	ASSERT_EQ(1, io_uring_submit_and_wait(&self->ring, 1));
+	ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+	i = cqe->res;
+	io_uring_cqe_seen(&self->ring, cqe);
+	if (i != -EPERM)
+		SKIP(return, "no IORING_NOP_INJECT_RESULT on this kernel");
+	ASSERT_EQ(0, us_writes("reset", "1"));
+	for (i = 0; i < nr; i++) {
+		sqe = io_uring_get_sqe(&self->ring);
+		io_uring_prep_nop(sqe);
+		sqe->rw_flags = 1;
+		sqe->len = -errs[i];
+	}
+	ASSERT_EQ(nr, io_uring_submit_and_wait(&self->ring, nr));
+	for (i = 0; i < nr; i++) {
+		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+		EXPECT_EQ(-errs[i], cqe->res);
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	EXPECT_EQ(nr, r.c[C_FAIL]);
+	/* EPERM took its slot in the round before the reset */
+	EXPECT_EQ(1, err_count(r.id, "NOP", "EPERM", &sum));
+	EXPECT_EQ(nr, sum);
+	EXPECT_EQ(1, err_count(r.id, "NOP", "EEXIST", NULL));
+	EXPECT_EQ(0, err_count(r.id, "NOP", "EXDEV", NULL));
+	EXPECT_EQ(nr - 16, err_count(r.id, "-", "other", NULL));
+	log_ring_lines("errors", r.id);
+}
+
+/* a splice of one byte from pipe @in into pipe @out, punted to io-wq */
+static void queue_splice(struct io_uring *ring, int in, int out)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	io_uring_prep_splice(sqe, in, -1, out, -1, 1, 0);
+	sqe->flags |= IOSQE_ASYNC;
+}
+
+/*
+ * io-wq: splices from empty pipes, which an io-wq worker performs, and
+ * blocks in, until a byte comes (splice has no non-blocking path: every
+ * one goes to a worker). With the unbound workers capped at 2, the
+ * module counts the punts, sees the workers /proc shows, and their
+ * most; one exiting when idle and another starting leave the most at 2.
+ */
+TEST_F_TIMEOUT(us, iowq_workers, 240)
+{
+	unsigned int cap[2] = { 2, 2 };
+	pid_t tid = syscall(SYS_gettid);
+	struct io_uring_cqe *cqe;
+	int p[6][2], sink[2], i, n;
+	struct iowq_row w;
+	struct ring_row r;
+
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	ASSERT_EQ(0, io_uring_register_iowq_max_workers(&self->ring, cap));
+	for (i = 0; i < 6; i++)
+		ASSERT_EQ(0, pipe(p[i]));
+	ASSERT_EQ(0, pipe(sink));
+	/* a NOP makes sure the ring is listed, also on first sight */
+	submit_nops(&self->ring, 1, 0);
+	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
+	ASSERT_EQ(1, find_iowq(r.id, &w));
+	EXPECT_EQ(getpid(), w.pid);
+	EXPECT_EQ(tid, w.tid);
+	EXPECT_EQ(0, w.async);
+	EXPECT_EQ(proc_workers(tid), w.now);
+
+	for (i = 0; i < 4; i++)
+		queue_splice(&self->ring, p[i][0], sink[1]);
+	ASSERT_EQ(4, io_uring_submit(&self->ring));
+	/* two block in their splices; the cap keeps the others queued */
+	ksft_print_msg("iowq_workers: 4 splices queued, waiting for 2 workers\n");
+	n = wait_workers(tid, 2, 0, 60);
+	ASSERT_EQ(2, n);
+	ASSERT_EQ(1, find_iowq(r.id, &w));
+	EXPECT_EQ(4, w.async);
+	EXPECT_EQ(2, w.now);
+	EXPECT_EQ(2, w.max);
+	log_ring_lines("iowq", r.id);
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(1, write(p[i][1], "x", 1));
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+		EXPECT_EQ(1, cqe->res);
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+
+	/* idle workers exit after a few seconds, all but the last */
+	ksft_print_msg("iowq_workers: 4 splices done, waiting for an idle worker to exit\n");
+	n = wait_workers(tid, 2, 1, 60);
+	ASSERT_EQ(1, n) TH_LOG("io-wq kept %d idle workers for 60 s", n);
+	ASSERT_EQ(1, find_iowq(r.id, &w));
+	EXPECT_EQ(1, w.now);
+	EXPECT_EQ(2, w.max);
+	log_ring_lines("iowq", r.id);
+
+	/* a new one starts for the second blocked splice: 2 again, not 3 */
+	for (i = 4; i < 6; i++)
+		queue_splice(&self->ring, p[i][0], sink[1]);
+	ASSERT_EQ(2, io_uring_submit(&self->ring));
+	ksft_print_msg("iowq_workers: 2 more splices queued, waiting for 2 workers\n");
+	ASSERT_EQ(2, wait_workers(tid, 2, 0, 60));
+	ASSERT_EQ(1, find_iowq(r.id, &w));
+	EXPECT_EQ(6, w.async);
+	EXPECT_EQ(2, w.now);
+	EXPECT_EQ(2, w.max);
+	for (i = 4; i < 6; i++)
+		ASSERT_EQ(1, write(p[i][1], "x", 1));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+		EXPECT_EQ(1, cqe->res);
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+	/* a reset keeps the workers alive now as the most */
+	ASSERT_EQ(0, us_writes("reset", "1"));
+	ASSERT_EQ(1, find_iowq(r.id, &w));
+	EXPECT_EQ(0, w.async);
+	EXPECT_EQ(proc_workers(tid), w.now);
+	EXPECT_EQ(w.now, w.max);
+	for (i = 0; i < 6; i++) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	close(sink[0]);
+	close(sink[1]);
 }
 
 /* a child that makes a ring, does n NOPs, reports, and waits to be told to go */
