@@ -200,6 +200,19 @@ static int count_lines(const char *body, const char *prefix)
 	return c;
 }
 
+/* the lines of @body that hold @needle, as KTAP comments */
+static void log_lines(struct __test_metadata *_metadata, const char *body,
+		      const char *needle)
+{
+	const char *p = body, *eol;
+
+	for (; *p; p = *eol ? eol + 1 : eol) {
+		eol = strchrnul(p, '\n');
+		if (memmem(p, eol - p, needle, strlen(needle)))
+			TH_LOG("%.*s", (int)(eol - p), p);
+	}
+}
+
 /* ---- the fixture ---------------------------------------------------- */
 
 FIXTURE(metrics) {
@@ -547,12 +560,13 @@ TEST_F(metrics, kernel_counters)
 	ASSERT_EQ(0, scrape_until(self, NULL, 0, 5000 + slack_ms()));
 
 	for (i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
-		char head[128];
+		char head[128], series[128];
 
 		snprintf(head, sizeof(head), "# TYPE %s counter", fam[i]);
 		EXPECT_EQ(1, count_lines(self->body, head)) TH_LOG("%s", fam[i]);
 		/* one ring per worker, each named by its worker */
-		EXPECT_EQ(2, count_lines(self->body, fam[i]) - 2)
+		snprintf(series, sizeof(series), "%s{ring=\"", fam[i]);
+		EXPECT_EQ(2, count_lines(self->body, series))
 			TH_LOG("%s: not one series per worker", fam[i]);
 	}
 	for (w = 0; w < 2; w++) {
@@ -580,6 +594,7 @@ TEST_F(metrics, kernel_counters)
 			TH_LOG("worker %u: ringlb says %.0f SQEs, uringstat %.0f",
 			       w, mine, kernel);
 	}
+	log_lines(_metadata, self->body, "ringlb_uring_kernel_");
 }
 
 TEST_F(metrics, no_module_no_series)
