@@ -86,6 +86,9 @@ struct server {
 	atomic_ulong hc_total[2];	/* health checks: [0] failed [1] ok */
 	atomic_ulong resets;		/* established connections it reset */
 	atomic_ulong passive_downs;	/* times passive health took it out */
+	/* bytes of its connections, added when each ends: in = client to
+	 * server, out = server to client (HAProxy's bin/bout) */
+	atomic_ulong bytes_in, bytes_out;
 };
 
 /* the server's address now (an unresolved name: AF_UNSPEC) */
@@ -159,6 +162,13 @@ struct listener {
 	int src_prefix[2];		/* [0] IPv4, [1] IPv6 bits of a source */
 	struct src_table *sources;	/* when either per-source limit is set */
 	int line, backend_line;
+
+	/* counters for the metrics, every worker adds to them */
+	atomic_uint current;		/* clients open now */
+	atomic_ulong sessions_total;	/* clients accepted */
+	atomic_ulong denied;		/* refused by conn_admit() */
+	/* bytes of its clients' connections, added when each ends */
+	atomic_ulong bytes_in, bytes_out;
 };
 
 /* One bound socket: a listener's bind address. Workers listen on each. */

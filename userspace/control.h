@@ -12,6 +12,7 @@
 
 #include <poll.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "config.h"
 #include "stats.h"
@@ -45,6 +46,7 @@ struct runtime {
 	const struct engine *engine;
 	enum forward_kind forward;
 	uint64_t started_ms;
+	struct timespec started_wall;	/* CLOCK_REALTIME at start-up */
 	uint64_t reloads, reload_failures;
 	/* control clients closed over the cap, and cut by the deadline */
 	uint64_t ctl_refused[CTL_NENDPOINTS];

@@ -840,6 +840,7 @@ static int uring_run(struct worker *w)
 	if (ret)
 		return ret;
 	w->priv = &u;
+	atomic_store(&w->ring_fd, u.ring.ring_fd);
 	arm_wake(&u);
 	arm_tick(&u);
 	if (atomic_load(&w->stop))
@@ -890,6 +891,7 @@ static int uring_run(struct worker *w)
 	uring_backlog_flush(&u);
 	io_uring_submit(&u.ring);
 	w->priv = NULL;
+	atomic_store(&w->ring_fd, -1);
 	uring_worker_fini(&u);
 	return ret < 0 && ret != -EINTR ? ret : 0;
 }

@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -372,6 +373,35 @@ static int reap_groups(void)
 }
 
 /*
+ * A listener's counters go on under its name, so that its metrics do not
+ * start from zero at each reload. As with the servers' counters, what the
+ * previous generation's draining connections add afterwards is not
+ * reported; the clients open now are each generation's own (the metrics
+ * add them up).
+ */
+static void carry_listener_counters(struct config *to, struct config *from)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < to->nlisteners; i++) {
+		struct listener *n = &to->listeners[i];
+
+		for (j = 0; j < from->nlisteners; j++) {
+			struct listener *o = &from->listeners[j];
+
+			if (strcmp(n->name, o->name))
+				continue;
+			atomic_store(&n->sessions_total,
+				     atomic_load(&o->sessions_total));
+			atomic_store(&n->denied, atomic_load(&o->denied));
+			atomic_store(&n->bytes_in, atomic_load(&o->bytes_in));
+			atomic_store(&n->bytes_out, atomic_load(&o->bytes_out));
+			break;
+		}
+	}
+}
+
+/*
  * Carry runtime state from the previous generation's servers by name.
  * A server the reload added (or moved to a new address) in a backend
  * that was there before starts its slow start, as one coming up does.
@@ -416,10 +446,13 @@ static void carry_state(struct config *to, struct config *from)
 				     atomic_load(&o->connect_errors));
 			atomic_store(&n->hc_total[0], atomic_load(&o->hc_total[0]));
 			atomic_store(&n->hc_total[1], atomic_load(&o->hc_total[1]));
+			atomic_store(&n->bytes_in, atomic_load(&o->bytes_in));
+			atomic_store(&n->bytes_out, atomic_load(&o->bytes_out));
 			n->hc_ok = o->hc_ok;
 			n->hc_fail = o->hc_fail;
 		}
 	}
+	carry_listener_counters(to, from);
 }
 
 static void reload(void)
@@ -717,6 +750,7 @@ int main(int argc, char **argv)
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	rt.started_ms = clock_ms();
+	clock_gettime(CLOCK_REALTIME, &rt.started_wall);
 	rt.engine = choose_engine(cfg);
 	status = 1;
 	if (!rt.engine)

@@ -190,6 +190,7 @@ static void worker_accept_tick(struct worker *w)
 
 struct conn *conn_alloc(struct worker *w, unsigned int sock)
 {
+	struct listener *ln;
 	struct conn *c;
 	uint32_t idx;
 	uint16_t gen;
@@ -220,6 +221,9 @@ struct conn *conn_alloc(struct worker *w, unsigned int sock)
 	w->accepting--;
 	STAT_INC(w, conns_total);
 	STAT_INC(w, conns_active);
+	ln = conn_listener(w, c);
+	atomic_fetch_add_explicit(&ln->sessions_total, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ln->current, 1, memory_order_relaxed);
 	return c;
 }
 
@@ -247,10 +251,14 @@ int conn_admit(struct worker *w, struct conn *c)
 
 		if (ret == -EAGAIN) {
 			STAT_INC(w, conns_rate_limited);
+			atomic_fetch_add_explicit(&ln->denied, 1,
+						  memory_order_relaxed);
 			return ret;
 		}
 		if (ret) {
 			STAT_INC(w, conns_limited);
+			atomic_fetch_add_explicit(&ln->denied, 1,
+						  memory_order_relaxed);
 			return -EBUSY;
 		}
 		c->src_held = true;
@@ -258,6 +266,7 @@ int conn_admit(struct worker *w, struct conn *c)
 	return 0;
 denied:
 	STAT_INC(w, conns_denied);
+	atomic_fetch_add_explicit(&ln->denied, 1, memory_order_relaxed);
 	return -EACCES;
 }
 
@@ -269,14 +278,21 @@ const char *conn_admit_end(int err)
 
 void conn_free(struct worker *w, struct conn *c)
 {
+	struct listener *ln = conn_listener(w, c);
+
+	/* once per connection, not per chunk: no shared line on the data path */
+	atomic_fetch_add_explicit(&ln->bytes_in, c->dir[DIR_UP].bytes,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&ln->bytes_out, c->dir[DIR_DOWN].bytes,
+				  memory_order_relaxed);
+	atomic_fetch_sub_explicit(&ln->current, 1, memory_order_relaxed);
 	if (c->pp)
 		free(c->pp->peek);
 	free(c->pp);
 	c->pp = NULL;
 	if (c->src_held)
-		src_release(conn_listener(w, c)->sources,
-			    (const struct sockaddr *)&c->client);
-	w->ln_used[conn_listener(w, c) - w->cfg->listeners]--;
+		src_release(ln->sources, (const struct sockaddr *)&c->client);
+	w->ln_used[ln - w->cfg->listeners]--;
 	lru_unlink(c);
 	c->state = CONN_FREE;
 	c->free_next = w->free_conns;
@@ -803,6 +819,14 @@ void conn_server_released(struct worker *w, struct conn *c)
 	if (c->server < 0)
 		return;
 	srv = &be->servers[c->server];
+	/* nothing moved before it was established: no bytes to add then */
+	if (c->established) {
+		atomic_fetch_add_explicit(&srv->bytes_in, c->dir[DIR_UP].bytes,
+					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&srv->bytes_out,
+					  c->dir[DIR_DOWN].bytes,
+					  memory_order_relaxed);
+	}
 	/* how it ended is passive health's, once it was established */
 	if (c->established)
 		server_conn_ended(w, be, srv, c->end &&
@@ -1194,6 +1218,7 @@ int worker_setup(struct worker *w)
 
 	w->lru.lru_prev = w->lru.lru_next = &w->lru;
 	w->now_ms = clock_ms();
+	atomic_store(&w->ring_fd, -1);
 	w->lfd = malloc(cfg->nsocks * sizeof(*w->lfd));
 	w->ln_used = calloc(cfg->nlisteners, sizeof(*w->ln_used));
 	w->ln_cap = calloc(cfg->nlisteners, sizeof(*w->ln_cap));

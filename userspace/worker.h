@@ -87,6 +87,11 @@ struct worker {
 	atomic_bool exited;
 	void *priv;			/* engine state */
 	int tid;
+	/*
+	 * uring: the ring's descriptor while the worker runs, else -1. The
+	 * metrics match it with the fd column of uringstat's rings file.
+	 */
+	atomic_int ring_fd;
 
 	/*
 	 * Requests from the control plane, answered at the worker's next

@@ -803,7 +803,7 @@ static long proc_long(const char *path, int field, long dflt)
  * Backends of 256 servers that make the large replies larger than what
  * the daemon's socket can hold, so a client that never reads keeps the
  * reply waiting: "show servers --json" (about 220 bytes a server) three
- * times a Unix socket's send buffer, /metrics (about 520 bytes a
+ * times a Unix socket's send buffer, /metrics (about 1060 bytes a
  * server) three times what a TCP send buffer grows to for a peer with a
  * 536-byte MSS and a 4 KB window (about 150 KB here; 256 KB assumed).
  */
@@ -811,7 +811,7 @@ static int big_backends(void)
 {
 	long unix_buf = proc_long("/proc/sys/net/core/wmem_default", 0, 212992);
 	long a = 3 * unix_buf / (256 * 220) + 1;
-	long m = 3 * 256 * 1024 / (256 * 520) + 1;
+	long m = 3 * 256 * 1024 / (256 * 1060) + 1;
 	long n = a > m ? a : m;
 
 	return n > 64 ? 64 : n;

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "common.h"
 
@@ -3383,26 +3384,41 @@ TEST_F(lb, metrics)
 
 		snprintf(l, sizeof(l), "backend=\"pool\",server=\"%s\"",
 			 srv_name[i]);
-		EXPECT_EQ(1, prom_get(s, n, "ringlb_backend_up", l, &v)) TH_LOG("%s", l);
-		EXPECT_EQ(1, v);
-		EXPECT_EQ(1, prom_get(s, n, "ringlb_backend_connections_active", l, &v));
-		EXPECT_EQ(1, prom_get(s, n, "ringlb_connect_errors_total", l, &v));
+		EXPECT_EQ(1, prom_get(s, n, "ringlb_server_current_sessions", l, &v));
+		EXPECT_EQ(1, prom_get(s, n, "ringlb_server_connection_errors_total", l, &v));
 		EXPECT_EQ(0, v);
-		EXPECT_EQ(1, prom_get(s, n, "ringlb_backend_weight", l, &v));
+		EXPECT_EQ(1, prom_get(s, n, "ringlb_server_weight", l, &v));
 		EXPECT_EQ(1, v);
-		EXPECT_EQ(1, prom_get(s, n, "ringlb_backend_resets_total", l, &v));
+		EXPECT_EQ(1, prom_get(s, n, "ringlb_server_resets_total", l, &v));
 		EXPECT_EQ(0, v);
-		EXPECT_EQ(1, prom_get(s, n, "ringlb_backend_passive_downs_total",
+		EXPECT_EQ(1, prom_get(s, n, "ringlb_server_passive_downs_total",
 				      l, &v));
 		EXPECT_EQ(0, v);
+		snprintf(l, sizeof(l), "backend=\"pool\",server=\"%s\",state=\"UP\"",
+			 srv_name[i]);
+		EXPECT_EQ(1, prom_get(s, n, "ringlb_server_status", l, &v)) TH_LOG("%s", l);
+		EXPECT_EQ(1, v);
+		snprintf(l, sizeof(l), "backend=\"pool\",server=\"%s\",state=\"READY\"",
+			 srv_name[i]);
+		EXPECT_EQ(1, prom_get(s, n, "ringlb_server_admin_state", l, &v)) TH_LOG("%s", l);
+		EXPECT_EQ(1, v);
 		snprintf(l, sizeof(l), "backend=\"pool\",server=\"%s\",result=\"ok\"",
 			 srv_name[i]);
-		EXPECT_EQ(1, prom_get(s, n, "ringlb_health_checks_total", l, &v));
+		EXPECT_EQ(1, prom_get(s, n, "ringlb_server_checks_total", l, &v));
 		EXPECT_LT(0, v) TH_LOG("no health check counted for %s", l);
 		snprintf(l, sizeof(l), "backend=\"pool\",server=\"%s\",result=\"failed\"",
 			 srv_name[i]);
-		EXPECT_EQ(1, prom_get(s, n, "ringlb_health_checks_total", l, &v));
+		EXPECT_EQ(1, prom_get(s, n, "ringlb_server_checks_total", l, &v));
 	}
+	EXPECT_EQ(1, prom_get(s, n, "ringlb_backend_active_servers",
+			      "backend=\"pool\"", &v));
+	EXPECT_EQ(NSRV, v);
+	EXPECT_EQ(1, prom_get(s, n, "ringlb_build_info", "version=", &v));
+	EXPECT_EQ(1, v);
+	EXPECT_EQ(1, prom_get(s, n, "ringlb_process_start_time_seconds", "",
+			      &v));
+	EXPECT_LT(time(NULL) - 3600, v);
+	EXPECT_GE(time(NULL) + 1, v);
 	EXPECT_LE(1, prom_get(s, n, strcmp(self->e.v.engine, "uring") ?
 			      "ringlb_epoll_waits_total" :
 			      "ringlb_uring_submissions_total", "worker=", &v));
@@ -3415,6 +3431,11 @@ TEST_F(lb, metrics)
 	ASSERT_LT(0, n);
 	ASSERT_EQ(1, prom_get(s, n, "ringlb_connections_total", "", &v1));
 	EXPECT_EQ(v0 + 7, v1);
+	/* every client came through the one listener */
+	EXPECT_EQ(0, prom_get(s, n, "ringlb_frontend_sessions_total", "", &v));
+	EXPECT_EQ(1, prom_get(s, n, "ringlb_frontend_sessions_total",
+			      "listener=", &v));
+	EXPECT_EQ(v1, v);
 	lb_wait_idle(_metadata, self);
 	/* one held open counts as active, on its server too */
 	i = lb_pick(_metadata, self, NULL, true);
@@ -3423,7 +3444,7 @@ TEST_F(lb, metrics)
 	ASSERT_EQ(1, prom_get(s, n, "ringlb_connections_active", "", &act));
 	EXPECT_EQ(1, act);
 	snprintf(lbl, sizeof(lbl), "server=\"%s\"", srv_name[i]);
-	ASSERT_EQ(1, prom_get(s, n, "ringlb_backend_connections_active", lbl,
+	ASSERT_EQ(1, prom_get(s, n, "ringlb_server_current_sessions", lbl,
 			      &v));
 	EXPECT_EQ(1, v);
 	lb_close_held(self);
