@@ -7,7 +7,7 @@ set -e
 # usage: deps.sh [bench]   (bench adds the peers and tools of `make bench`)
 PKGS="build-essential pkg-config liburing-dev libinih-dev libsystemd-dev
       libc-ares-dev linux-source-6.1 iperf3 socat openssl python3 iproute2
-      procps nftables
+      procps nftables bird2 curl
       systemd dkms kmod
       linux-image-amd64 linux-headers-amd64 libelf-dev bc
       qemu-system-x86 busybox-static debootstrap cpio gzip"
