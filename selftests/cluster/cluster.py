@@ -695,6 +695,19 @@ def t_kill():
 		(moved == 0 or not resilient) and not new_bad)
 
 
+def print_logs():
+	for name, _ in procs:
+		if not name.startswith(("ringlb", "gate", "bird")):
+			continue
+		diag(f"--- {name}.log (last lines)")
+		try:
+			with open(os.path.join(work, f"{name}.log")) as f:
+				for line in f.readlines()[-8:]:
+					diag("  " + line.rstrip())
+		except OSError:
+			pass
+
+
 def main():
 	global work, ringlb_dir, resilient
 	if len(sys.argv) < 2:
@@ -757,17 +770,13 @@ def main():
 		stop_sync.set()
 		if sync.is_alive():
 			sync.join(5)
-		if failed:
-			for name, _ in procs:
-				if name.startswith(("ringlb", "gate", "bird")):
-					diag(f"--- {name}.log (last lines)")
-					try:
-						with open(os.path.join(work, f"{name}.log")) as f:
-							for l in f.readlines()[-8:]:
-								diag("  " + l.rstrip())
-					except OSError:
-						pass
-		cleanup()
+		try:
+			if failed:
+				print_logs()
+		except OSError:
+			pass		# stdout gone (a closed pipe): clean up anyway
+		finally:
+			cleanup()
 	print(f"# totals: pass:{test_no - failed} fail:{failed}", flush=True)
 	return 1 if failed else 0
 
