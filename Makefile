@@ -12,7 +12,8 @@ export BUILD
 KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
 
 .PHONY: all userspace selftests modules deps check vmcheck run bench \
-	install uninstall clean asan vm-payload fuzz fuzz-build soak vmbench
+	install uninstall clean asan vm-payload fuzz fuzz-build soak vmbench \
+	cluster-demo
 
 all: userspace selftests modules-if-possible
 
@@ -63,6 +64,12 @@ SOAK_SECONDS ?= 600
 soak: deps userspace
 	python3 scripts/soak.py --seconds $(SOAK_SECONDS) --out $(BUILD)/soak
 
+# Three ringlb nodes behind ECMP, announcing the service address over BGP
+# (BIRD) while healthy, in network namespaces: selftests/cluster, with a
+# walk-through of what it does and shows (Documentation/deploy.rst)
+cluster-demo: deps userspace
+	python3 selftests/cluster/cluster.py $(CURDIR)/userspace --demo
+
 # uringstat (and ringlb) inside QEMU on Debian's kernels; see
 # Documentation/testing.rst for VMCHECK_RINGLB, VMCHECK_TESTS, VMCHECK_TIMEOUT
 vmcheck: deps $(KSFT_HDRS)
@@ -98,6 +105,7 @@ check: deps
 		"deploy=scripts/deploy-check.sh" \
 		"kmod=scripts/kmod-check.sh" \
 		"soak=python3 scripts/soak.py --seconds 60 --out $(BUILD)/soak" \
+		"cluster=python3 selftests/cluster/cluster.py $(CURDIR)/userspace" \
 		"&vm=VMCHECK_JOBS=1 VMCHECK_TESTS='$(VM_RINGLB_TESTS)' selftests/vm/vmcheck.sh $(KERNELS)"
 
 run: deps userspace

@@ -12,7 +12,7 @@ set -e
 # (kselftest headers, checkpatch).
 PKGS="build-essential pkg-config liburing-dev libinih-dev libsystemd-dev
       libc-ares-dev linux-source-6.1 iperf3 socat openssl python3 iproute2
-      procps nftables tmux prometheus
+      procps nftables tmux prometheus bird2 curl
       systemd kmod
       qemu-system-x86 busybox-static debootstrap cpio gzip"
 [ "$1" = bench ] && PKGS="$PKGS haproxy nginx libnginx-mod-stream wrk

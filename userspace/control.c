@@ -383,6 +383,44 @@ static void show_kernel(struct runtime *rt, FILE *out, bool json)
 		fputs("}\n", out);
 }
 
+const char *health_refusal(struct runtime *rt, char *buf, size_t len)
+{
+	struct config *cfg = rt->groups->cfg;
+	unsigned int b, s;
+
+	if (rt->stopping)
+		return "draining";
+	if (rt->withdrawn)
+		return "withdrawn";
+	for (b = 0; b < cfg->nbackends; b++) {
+		struct backend *be = &cfg->backends[b];
+
+		for (s = 0; s < be->nservers; s++)
+			if (server_usable(&be->servers[s]))
+				break;
+		if (s == be->nservers) {
+			snprintf(buf, len, "no server up in backend %s",
+				 be->name);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+static void show_health(struct runtime *rt, FILE *out, bool json)
+{
+	char buf[128];
+	const char *no = health_refusal(rt, buf, sizeof(buf));
+
+	if (!json) {
+		fprintf(out, "%s\n", no ? no : "serving");
+		return;
+	}
+	fprintf(out, "{\"serving\":%s,\"state\":", no ? "false" : "true");
+	json_str(out, no ? no : "serving");
+	fprintf(out, "}\n");
+}
+
 static int find_server(struct runtime *rt, const char *spec, FILE *out,
 		       struct backend **be, struct server **srv)
 {
@@ -434,6 +472,17 @@ int admin_command(struct runtime *rt, char *line, FILE *out)
 			show_listeners(rt, out, json);
 			return 0;
 		}
+		if (!strcmp(w[1], "health")) {
+			show_health(rt, out, json);
+			return 0;
+		}
+	}
+	if (n == 1 && (!strcmp(w[0], "withdraw") || !strcmp(w[0], "rejoin"))) {
+		rt->withdrawn = w[0][0] == 'w';
+		pr_info("admin: %s: health now answers %s", w[0],
+			rt->withdrawn ? "withdrawn" : "as the servers are");
+		fprintf(out, "ok\n");
+		return 0;
 	}
 	if (n == 3 && !strcmp(w[1], "server") &&
 	    (!strcmp(w[0], "disable") || !strcmp(w[0], "enable"))) {
@@ -465,7 +514,7 @@ int admin_command(struct runtime *rt, char *line, FILE *out)
 		return 0;
 	}
 	if (n == 1 && !strcmp(w[0], "help")) {
-		fprintf(out, "commands: show stats|servers|conns|kernel|listeners, disable server B/S, enable server B/S, set weight B/S N, drain (add --json for JSON)\n");
+		fprintf(out, "commands: show stats|servers|conns|kernel|listeners|health, disable server B/S, enable server B/S, set weight B/S N, withdraw, rejoin, drain (add --json for JSON)\n");
 		return 0;
 	}
 	fprintf(out, "error: unknown command (try 'help')\n");

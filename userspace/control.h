@@ -52,6 +52,12 @@ struct runtime {
 	uint64_t ctl_refused[CTL_NENDPOINTS];
 	uint64_t ctl_timeouts[CTL_NENDPOINTS];
 	bool drain_requested;
+	bool stopping;			/* draining to exit: SIGTERM, drain */
+	/*
+	 * `withdraw`: the health answer says 503 while ringlb serves on,
+	 * so a routing daemon stops announcing this node before it drains.
+	 */
+	bool withdrawn;
 };
 
 void stats_total(struct runtime *rt, struct worker_stats *t);
@@ -69,6 +75,12 @@ int admin_command(struct runtime *rt, char *line, FILE *out);
 /* the show conns reply from @n workers' worker_request() answers */
 void conns_show(FILE *out, bool json, char *const *dumps, unsigned int n);
 void metrics_write(struct runtime *rt, FILE *out);
+/*
+ * What `show health` and GET /health say: NULL while this node should
+ * be announced (serving, not withdrawn, not draining, a usable server
+ * in every backend), else the reason it should not, for a human.
+ */
+const char *health_refusal(struct runtime *rt, char *buf, size_t len);
 void stats_log(struct runtime *rt);
 
 /* ---- serving (control_io.c) -------------------------------------------- */

@@ -413,6 +413,32 @@ static bool metrics_path_ok(const char *req)
 	       !strncmp(req, "GET /metrics\n", 13);
 }
 
+static bool health_path_ok(const char *req)
+{
+	return !strncmp(req, "GET /health ", 12) ||
+	       !strncmp(req, "GET /health\r", 12) ||
+	       !strncmp(req, "GET /health\n", 12);
+}
+
+/*
+ * GET /health: 200 while this node should receive new connections,
+ * 503 with the reason otherwise; what a routing daemon's check gates
+ * the node's announcement on (Documentation/deploy.rst).
+ */
+static void health_reply(struct control *ctl, struct ctl_client *c)
+{
+	char buf[128];
+	const char *no = health_refusal(ctl->rt, buf, sizeof(buf));
+	FILE *f = open_memstream(&c->out, &c->out_len);
+
+	if (!f)
+		return;
+	fprintf(f, "HTTP/1.0 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+		no ? "503 Service Unavailable" : "200 OK",
+		strlen(no ? no : "serving") + 1, no ? no : "serving");
+	fclose(f);
+}
+
 static void metrics_request(struct control *ctl, struct ctl_client *c,
 			    bool too_long)
 {
@@ -427,6 +453,10 @@ static void metrics_request(struct control *ctl, struct ctl_client *c,
 	size_t blen = 0;
 	FILE *f;
 
+	if (!too_long && health_path_ok(c->req)) {
+		health_reply(ctl, c);
+		goto out_write;
+	}
 	if (too_long || !metrics_path_ok(c->req)) {
 		c->out = strdup(too_long ? too_large : not_found);
 		c->out_len = c->out ? strlen(c->out) : 0;

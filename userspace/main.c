@@ -538,6 +538,7 @@ static void stop_all(int ms)
 	if (!stopping)
 		sd_notify(0, "STOPPING=1");
 	stopping = true;
+	rt.stopping = true;	/* the health answer: draining */
 	for (g = rt.groups; g; g = g->next)
 		group_stop(g, ms);
 }
@@ -708,6 +709,7 @@ static void serve(int sfd, struct control *ctl, int *status)
 			for (g = rt.groups; g; g = g->next)
 				group_stop(g, rt.groups->cfg->drain_timeout_ms);
 			stopping = true;
+			rt.stopping = true;
 		}
 		if (stopping && group_exited(rt.groups) && !rt.groups->next)
 			return;

@@ -2966,11 +2966,13 @@ TEST_F(lb, bash_completion)
 	lb_start(_metadata, self, 1, "rr", w, 2, NULL);
 
 	complete(out, sizeof(out), bin, file, "ringlbctl \"\"", 1);
-	EXPECT_STREQ("show disable enable set drain top", out);
+	EXPECT_STREQ("show disable enable set withdraw rejoin drain top", out);
 	complete(out, sizeof(out), bin, file, "ringlbctl show s", 2);
 	EXPECT_STREQ("stats servers", out);
 	complete(out, sizeof(out), bin, file, "ringlbctl show l", 2);
 	EXPECT_STREQ("listeners", out);
+	complete(out, sizeof(out), bin, file, "ringlbctl show h", 2);
+	EXPECT_STREQ("health", out);
 	/* top's own option after it, nothing after its value */
 	complete(out, sizeof(out), bin, file, "ringlbctl -T 2 top -", 4);
 	EXPECT_STREQ("-d --delay -h --help", out);
@@ -3450,6 +3452,85 @@ TEST_F(lb, metrics)
 	lb_close_held(self);
 
 	EXPECT_EQ(404, http_get(mport, "/nope", body, sizeof(body)));
+}
+
+/* GET /health on @port until it answers @want (bounded), its body in @body */
+static int health_wait(uint16_t port, int want, char *body, size_t size)
+{
+	uint64_t end = now_ms() + 5000 + slack_ms();
+	int st;
+
+	do {
+		st = http_get(port, "/health", body, size);
+		if (st == want)
+			break;
+		sleep_ms(20);
+	} while (now_ms() < end);
+	return st;
+}
+
+/*
+ * The health answer a routing daemon gates the node's announcement on:
+ * serving (200) unless withdrawn, without a usable server, or draining
+ * (503, with the reason), and withdraw changes nothing else.
+ */
+TEST_F(lb, health_answer)
+{
+	static const int w[] = { 1, 1, 1 };
+	const char *extra[] = { "--metrics", NULL, NULL };
+	char maddr[64], body[256], out[512], srv[16];
+	static char text[8192];
+	uint16_t mport;
+	int i;
+
+	CHECK_SKIP(&self->e);
+	if (access(ringlbctl_path(), X_OK))
+		SKIP(return, "no ringlbctl beside ringlb: %s", ringlbctl_path());
+	lb_servers(_metadata, self, 3, PP_NONE);
+	ASSERT_EQ(0, free_port(AF_INET, &mport));
+	snprintf(maddr, sizeof(maddr), "127.0.0.1:%u", mport);
+	extra[1] = maddr;
+	ASSERT_EQ(0, free_port(AF_INET, &self->e.lport));
+	lb_config(self, text, sizeof(text), 2, "maglev", w, 3, NULL);
+	lb_write_cfg(_metadata, self, text);
+	lb_spawn(_metadata, self, extra);
+	env_settle(_metadata, &self->e);
+
+	EXPECT_EQ(200, health_wait(mport, 200, body, sizeof(body)));
+	EXPECT_STREQ("serving\n", body);
+	EXPECT_EQ(0, CTL(self, out, "show", "health"));
+	EXPECT_STREQ("serving\n", out);
+	EXPECT_EQ(0, CTL(self, out, "--json", "show", "health"));
+	EXPECT_TRUE(json_valid(out)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"serving\":true")) TH_LOG("%s", out);
+
+	/* withdrawn: 503, and still serving */
+	EXPECT_EQ(0, CTL(self, out, "withdraw"));
+	EXPECT_STREQ("ok\n", out);
+	EXPECT_EQ(503, http_get(mport, "/health", body, sizeof(body)));
+	EXPECT_STREQ("withdrawn\n", body);
+	EXPECT_EQ(0, CTL(self, out, "--json", "show", "health"));
+	EXPECT_NE(NULL, strstr(out, "\"serving\":false")) TH_LOG("%s", out);
+	lb_pick(_metadata, self, NULL, false);
+	EXPECT_EQ(0, CTL(self, out, "rejoin"));
+	EXPECT_EQ(200, http_get(mport, "/health", body, sizeof(body)));
+
+	/* no usable server in the backend */
+	for (i = 0; i < 3; i++) {
+		snprintf(srv, sizeof(srv), "pool/%s", srv_name[i]);
+		EXPECT_EQ(0, CTL(self, out, "disable", "server", srv));
+	}
+	EXPECT_EQ(503, http_get(mport, "/health", body, sizeof(body)));
+	EXPECT_STREQ("no server up in backend pool\n", body);
+	EXPECT_EQ(0, CTL(self, out, "enable", "server", "pool/b"));
+	EXPECT_EQ(200, http_get(mport, "/health", body, sizeof(body)));
+
+	/* draining, while a held connection keeps the daemon up */
+	lb_pick(_metadata, self, NULL, true);
+	EXPECT_EQ(0, CTL(self, out, "drain"));
+	EXPECT_EQ(503, http_get(mport, "/health", body, sizeof(body)));
+	EXPECT_STREQ("draining\n", body);
+	lb_close_held(self);
 }
 
 /* ---- 7. reload ------------------------------------------------------------------------------------ */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Unit tests for the balancing algorithms (kselftest harness). */
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +187,62 @@ TEST_F(bal, maglev_minimal_disruption)
 		TH_LOG("%u of %u clients of other servers moved", moved,
 		       PICKS - had);
 	}
+}
+
+/*
+ * Nodes behind ECMP: two ringlb processes with the same server list
+ * (names, weights, order) build the same table, whatever else differs
+ * (where their structures live, what they picked before), so a client
+ * gets the same server through either (Documentation/deploy.rst).
+ */
+TEST_F(bal, maglev_same_on_every_node)
+{
+	struct server *srv2 = calloc(4, sizeof(*srv2));
+	struct backend *be2 = calloc(1, sizeof(*be2));
+	struct balancer b2;
+	struct server_set none;
+	unsigned int i, differ = 0;
+
+	ASSERT_NE(NULL, srv2);
+	ASSERT_NE(NULL, be2);
+	for (i = 0; i < 4; i++) {
+		atomic_init(&srv2[i].weight, i + 1);
+		atomic_init(&srv2[i].up, true);
+		strcpy(srv2[i].name, self->srv[i].name);
+	}
+	be2->servers = srv2;
+	be2->nservers = 4;
+	strcpy(self->be.balance, "maglev");
+	strcpy(be2->balance, "maglev");
+	ASSERT_EQ(0, balancer_init(&self->b, &self->be));
+	ASSERT_EQ(0, balancer_init(&b2, be2));
+	memset(&none, 0, sizeof(none));
+	/* one node has served others before: no state of that matters */
+	for (i = 0; i < 1000; i++)
+		balancer_pick(&self->b, &none, i * 40503u, 0);
+	for (i = 0; i < PICKS; i++)
+		differ += balancer_pick(&self->b, &none, i * 2654435761u, 0) !=
+			  balancer_pick(&b2, &none, i * 2654435761u, 0);
+	EXPECT_EQ(0, differ);
+	balancer_fini(&b2);
+	free(be2);
+	free(srv2);
+}
+
+/* The client's address alone: a new connection's port changes nothing. */
+TEST(addr_hash_ignores_port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET }, b;
+
+	a.sin_addr.s_addr = htonl(0x0a010101);
+	a.sin_port = htons(40000);
+	b = a;
+	b.sin_port = htons(50001);
+	EXPECT_EQ(addr_hash((struct sockaddr *)&a),
+		  addr_hash((struct sockaddr *)&b));
+	b.sin_addr.s_addr = htonl(0x0a010102);
+	EXPECT_NE(addr_hash((struct sockaddr *)&a),
+		  addr_hash((struct sockaddr *)&b));
 }
 
 TEST_F(bal, srchash_sticky)
