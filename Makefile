@@ -93,8 +93,8 @@ check: deps
 	$(MAKE) -C selftests/ringlb OUT=$(BUILD)/asan/selftests RINGLB_OUT=$(BUILD)/asan SAN=1
 	$(MAKE) fuzz-build
 	scripts/check.sh \
-		"unit=$(MAKE) -s -C userspace test" \
-		"unit-asan=$(MAKE) -s -C userspace SAN=1 OUT=$(BUILD)/asan test" \
+		"unit=$(MAKE) -s -C userspace CFLAGS_EXTRA=-Werror test" \
+		"unit-asan=$(MAKE) -s -C userspace SAN=1 OUT=$(BUILD)/asan CFLAGS_EXTRA=-Werror test" \
 		"ringlb=RINGLB_EXCLUDE='hostile_*' selftests/ringlb/run.sh $(CURDIR)/userspace $(BUILD)/selftests/ringlb" \
 		"ringlb-asan=RINGLB_EXCLUDE='hostile_*' selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
 		"hostile=RINGLB_TESTS='hostile_*' selftests/ringlb/run.sh $(CURDIR)/userspace $(BUILD)/selftests/ringlb" \

@@ -248,7 +248,7 @@ TEST(rate_entries_swept)
 	for (i = 0; i < 5000; i++) {
 		snprintf(ip, sizeof(ip), "10.0.%d.%d", i / 250, i % 250);
 		EXPECT_EQ(0, src_acquire(t, v4(&sin, ip), T0));
-		src_release(t, &sin);
+		src_release(t, (struct sockaddr *)&sin);
 	}
 	EXPECT_EQ(5001, src_table_entries(t));
 	/* within their rate window, nothing goes */
@@ -256,7 +256,7 @@ TEST(rate_entries_swept)
 	EXPECT_EQ(5001, src_table_entries(t));
 	/* much later, one more source, then a whole sweep */
 	EXPECT_EQ(0, src_acquire(t, v4(&sin, "10.8.8.8"), T0 + 10000));
-	src_release(t, &sin);
+	src_release(t, (struct sockaddr *)&sin);
 	src_table_sweep(t, T0 + 10000, SRC_BUCKETS / 2);
 	src_table_sweep(t, T0 + 10000, SRC_BUCKETS / 2);
 	n = src_table_entries(t);
