@@ -35,11 +35,13 @@ static void usage(FILE *f)
 "  -T, --timeout SECS  give up (exit 2) when the whole answer is not in\n"
 "                      after SECS seconds, fractions allowed (default 5)\n"
 "  -j, --json          JSON output\n"
+"  -h, --help          this text\n"
+"  -V, --version       version\n"
 "commands:\n"
 "  show stats | show servers | show conns | show kernel\n"
 "  disable server BACKEND/SERVER | enable server BACKEND/SERVER\n"
 "  set weight BACKEND/SERVER N\n"
-"  drain\n"
+"  drain | help\n"
 "exit status: 0 answered, 1 the answer is an error, 2 unreachable, timed\n"
 "out or bad usage\n");
 }
