@@ -12,7 +12,7 @@ export BUILD
 KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
 
 .PHONY: all userspace selftests modules deps check vmcheck run bench \
-	install uninstall clean asan vm-payload fuzz fuzz-build soak vmbench
+	install uninstall clean asan vm-payload fuzz fuzz-build soak vmbench man
 
 all: userspace selftests modules-if-possible
 
@@ -41,6 +41,20 @@ modules:
 modules-if-possible:
 	@if [ -d "$(KDIR)" ]; then $(MAKE) modules; \
 	else echo "make: no kernel build tree at $(KDIR): not building kmod/uringstat.ko (use make modules KDIR=DIR)"; fi
+
+# Man pages, from the reST in Documentation/man/: they include the same
+# fragments (options, keys, signals...) as admin-guide.rst, so the two
+# cannot say different things. rst2man stops at the first warning.
+MAN_PAGES := ringlb.8 ringlbctl.8 ringlb.conf.5 uringstat.4
+MAN_OUT := $(MAN_PAGES:%=$(BUILD)/man/%)
+man: $(MAN_OUT)
+
+$(BUILD)/man/%: Documentation/man/%.rst $(wildcard Documentation/man/*.rsti) \
+		deploy/ringlb.conf deploy/examples/two-services.ini
+	@command -v rst2man >/dev/null || scripts/deps.sh
+	@mkdir -p $(dir $@)
+	rst2man --halt=warning --exit-status=warning $< $@.tmp
+	@mv $@.tmp $@
 
 # Static binaries (ringlb + its selftests) for the VM initramfs.
 vm-payload: $(KSFT_HDRS)
@@ -89,6 +103,7 @@ check: deps
 		"hostile-asan=RINGLB_TESTS='hostile_*' selftests/ringlb/run.sh $(BUILD)/asan $(BUILD)/asan/selftests" \
 		"fuzz=$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=10" \
 		"deploy=scripts/deploy-check.sh" \
+		"man=scripts/man-check.sh" \
 		"kmod=scripts/kmod-check.sh" \
 		"soak=python3 scripts/soak.py --seconds 60 --out $(BUILD)/soak" \
 		"&vm=VMCHECK_JOBS=1 VMCHECK_TESTS='$(VM_RINGLB_TESTS)' selftests/vm/vmcheck.sh $(KERNELS)"
@@ -107,7 +122,7 @@ bench: userspace
 
 # DESTDIR stages, PREFIX (default /usr/local) places; see scripts/install.sh
 PREFIX ?= /usr/local
-install: userspace
+install: userspace man
 	scripts/install.sh "$(DESTDIR)" "$(PREFIX)"
 
 # what install put there, with the same DESTDIR and PREFIX (a changed

@@ -30,6 +30,8 @@ installed() {
 		 share/doc/ringlb/examples/modules-load.d/uringstat.conf \
 		 share/doc/ringlb/README share/doc/ringlb/examples/spec-example.ini \
 		 share/bash-completion/completions/ringlbctl \
+		 share/man/man8/ringlb.8 share/man/man8/ringlbctl.8 \
+		 share/man/man5/ringlb.conf.5 share/man/man4/uringstat.4 \
 		 etc/ringlb/ringlb.conf; do
 		[ -f "$pfx/$f" ] || { echo "missing $pfx/$f"; return 1; }
 	done

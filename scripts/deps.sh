@@ -8,7 +8,7 @@ set -e
 PKGS="build-essential pkg-config liburing-dev libinih-dev libsystemd-dev
       libc-ares-dev linux-source-6.1 iperf3 socat openssl python3 iproute2
       procps nftables
-      systemd dkms kmod
+      systemd dkms kmod python3-docutils man-db groff-base
       linux-image-amd64 linux-headers-amd64 libelf-dev bc
       qemu-system-x86 busybox-static debootstrap cpio gzip"
 [ "$1" = bench ] && PKGS="$PKGS haproxy nginx libnginx-mod-stream wrk
