@@ -59,7 +59,8 @@ check install-destdir staged
 # 3. the unit as installed
 unit=$pfx/lib/systemd/system/ringlb.service
 if command -v systemd-analyze >/dev/null; then
-	check unit-verify systemd-analyze verify "$unit"
+	# its Documentation= names the man pages: verify asks man for them
+	check unit-verify env MANPATH="$pfx/share/man" systemd-analyze verify "$unit"
 	exposure() {
 		systemd-analyze security --offline=true "$unit" > "$work/security.txt" 2>&1
 		cat "$work/security.txt"
