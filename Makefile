@@ -12,7 +12,8 @@ export BUILD
 KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
 
 .PHONY: all userspace selftests modules deps check vmcheck run bench \
-	install uninstall clean asan vm-payload fuzz fuzz-build soak vmbench man
+	install uninstall clean asan vm-payload fuzz fuzz-build soak vmbench man \
+	deb
 
 all: userspace selftests modules-if-possible
 
@@ -104,6 +105,7 @@ check: deps
 		"fuzz=$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=10" \
 		"deploy=scripts/deploy-check.sh" \
 		"man=scripts/man-check.sh" \
+		"deb=scripts/deb-check.sh" \
 		"kmod=scripts/kmod-check.sh" \
 		"soak=python3 scripts/soak.py --seconds 60 --out $(BUILD)/soak" \
 		"&vm=VMCHECK_JOBS=1 VMCHECK_TESTS='$(VM_RINGLB_TESTS)' selftests/vm/vmcheck.sh $(KERNELS)"
@@ -119,6 +121,12 @@ run: deps userspace
 bench: userspace
 	@scripts/deps.sh bench
 	bench/bench.sh
+
+# Debian packages ringlb and uringstat-dkms from debian/, built in a copy
+# of the tree, into $(BUILD)/deb (scripts/make-deb.sh)
+deb:
+	@scripts/deps.sh deb
+	scripts/make-deb.sh
 
 # DESTDIR stages, PREFIX (default /usr/local) places; see scripts/install.sh
 PREFIX ?= /usr/local

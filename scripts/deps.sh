@@ -4,7 +4,8 @@
 # can call it on every run; a fresh machine has empty package lists, hence
 # the `apt-get update` before the first install.
 set -e
-# usage: deps.sh [bench]   (bench adds the peers and tools of `make bench`)
+# usage: deps.sh [bench|deb]   (bench adds the peers and tools of
+# `make bench`, deb the packaging tools of `make deb`)
 PKGS="build-essential pkg-config liburing-dev libinih-dev libsystemd-dev
       libc-ares-dev linux-source-6.1 iperf3 socat openssl python3 iproute2
       procps nftables
@@ -13,6 +14,7 @@ PKGS="build-essential pkg-config liburing-dev libinih-dev libsystemd-dev
       qemu-system-x86 busybox-static debootstrap cpio gzip"
 [ "$1" = bench ] && PKGS="$PKGS haproxy nginx libnginx-mod-stream wrk
       gnuplot-nox linux-perf"
+[ "$1" = deb ] && PKGS="$PKGS debhelper dh-dkms lintian fakeroot dpkg-dev"
 [ -n "$EXTRA_PKGS" ] && PKGS="$PKGS $EXTRA_PKGS"
 missing=""
 for p in $PKGS; do
