@@ -13,7 +13,7 @@ KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
 
 .PHONY: all userspace selftests modules deps check vmcheck run bench \
 	install uninstall clean asan vm-payload fuzz fuzz-build soak vmbench \
-	cluster-demo
+	cluster-demo man deb
 
 all: userspace selftests modules-if-possible
 
@@ -42,6 +42,20 @@ modules:
 modules-if-possible:
 	@if [ -d "$(KDIR)" ]; then $(MAKE) modules; \
 	else echo "make: no kernel build tree at $(KDIR): not building kmod/uringstat.ko (use make modules KDIR=DIR)"; fi
+
+# Man pages, from the reST in Documentation/man/: they include the same
+# fragments (options, keys, signals...) as admin-guide.rst, so the two
+# cannot say different things. rst2man stops at the first warning.
+MAN_PAGES := ringlb.8 ringlbctl.8 ringlb.conf.5 uringstat.4
+MAN_OUT := $(MAN_PAGES:%=$(BUILD)/man/%)
+man: $(MAN_OUT)
+
+$(BUILD)/man/%: Documentation/man/%.rst $(wildcard Documentation/man/*.rsti) \
+		deploy/ringlb.conf deploy/examples/two-services.ini
+	@command -v rst2man >/dev/null || scripts/deps.sh
+	@mkdir -p $(dir $@)
+	rst2man --halt=warning --exit-status=warning $< $@.tmp
+	@mv $@.tmp $@
 
 # Static binaries (ringlb + its selftests) for the VM initramfs.
 vm-payload: $(KSFT_HDRS)
@@ -103,6 +117,8 @@ check: deps
 		"top-asan=selftests/ringlb/ctl_top.sh $(BUILD)/asan" \
 		"fuzz=$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=10" \
 		"deploy=scripts/deploy-check.sh" \
+		"man=scripts/man-check.sh" \
+		"deb=scripts/deb-check.sh" \
 		"kmod=scripts/kmod-check.sh" \
 		"soak=python3 scripts/soak.py --seconds 60 --out $(BUILD)/soak" \
 		"cluster=python3 selftests/cluster/cluster.py $(CURDIR)/userspace" \
@@ -120,9 +136,15 @@ bench: userspace
 	@scripts/deps.sh bench
 	bench/bench.sh
 
+# Debian packages ringlb and uringstat-dkms from debian/, built in a copy
+# of the tree, into $(BUILD)/deb (scripts/make-deb.sh)
+deb:
+	@scripts/deps.sh deb
+	scripts/make-deb.sh
+
 # DESTDIR stages, PREFIX (default /usr/local) places; see scripts/install.sh
 PREFIX ?= /usr/local
-install: userspace
+install: userspace man
 	scripts/install.sh "$(DESTDIR)" "$(PREFIX)"
 
 # what install put there, with the same DESTDIR and PREFIX (a changed

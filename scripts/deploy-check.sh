@@ -31,6 +31,8 @@ installed() {
 		 share/doc/ringlb/examples/modules-load.d/uringstat.conf \
 		 share/doc/ringlb/README share/doc/ringlb/examples/spec-example.ini \
 		 share/bash-completion/completions/ringlbctl \
+		 share/man/man8/ringlb.8 share/man/man8/ringlbctl.8 \
+		 share/man/man5/ringlb.conf.5 share/man/man4/uringstat.4 \
 		 etc/ringlb/ringlb.conf; do
 		[ -f "$pfx/$f" ] || { echo "missing $pfx/$f"; return 1; }
 	done
@@ -58,7 +60,8 @@ check install-destdir staged
 # 3. the unit as installed
 unit=$pfx/lib/systemd/system/ringlb.service
 if command -v systemd-analyze >/dev/null; then
-	check unit-verify systemd-analyze verify "$unit"
+	# its Documentation= names the man pages: verify asks man for them
+	check unit-verify env MANPATH="$pfx/share/man" systemd-analyze verify "$unit"
 	exposure() {
 		systemd-analyze security --offline=true "$unit" > "$work/security.txt" 2>&1
 		cat "$work/security.txt"

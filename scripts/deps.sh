@@ -4,7 +4,8 @@
 # can call it on every run; a fresh machine has empty package lists, hence
 # the `apt-get update` before the first install.
 set -e
-# usage: deps.sh [bench]   (bench adds the peers and tools of `make bench`)
+# usage: deps.sh [bench|deb]   (bench adds the peers and tools of
+# `make bench`, deb the packaging tools of `make deb`)
 # No kernel image or headers: the module builds (make check's kmod,
 # deploy and vm suites) use Debian kernels that selftests/vm/kernels.sh
 # downloads and unpacks under build/vm, with their compilers and dkms in
@@ -13,10 +14,11 @@ set -e
 PKGS="build-essential pkg-config liburing-dev libinih-dev libsystemd-dev
       libc-ares-dev linux-source-6.1 iperf3 socat openssl python3 iproute2
       procps nftables tmux prometheus bird2 curl
-      systemd kmod
+      systemd kmod python3-docutils man-db groff-base
       qemu-system-x86 busybox-static debootstrap cpio gzip"
 [ "$1" = bench ] && PKGS="$PKGS haproxy nginx libnginx-mod-stream wrk
       gnuplot-nox linux-perf"
+[ "$1" = deb ] && PKGS="$PKGS debhelper dh-dkms lintian fakeroot dpkg-dev"
 [ -n "$EXTRA_PKGS" ] && PKGS="$PKGS $EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

@@ -1,10 +1,11 @@
 #!/bin/sh
 # `make install`: the daemon and its client, the systemd unit, a template
-# config, the docs and example configs (the sysctl and modules-load files
-# among them: opt-in, copied to /etc by whoever wants them), and the
-# uringstat sources where dkms looks for them. Honours DESTDIR (staging)
-# and PREFIX (default /usr/local); /etc and /usr/src stay where the tools
-# that read them look, under DESTDIR. scripts/uninstall.sh undoes it.
+# config, the man pages, the docs and example configs (the sysctl and
+# modules-load files among them: opt-in, copied to /etc by whoever wants
+# them), and the uringstat sources where dkms looks for them. Honours
+# DESTDIR (staging) and PREFIX (default /usr/local); /etc and /usr/src
+# stay where the tools that read them look, under DESTDIR.
+# scripts/uninstall.sh undoes it.
 #
 #   install.sh [DESTDIR] [PREFIX]
 set -e
@@ -32,6 +33,14 @@ install -D -m 0644 "$top/deploy/sysctl.d/60-ringlb.conf" \
 	"$DESTDIR$doc/examples/sysctl.d/60-ringlb.conf"
 install -D -m 0644 "$top/deploy/modules-load.d/uringstat.conf" \
 	"$DESTDIR$doc/examples/modules-load.d/uringstat.conf"
+
+# the man pages `make man` wrote (built here when they are missing)
+mandir=${BUILD:-$top/build}/man
+for page in ringlb.8 ringlbctl.8 ringlb.conf.5 uringstat.4; do
+	[ -f "$mandir/$page" ] || make -s -C "$top" man BUILD="${BUILD:-$top/build}"
+	install -D -m 0644 "$mandir/$page" \
+		"$DESTDIR$PREFIX/share/man/man${page##*.}/$page"
+done
 
 install -D -m 0644 "$top/deploy/bash-completion/ringlbctl" \
 	"$DESTDIR$PREFIX/share/bash-completion/completions/ringlbctl"

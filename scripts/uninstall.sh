@@ -17,6 +17,9 @@ rm -f "$DESTDIR$PREFIX/sbin/ringlb" "$DESTDIR$PREFIX/bin/ringlbctl" \
       "$DESTDIR$PREFIX/lib/systemd/system/ringlb.service"
 rm -rf "$DESTDIR$PREFIX/share/doc/ringlb"
 rm -f "$DESTDIR$PREFIX/share/bash-completion/completions/ringlbctl"
+for page in ringlb.8 ringlbctl.8 ringlb.conf.5 uringstat.4; do
+	rm -f "$DESTDIR$PREFIX/share/man/man${page##*.}/$page"
+done
 conf=$DESTDIR$SYSCONFDIR/ringlb/ringlb.conf
 if [ -f "$conf" ] && cmp -s "$conf" "$top/deploy/ringlb.conf"; then
 	rm -f "$conf"

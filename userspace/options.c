@@ -79,7 +79,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: ringlb [options]\n"
-"  -c, --config FILE           INI config file (see Documentation/admin-guide.rst)\n"
+"  -c, --config FILE           INI config file (see ringlb.conf(5))\n"
 "      --check                 validate the configuration and exit (0 valid,\n"
 "                              78 not: EX_CONFIG, also when starting)\n"
 "  -l, --listen ADDR:PORT      listen address (repeatable; 127.0.0.1:80, [::]:80)\n"

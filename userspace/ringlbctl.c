@@ -31,15 +31,20 @@ static void usage(FILE *f)
 "  -T, --timeout SECS  give up (exit 2) when the whole answer is not in\n"
 "                      after SECS seconds, fractions allowed (default 5)\n"
 "  -j, --json          JSON output\n"
+"  -h, --help          this text\n"
+"  -V, --version       version\n"
 "commands:\n"
 "  show stats | show servers | show conns | show kernel | show listeners\n"
+"  show health\n"
 "  disable server BACKEND/SERVER | enable server BACKEND/SERVER\n"
 "  set weight BACKEND/SERVER N\n"
-"  drain\n"
-"  top [-d SECONDS]    live view, refreshed every SECONDS (default 2);\n"
-"                      q quits; one table when stdout is not a terminal\n"
+"  withdraw | rejoin\n"
+"  drain | help\n"
+"  top [-d SECONDS]\n"
 "exit status: 0 answered, 1 the answer is an error, 2 unreachable, timed\n"
-"out or bad usage\n");
+"out or bad usage\n"
+"top is a live view, refreshed every SECONDS (default 2); q quits; one\n"
+"table when stdout is not a terminal (ringlbctl top -h)\n");
 }
 
 int main(int argc, char **argv)
