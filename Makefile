@@ -118,10 +118,10 @@ check: deps
 		"fuzz=$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=10" \
 		"deploy=scripts/deploy-check.sh" \
 		"man=scripts/man-check.sh" \
-		"deb=scripts/deb-check.sh" \
 		"kmod=scripts/kmod-check.sh" \
 		"soak=python3 scripts/soak.py --seconds 60 --out $(BUILD)/soak" \
 		"cluster=python3 selftests/cluster/cluster.py $(CURDIR)/userspace" \
+		"&deb=scripts/deb-check.sh" \
 		"&vm=VMCHECK_JOBS=1 VMCHECK_TESTS='$(VM_RINGLB_TESTS)' selftests/vm/vmcheck.sh $(KERNELS)"
 
 run: deps userspace
