@@ -7,7 +7,11 @@
 # dkms.conf); then, in a fresh Debian 12 chroot, installing both builds
 # uringstat.ko with DKMS for the chroot's 6.1 headers, systemd-analyze
 # verify accepts the installed unit, ringlb --check accepts the installed
-# config, and purging both leaves no file behind that was not there.
+# config, and purging both leaves no file behind that was not there;
+# last, the module DKMS built there is booted in the 6.1 VM of
+# selftests/vm (the same Debian kernel: the chroot gets the headers of
+# the release kernels.sh caches), where it loads and uringstat's own
+# selftests find it counting exactly.
 #
 # The chroot is debootstrapped once into $BUILD/deb-chroot (with every
 # package the two need, so later runs install offline) and each run works
@@ -22,7 +26,8 @@ cache=$BUILD/deb-chroot
 # everything the packages need at install time, so dpkg -i needs no
 # network: dkms and a compiler, bookworm's 6.1 headers, the libraries
 # ringlb links, systemd-analyze, man
-CHROOT_PKGS=dkms,linux-headers-amd64,systemd,liburing2,libinih1,libc-ares2,libsystemd0,kmod,man-db
+# (the headers: those of the VM's 6.1 kernel, see below)
+CHROOT_BASE=dkms,systemd,liburing2,libinih1,libc-ares2,libsystemd0,kmod,man-db
 MIRROR=${DEB_MIRROR:-http://deb.debian.org/debian}
 
 # --- inside the private mount namespace: $1 = work dir, $2 = chroot -----
@@ -67,6 +72,13 @@ if [ "${1:-}" = __in_ns ]; then
 		[ -n \"\$ko\" ] || { echo 'no uringstat.ko under /lib/modules/$kver'; exit 1; }; \
 		echo \"\$ko\"; modinfo -F vermagic \"\$ko\" | grep -q '^$kver ' && \
 		dkms status uringstat -k $kver | grep -q ': installed'"
+	# the module DKMS built, for the VM (uncompressed, as insmod wants it)
+	ko=$(find "$root/lib/modules/$kver" -name 'uringstat.ko*' | head -1)
+	case $ko in
+	*.ko) cp "$ko" "$work/uringstat-dkms.ko" ;;
+	*.ko.xz) xz -dc "$ko" > "$work/uringstat-dkms.ko" ;;
+	*.ko.zst) zstd -qdc "$ko" > "$work/uringstat-dkms.ko" ;;
+	esac
 	step unit-verify "systemd-analyze verify /lib/systemd/system/ringlb.service && \
 		grep '^ExecStart=/usr/sbin/ringlb ' /lib/systemd/system/ringlb.service"
 	step config-check "ringlb --check -c /etc/ringlb/ringlb.conf && \
@@ -84,7 +96,7 @@ skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
 check() { local name=$1; shift; if "$@" >"$work/$name.log" 2>&1; then ok "$name"; else fail "$name" "see $work/$name.log"; tail -8 "$work/$name.log" | sed 's/^/# /'; fi; }
 
 echo "KTAP version 1"
-echo "1..8"
+echo "1..9"
 version=$(sed -n 's/^#define RINGLB_VERSION "\(.*\)"/\1/p' "$top/userspace/version.h")
 arch=$(dpkg --print-architecture)
 deb=$BUILD/deb/ringlb_${version}_$arch.deb
@@ -148,6 +160,16 @@ contents() {
 check contents contents
 
 # 4-8. install, build, verify and purge in a fresh bookworm chroot
+# The chroot's headers are those of the 6.1 kernel the VMs boot
+# (selftests/vm/kernels.sh caches it, from bookworm; this waits while
+# make check's vm suite prepares it), so that the module DKMS builds there
+# is one that VM kernel loads (9.).
+vmrel=""
+if [ "$(id -u)" = 0 ] &&
+   "$top/selftests/vm/kernels.sh" prepare 6.1 "$BUILD/vm" > "$work/kernel.log" 2>&1; then
+	vmrel=$(cat "$BUILD/vm/6.1/release")
+fi
+CHROOT_PKGS=$CHROOT_BASE,linux-headers-${vmrel:-cloud-amd64}
 chroot_ready() {
 	[ -f "$cache/bookworm/.ringlb-chroot" ] &&
 		[ "$(cat "$cache/bookworm/.ringlb-chroot")" = "$CHROOT_PKGS" ]
@@ -163,7 +185,7 @@ make_chroot() {
 	rm -rf "$cache/bookworm"
 	mv "$cache/bookworm.tmp" "$cache/bookworm"
 }
-steps="install dkms-built unit-verify config-check purge-clean"
+steps="install dkms-built unit-verify config-check purge-clean vm-load-count"
 why=""
 if [ "$(id -u)" != 0 ]; then
 	why="not root"
@@ -220,4 +242,22 @@ else
 	tail -8 "$ns/purge.log" 2>/dev/null | sed 's/^/# /'
 fi
 rm -rf "$ns/upper" "$ns/ovl" "$ns/root"
+
+# 9. the module DKMS built in the chroot, booted in the 6.1 VM: it loads,
+#    and uringstat's selftests (selftests/uringstat) find it counting
+#    exactly; ringlb's own selftests are the vm suite's
+ko=$ns/uringstat-dkms.ko
+if [ -z "$vmrel" ]; then
+	skip chroot-vm-load-count "no 6.1 VM kernel: see $work/kernel.log"
+elif [ ! -s "$ko" ]; then
+	fail chroot-vm-load-count "DKMS left no uringstat.ko in the chroot"
+elif [ "$(cat "$ns/kver" 2>/dev/null)" != "$vmrel" ]; then
+	fail chroot-vm-load-count "DKMS built for $(cat "$ns/kver" 2>/dev/null), the VM boots $vmrel"
+elif VMCHECK_SUFFIX=deb VMCHECK_RINGLB=0 VMCHECK_JOBS=1 VMCHECK_MODULE="$ko" \
+	"$top/selftests/vm/vmcheck.sh" 6.1 > "$work/vm.log" 2>&1; then
+	ok chroot-vm-load-count
+else
+	fail chroot-vm-load-count "see $work/vm.log"
+	grep -E '^ *not ok' "$work/vm.log" | head -8 | sed 's/^/# /'
+fi
 exit $rc

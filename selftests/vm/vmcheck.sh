@@ -17,6 +17,8 @@
 # each single-threaded TCG guest keeps one busy);
 # VMCHECK_BENCH=1 adds vmbench rounds with the module unloaded and loaded
 # (`make vmbench`, bench/vmbench-report.py).
+# VMCHECK_MODULE=KO boots with that uringstat.ko instead of one built
+# from kmod/ (the deb suite: the module DKMS built from the package).
 # VMCHECK_PLUGIN=SO loads a QEMU TCG plugin into every guest, its log
 # (qemu -d plugin) in $CACHE/VER$SUFFIX/plugin.log (`make vmbench`: the
 # icount plugin, bench/icount-plugin.c). VMCHECK_ICOUNT=1 boots with
@@ -52,12 +54,18 @@ result()	# result 0|1 description [# directive]
 }
 
 # the static test binaries, shared by every kernel
+# (under a lock: make check's deb suite boots a VM of its own beside the
+# vm suite, and two makes must not write the same binaries at once)
 build_payload()
 {
-	make -s -C "$top" vm-payload >&2 &&
-	make -s -C "$top/selftests/uringstat" OUT="$BUILD/static/selftests" >&2 &&
-	cc -O2 -Wall -Wextra -Werror -static -pthread \
-		-o "$BUILD/static/vmbench" "$top/bench/vmbench.c" >&2
+	mkdir -p "$BUILD"
+	(
+		flock 8
+		make -s -C "$top" vm-payload >&2 &&
+		make -s -C "$top/selftests/uringstat" OUT="$BUILD/static/selftests" >&2 &&
+		cc -O2 -Wall -Wextra -Werror -static -pthread \
+			-o "$BUILD/static/vmbench" "$top/bench/vmbench.c" >&2
+	) 8>"$BUILD/.vm-payload.lock"
 }
 
 # build_module VER: kmod/ built for that kernel, in a copy of its own
@@ -66,6 +74,11 @@ build_module()
 	local ver=$1 src=$CACHE/$1$SUFFIX/kmod
 
 	mkdir -p "$src"
+	if [ -n "${VMCHECK_MODULE:-}" ]; then
+		rm -f "$src"/*.ko
+		cp "$VMCHECK_MODULE" "$src/uringstat.ko"
+		return
+	fi
 	cp "$top"/kmod/*.c "$top"/kmod/*.h "$top"/kmod/Kbuild "$src/"
 	"$here/kernels.sh" kbuild "$ver" "$CACHE" "$src" >&2
 }
@@ -206,11 +219,13 @@ for ver in $kernels; do
 		result 1 "vm-$ver: fetch the kernel"
 		continue
 	fi
+	what_ko="build kmod/ (-Werror)"
+	[ -n "${VMCHECK_MODULE:-}" ] && what_ko="take the module $VMCHECK_MODULE"
 	if ! build_module "$ver"; then
-		result 1 "vm-$ver: build kmod/ (-Werror)"
+		result 1 "vm-$ver: $what_ko"
 		continue
 	fi
-	result 0 "vm-$ver: build kmod/ (-Werror)"
+	result 0 "vm-$ver: $what_ko"
 	if ! make_initramfs "$ver" "$dir/initramfs.gz"; then
 		result 1 "vm-$ver: initramfs"
 		continue
