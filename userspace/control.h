@@ -50,6 +50,7 @@ struct runtime {
 	uint64_t ctl_refused[CTL_NENDPOINTS];
 	uint64_t ctl_timeouts[CTL_NENDPOINTS];
 	bool drain_requested;
+	bool retire_requested;		/* _retire: a new process took over */
 };
 
 void stats_total(struct runtime *rt, struct worker_stats *t);
