@@ -380,6 +380,11 @@ static int fetch_run(struct fetch *f, int sock)
 	int ret;
 
 	ret = send_line(sock, "_getsocks\n");
+	if (ret == -EPIPE || ret == -ECONNRESET) {
+		pr_err("-x %s: not a ringlb admin socket (it closed without reading)",
+		       f->path);
+		return -EPROTO;
+	}
 	if (ret) {
 		pr_err("-x %s: sending _getsocks: %s", f->path, strerror(-ret));
 		return ret;

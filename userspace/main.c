@@ -693,8 +693,11 @@ static void serve(int sfd, struct control *ctl, int *status)
 				group_stop(g, rt.groups->cfg->drain_timeout_ms);
 			stopping = true;
 		}
-		if (stopping && group_exited(rt.groups) && !rt.groups->next)
+		if (stopping && group_exited(rt.groups) && !rt.groups->next) {
+			/* a _retire the workers answered by exiting */
+			control_serve(ctl, NULL, 0);
 			return;
+		}
 	}
 }
 
