@@ -103,6 +103,25 @@ int inherit_add(struct inherit *inh, int fd, enum inh_origin from,
 	return 0;
 }
 
+#ifdef RINGLB_NO_SYSTEMD
+int inherit_from_systemd(struct inherit *inh)
+{
+	(void)inh;
+	if (getenv("LISTEN_FDS"))
+		pr_warn("LISTEN_FDS ignored: this ringlb is built without libsystemd");
+	return 0;
+}
+
+void fdstore_push(const struct generation *g)
+{
+	(void)g;
+}
+
+static void fdstore_remove(const struct inherited *s)
+{
+	(void)s;
+}
+#else
 /* "ringlb.w3.127.0.0.1_80": worker 3's; -1 for any other name */
 static int fdstore_worker(const char *name)
 {
@@ -118,23 +137,6 @@ static int fdstore_worker(const char *name)
 	return (int)w;
 }
 
-#ifdef RINGLB_NO_SYSTEMD
-int inherit_from_systemd(struct inherit *inh)
-{
-	(void)inh;
-	return 0;
-}
-
-void fdstore_push(const struct generation *g)
-{
-	(void)g;
-}
-
-static void fdstore_remove(const struct inherited *s)
-{
-	(void)s;
-}
-#else
 int inherit_from_systemd(struct inherit *inh)
 {
 	char **names = NULL;
