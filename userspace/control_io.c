@@ -183,7 +183,8 @@ static int metrics_listen(const struct addr *a)
 	return fd;
 }
 
-struct control *control_open(struct runtime *rt, const struct config *cfg)
+struct control *control_open(struct runtime *rt, const struct config *cfg,
+			     int metrics_fd)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	char buf[ADDR_STRLEN];
@@ -192,6 +193,8 @@ struct control *control_open(struct runtime *rt, const struct config *cfg)
 
 	if (!ctl) {
 		pr_err("control plane: %s", strerror(ENOMEM));
+		if (metrics_fd >= 0)
+			close(metrics_fd);
 		return NULL;
 	}
 	ctl->rt = rt;
@@ -210,7 +213,10 @@ struct control *control_open(struct runtime *rt, const struct config *cfg)
 		}
 		ctl->lfd[CTL_ADMIN] = fd;
 	}
-	if (cfg->metrics_on) {
+	if (cfg->metrics_on && metrics_fd >= 0) {
+		ctl->lfd[CTL_METRICS] = metrics_fd;
+		metrics_fd = -1;
+	} else if (cfg->metrics_on) {
 		fd = metrics_listen(&cfg->metrics);
 		if (fd < 0) {
 			pr_err("metrics on %s: %s",
@@ -224,6 +230,8 @@ struct control *control_open(struct runtime *rt, const struct config *cfg)
 	return ctl;
 
 out_close:
+	if (metrics_fd >= 0)
+		close(metrics_fd);
 	control_close(ctl);
 	return NULL;
 }
@@ -400,7 +408,8 @@ static bool handover_request(struct control *ctl, struct ctl_client *c,
 {
 	if (!strcmp(line, "_getsocks")) {
 		if (peer_may_take(ctl, c, line, f))
-			handover_getsocks(ctl->rt, f, &c->fds, &c->nfds);
+			handover_getsocks(ctl->rt, ctl->lfd[CTL_METRICS], f,
+					  &c->fds, &c->nfds);
 		return true;
 	}
 	if (strcmp(line, "_retire"))

@@ -33,9 +33,10 @@
 
 /* ---- the running process ------------------------------------------- */
 
-int handover_getsocks(struct runtime *rt, FILE *out, int **fds,
-		      unsigned int *nfds)
+int handover_getsocks(struct runtime *rt, int metrics_fd, FILE *out,
+		      int **fds, unsigned int *nfds)
 {
+	char maddr[ADDR_STRLEN] = "";
 	struct generation *g = rt->groups;
 	unsigned int i, j, n = 0, max;
 	unsigned int *wi, *si;
@@ -51,7 +52,7 @@ int handover_getsocks(struct runtime *rt, FILE *out, int **fds,
 		fprintf(out, "error: _getsocks: a reload is under way: try again\n");
 		return -EAGAIN;
 	}
-	max = g->nworkers * g->cfg->nsocks;
+	max = g->nworkers * g->cfg->nsocks + 1;
 	v = calloc(max ? max : 1, sizeof(*v));
 	wi = calloc(max ? max : 1, sizeof(*wi));
 	si = calloc(max ? max : 1, sizeof(*si));
@@ -80,12 +81,32 @@ int handover_getsocks(struct runtime *rt, FILE *out, int **fds,
 			si[n++] = j;
 		}
 	}
+	if (metrics_fd >= 0) {
+		struct addr a = { .len = sizeof(a.ss) };
+
+		/* where it is bound: a reload may not move it */
+		if (getsockname(metrics_fd, (struct sockaddr *)&a.ss, &a.len) ||
+		    !addr_format((struct sockaddr *)&a.ss, a.len, maddr,
+				 sizeof(maddr))) {
+			err = -errno;
+			goto out_fail;
+		}
+		v[n] = fcntl(metrics_fd, F_DUPFD_CLOEXEC, 3);
+		if (v[n] < 0) {
+			err = -errno;
+			goto out_fail;
+		}
+	}
 	fprintf(out, "ringlb-sockets %d %d %u\n", HANDOVER_VERSION,
-		(int)getpid(), n);
+		(int)getpid(), n + (maddr[0] != '\0'));
 	for (i = 0; i < n; i++)
 		fprintf(out, "sock %u %s %s\n", wi[i],
 			g->cfg->socks[si[i]].addr_str,
 			g->cfg->socks[si[i]].ln->name);
+	if (maddr[0]) {
+		fprintf(out, "metrics %s\n", maddr);
+		n++;
+	}
 	fprintf(out, "end\n");
 	free(wi);
 	free(si);
@@ -299,7 +320,8 @@ static int fetch_lines(struct fetch *f)
 			f->state = F_END;
 			break;
 		}
-		if (handover_parse_sock(line, len, &f->socks[f->nsocks]))
+		if (handover_parse_sock(line, len, &f->socks[f->nsocks]) &&
+		    handover_parse_metrics(line, len, &f->socks[f->nsocks]))
 			goto out_bad;
 		f->nsocks++;
 	}
@@ -450,6 +472,12 @@ int handover_fetch(struct inherit *inh, const char *path)
 		int fd = f.fds[i];
 
 		f.fds[i] = -1;
+		if (f.socks[i].metrics) {
+			ret = inherit_metrics(inh, fd, &f.socks[i].addr);
+			if (ret)
+				goto out_free;
+			continue;
+		}
 		ret = inherit_add(inh, fd, INH_TAKEOVER, f.socks[i].worker,
 				  f.socks[i].listener);
 		if (ret)
@@ -478,13 +506,17 @@ int handover_fetch(struct inherit *inh, const char *path)
 	}
 	inh->retire_fd = sock;
 	inh->old_pid = f.pid;
-	pr_info("-x %s: took %u listening socket%s from pid %d", path, f.count,
-		f.count == 1 ? "" : "s", (int)f.pid);
+	pr_info("-x %s: took %u listening socket%s from pid %d%s", path,
+		inh->n - first, inh->n - first == 1 ? "" : "s", (int)f.pid,
+		inh->metrics_fd >= 0 ? ", and its metrics port" : "");
 	fetch_free(&f);
 	return 0;
 
 out_free:
 	/* what was added goes again: a failed -x inherits nothing */
+	if (inh->metrics_fd >= 0)
+		close(inh->metrics_fd);
+	inh->metrics_fd = -1;
 	while (inh->n > first) {
 		inh->n--;
 		if (inh->s[inh->n].fd >= 0)

@@ -31,12 +31,14 @@ struct runtime;
 
 /*
  * The `_getsocks` reply: its text to @out, and in *@fds (malloc'd) the
- * descriptors to send after it, dup()ed so a worker closing its own
+ * descriptors to send after it: every listening socket, and the
+ * metrics port's @metrics_fd unless it is -1 (it cannot be bound
+ * twice, and the old process keeps it while it drains), dup()ed so a worker closing its own
  * cannot pull one away. On refusal, an "error:" line and no
  * descriptor. Returns 0 or -errno.
  */
-int handover_getsocks(struct runtime *rt, FILE *out, int **fds,
-		      unsigned int *nfds);
+int handover_getsocks(struct runtime *rt, int metrics_fd, FILE *out,
+		      int **fds, unsigned int *nfds);
 /*
  * Send what is left of @fds (*@sent so far) on @sock without blocking.
  * 0 when all went, -EAGAIN to wait for POLLOUT, or -errno.

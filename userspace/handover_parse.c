@@ -106,5 +106,22 @@ int handover_parse_sock(const char *line, size_t len,
 			return -EINVAL;
 	memcpy(out->listener, f[3], nlen + 1);
 	out->worker = (unsigned int)w;
+	out->metrics = false;
+	return 0;
+}
+
+int handover_parse_metrics(const char *line, size_t len,
+			   struct handover_sock *out)
+{
+	char buf[LINE_MAX_LEN], *f[2];
+
+	if (line_copy(buf, line, len) || split(buf, f, 2) ||
+	    strcmp(f[0], "metrics"))
+		return -EINVAL;
+	if (!strncmp(f[1], "unix:", 5) || addr_parse(f[1], &out->addr))
+		return -EINVAL;
+	out->metrics = true;
+	out->worker = 0;
+	out->listener[0] = '\0';
 	return 0;
 }

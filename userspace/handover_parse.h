@@ -11,7 +11,10 @@
  *   ringlb-sockets 1 PID COUNT
  *   sock WORKER ADDR LISTENER
  *   ...
+ *   metrics ADDR			(when it has a metrics port)
  *   end
+ *
+ * COUNT counts every line between the header and "end".
  */
 #ifndef RINGLB_HANDOVER_PARSE_H
 #define RINGLB_HANDOVER_PARSE_H
@@ -28,6 +31,7 @@
 #define HANDOVER_WORKER_MAX	4096
 
 struct handover_sock {
+	bool metrics;			/* the metrics port, not a listener */
 	unsigned int worker;
 	struct addr addr;
 	char listener[NAME_MAX_LEN];
@@ -39,5 +43,8 @@ int handover_parse_header(const char *line, size_t len, pid_t *pid,
 /* one "sock" line (no newline): 0 or -EINVAL */
 int handover_parse_sock(const char *line, size_t len,
 			struct handover_sock *out);
+/* one "metrics" line (no newline): 0 or -EINVAL */
+int handover_parse_metrics(const char *line, size_t len,
+			   struct handover_sock *out);
 
 #endif /* RINGLB_HANDOVER_PARSE_H */

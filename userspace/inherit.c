@@ -35,6 +35,7 @@ void inherit_init(struct inherit *inh)
 {
 	memset(inh, 0, sizeof(*inh));
 	inh->retire_fd = -1;
+	inh->metrics_fd = -1;
 }
 
 static int sockopt_int(int fd, int opt, int *v)
@@ -211,6 +212,37 @@ static void fdstore_remove(const struct inherited *s)
 		sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", s->name);
 }
 #endif
+
+int inherit_metrics(struct inherit *inh, int fd, const struct addr *a)
+{
+	struct addr got;
+	int ret = check_listener(fd, &got);
+
+	if (!ret && !addr_equal(&got, a))
+		ret = -EADDRNOTAVAIL;
+	if (ret || inh->metrics_fd >= 0) {
+		pr_err("the metrics socket from the previous ringlb is not what it says");
+		close(fd);
+		return ret ? ret : -EPROTO;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	inh->metrics_fd = fd;
+	inh->metrics_addr = got;
+	return 0;
+}
+
+int inherit_take_metrics(struct inherit *inh, const struct addr *a)
+{
+	int fd = inh->metrics_fd;
+
+	inh->metrics_fd = -1;
+	if (fd >= 0 && (!a || !addr_equal(a, &inh->metrics_addr))) {
+		pr_info("the previous ringlb's metrics port is not configured here: closed");
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
 
 int inherit_take(struct inherit *inh, const struct addr *a,
 		 unsigned int worker)

@@ -40,6 +40,8 @@ struct inherit {
 	struct inherited *s;
 	unsigned int n;
 	pid_t old_pid;		/* -x: the process handing over, else 0 */
+	int metrics_fd;		/* -x: its metrics port, else -1 */
+	struct addr metrics_addr;
 	int retire_fd;		/* -x: connected to its admin socket */
 };
 
@@ -51,6 +53,13 @@ void inherit_init(struct inherit *inh);
  */
 int inherit_add(struct inherit *inh, int fd, enum inh_origin from,
 		int worker, const char *name);
+/* -x: the old process's metrics port, bound to @a (checked) */
+int inherit_metrics(struct inherit *inh, int fd, const struct addr *a);
+/*
+ * The metrics port for control_open() when it is bound to @a (the
+ * caller owns it then), else -1; anything else is closed.
+ */
+int inherit_take_metrics(struct inherit *inh, const struct addr *a);
 /* systemd's LISTEN_FDS/LISTEN_FDNAMES, for this process only */
 int inherit_from_systemd(struct inherit *inh);
 /*

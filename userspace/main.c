@@ -724,6 +724,9 @@ static void inherit_abandon(struct inherit *inh)
 	if (inh->retire_fd >= 0)
 		close(inh->retire_fd);
 	inh->retire_fd = -1;
+	if (inh->metrics_fd >= 0)
+		close(inh->metrics_fd);
+	inh->metrics_fd = -1;
 }
 
 int main(int argc, char **argv)
@@ -798,7 +801,8 @@ int main(int argc, char **argv)
 		goto out_free_cfg;
 	}
 	rt.groups = g;
-	ctl = control_open(&rt, cfg);
+	ctl = control_open(&rt, cfg, inherit_take_metrics(&inh,
+				cfg->metrics_on ? &cfg->metrics : NULL));
 	if (!ctl) {
 		inherit_abandon(&inh);
 		goto out_free;

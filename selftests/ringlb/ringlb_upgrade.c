@@ -405,13 +405,14 @@ FIXTURE_TEARDOWN(upgrade)
 	unlink(self->admin);
 }
 
-/* the old process, with an admin socket, two workers */
+/* the old process, with an admin socket, two workers, @opt @arg */
 static void spawn_old(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(upgrade) *self, const char *more)
+		      FIXTURE_DATA(upgrade) *self, const char *opt,
+		      const char *arg)
 {
 	struct rl_opts o = {
 		.threads = 2,
-		.extra = { "--admin", self->admin, more ? "-l" : NULL, more },
+		.extra = { "--admin", self->admin, opt, arg },
 	};
 
 	o.servers[o.nservers++] = self->e.be[0].addr;
@@ -459,7 +460,7 @@ TEST_F_TIMEOUT(upgrade, under_churn, 240)
 
 	CHECK_SKIP(e);
 	env_backends(_metadata, e, 1);
-	spawn_old(_metadata, self, NULL);
+	spawn_old(_metadata, self, NULL, NULL);
 
 	c->family = e->v.family;
 	c->port = e->lport;
@@ -548,21 +549,44 @@ TEST_F_TIMEOUT(upgrade, under_churn, 240)
 		dump_log(&e->rl, "old ringlb");
 }
 
+/* GET /metrics on loopback:@port: 0 when it answers 200 */
+static int metrics_get(int family, uint16_t port)
+{
+	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	char buf[64] = "";
+	int fd = tcp_connect(family, port), ret;
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	set_timeouts(fd, 10000 + slack_ms());
+	ret = send_all(fd, req, sizeof(req) - 1);
+	n = ret ? -1 : recv(fd, buf, sizeof(buf) - 1, MSG_WAITALL);
+	close(fd);
+	if (n < 0)
+		return ret ? ret : -errno;
+	return strncmp(buf, "HTTP/1.0 200", 12) ? -EPROTO : 0;
+}
+
 /*
  * The new configuration has one more listener: that one is bound
- * fresh, the one both have is taken over; both serve.
+ * fresh, the one both have is taken over; both serve. The metrics
+ * port, which cannot be bound twice, is taken over too.
  */
 TEST_F_TIMEOUT(upgrade, config_differs, 90)
 {
 	struct rl_env *e = &self->e;
-	char extra[64];
+	char extra[64], maddr[64];
 	const char *more[3] = { "-l", extra, NULL };
-	uint16_t port2;
+	uint16_t port2, mport;
 	int ret;
 
 	CHECK_SKIP(e);
 	env_backends(_metadata, e, 1);
-	spawn_old(_metadata, self, NULL);
+	ASSERT_EQ(0, free_port(e->v.family, &mport));
+	fmt_addr(maddr, sizeof(maddr), e->v.family, mport);
+	spawn_old(_metadata, self, "--metrics", maddr);
+	ASSERT_EQ(0, metrics_get(e->v.family, mport));
 	ASSERT_EQ(0, free_port(e->v.family, &port2));
 	fmt_addr(extra, sizeof(extra), e->v.family, port2);
 
@@ -572,7 +596,11 @@ TEST_F_TIMEOUT(upgrade, config_differs, 90)
 	ASSERT_EQ(0, ret);
 	ASSERT_EQ(0, rl_wait_exit(&e->rl, 30000 + slack_ms()))
 		TH_LOG("the old ringlb did not exit");
-	EXPECT_TRUE(rl_log_has(&self->next, "took 2 listening sockets"));
+	EXPECT_TRUE(rl_log_has(&self->next,
+			       "took 2 listening sockets from pid"));
+	EXPECT_TRUE(rl_log_has(&self->next, "and its metrics port"));
+	EXPECT_EQ(0, metrics_get(e->v.family, mport))
+		TH_LOG("the metrics port did not survive the upgrade");
 	/* its start-up line follows "accepting here" */
 	EXPECT_EQ(0, rl_log_wait(&self->next, "1 listener on 2 addresses", 1,
 				 5000 + slack_ms()));
@@ -618,7 +646,7 @@ TEST_F_TIMEOUT(upgrade, refused, 90)
 
 	CHECK_SKIP(e);
 	env_backends(_metadata, e, 1);
-	spawn_old(_metadata, self, NULL);
+	spawn_old(_metadata, self, NULL, NULL);
 	for (n = 1; self->e.argv[n]; n++)
 		self->argv[n] = self->e.argv[n];
 	self->argv[n] = "-x";

@@ -3,7 +3,7 @@
  * libFuzzer target: the lines of a `_getsocks` reply, as `ringlb -x`
  * reads them from whatever answers on the socket it was given. The
  * input is split at newlines; the first line goes to the header parser,
- * every line to the "sock" parser. What they accept must be what a
+ * every line to the "sock" and "metrics" parsers. What they accept must be what a
  * ringlb could write: a "sock" line formatted back from its fields, as
  * handover_getsocks() does, parses to the same fields, and a header's
  * figures stay in their bounds.
@@ -38,6 +38,24 @@ static void check_sock(const char *line, size_t len)
 		abort();
 }
 
+static void check_metrics(const char *line, size_t len)
+{
+	struct handover_sock s, again;
+	char addr[ADDR_STRLEN], back[256];
+	int n;
+
+	if (handover_parse_metrics(line, len, &s))
+		return;
+	if (!s.metrics || !addr_format((struct sockaddr *)&s.addr.ss,
+				       s.addr.len, addr, sizeof(addr)))
+		abort();
+	n = snprintf(back, sizeof(back), "metrics %s", addr);
+	if (n < 0 || (size_t)n >= sizeof(back) ||
+	    handover_parse_metrics(back, n, &again) ||
+	    !addr_equal(&again.addr, &s.addr))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size, *nl;
@@ -56,6 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			first = false;
 		}
 		check_sock(p, nl - p);
+		check_metrics(p, nl - p);
 		p = nl + 1;
 	}
 	return 0;
