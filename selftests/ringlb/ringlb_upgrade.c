@@ -579,6 +579,7 @@ TEST_F_TIMEOUT(upgrade, config_differs, 90)
 	char extra[64], maddr[64];
 	const char *more[3] = { "-l", extra, NULL };
 	uint16_t port2, mport;
+	uint64_t deadline;
 	int ret;
 
 	CHECK_SKIP(e);
@@ -586,7 +587,12 @@ TEST_F_TIMEOUT(upgrade, config_differs, 90)
 	ASSERT_EQ(0, free_port(e->v.family, &mport));
 	fmt_addr(maddr, sizeof(maddr), e->v.family, mport);
 	spawn_old(_metadata, self, "--metrics", maddr);
-	ASSERT_EQ(0, metrics_get(e->v.family, mport));
+	/* bound after the listeners: it may come a moment later */
+	deadline = now_ms() + 10000 + slack_ms();
+	while ((ret = metrics_get(e->v.family, mport)) == -ECONNREFUSED &&
+	       now_ms() < deadline)
+		sleep_ms(10);
+	ASSERT_EQ(0, ret);
 	ASSERT_EQ(0, free_port(e->v.family, &port2));
 	fmt_addr(extra, sizeof(extra), e->v.family, port2);
 
