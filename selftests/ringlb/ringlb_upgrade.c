@@ -28,6 +28,7 @@
 #define CHURN_THREADS	3
 #define NSTREAMS	4
 #define CHURN_LEN	256		/* bytes each way per connection */
+#define CHURN_BURST	16		/* opened at once per thread */
 #define CHUNK		16384
 #define NOBODY		65534
 
@@ -79,18 +80,19 @@ static int read_to_eof(int fd, uint64_t *bytes, uint64_t *hash)
 }
 
 /*
- * One short connection through the proxy: a header, CHURN_LEN bytes up,
- * and the backend's CHURN_LEN bytes down, checked. @id past MAX_IDS: the
- * backend keeps no result, the client checks what came back.
+ * A short connection through the proxy, in two steps so that a churn
+ * thread can keep several in flight: open (connect, a header, CHURN_LEN
+ * bytes up, our FIN), then finish (the backend's CHURN_LEN bytes down,
+ * checked, and its FIN). @id past MAX_IDS: the backend keeps no result,
+ * the client checks what came back.
  */
-static int churn_once(int family, uint16_t port, uint32_t id, uint64_t seed)
+static int churn_open(int family, uint16_t port, uint32_t id, uint64_t seed)
 {
 	struct wire_hdr h = {
 		.magic = WIRE_MAGIC, .mode = BE_DUPLEX, .id = id,
 		.seed = seed + 1, .len = CHURN_LEN,
 	};
 	uint8_t up[CHURN_LEN];
-	uint64_t bytes = 0, hash = FNV_OFFSET;
 	struct prng p;
 	int fd, ret;
 
@@ -105,13 +107,30 @@ static int churn_once(int family, uint16_t port, uint32_t id, uint64_t seed)
 		ret = send_all(fd, up, sizeof(up));
 	if (!ret && shutdown(fd, SHUT_WR))
 		ret = -errno;
-	if (!ret)
-		ret = read_to_eof(fd, &bytes, &hash);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int churn_finish(int fd, uint64_t seed)
+{
+	uint64_t bytes = 0, hash = FNV_OFFSET;
+	int ret = read_to_eof(fd, &bytes, &hash);
+
 	close(fd);
 	if (!ret && (bytes != CHURN_LEN ||
 		     hash != stream_hash(seed + 1, CHURN_LEN)))
 		ret = -EBADMSG;
 	return ret;
+}
+
+static int churn_once(int family, uint16_t port, uint32_t id, uint64_t seed)
+{
+	int fd = churn_open(family, port, id, seed);
+
+	return fd < 0 ? fd : churn_finish(fd, seed);
 }
 
 struct churn {
@@ -125,26 +144,44 @@ struct churn {
 	pthread_t thr[CHURN_THREADS];
 };
 
+static void churn_count(struct churn *c, int ret)
+{
+	int zero = 0;
+
+	if (!ret) {
+		atomic_fetch_add(&c->ok, 1);
+		return;
+	}
+	if (ret == -ECONNREFUSED)
+		atomic_fetch_add(&c->refused, 1);
+	else if (ret == -ECONNRESET || ret == -EPIPE)
+		atomic_fetch_add(&c->reset, 1);
+	else
+		atomic_fetch_add(&c->other, 1);
+	atomic_compare_exchange_strong(&c->first_err, &zero, ret);
+}
+
+/*
+ * CHURN_BURST connections opened, then each finished: at any moment
+ * some wait in an accept queue, where a socket closed under them would
+ * reset them.
+ */
 static void *churn_main(void *arg)
 {
 	struct churn *c = arg;
+	uint64_t seeds[CHURN_BURST];
+	int fds[CHURN_BURST], i, n;
 
 	while (!atomic_load(&c->stop)) {
-		uint32_t id = MAX_IDS + atomic_fetch_add(&c->next_id, 1);
-		int ret = churn_once(c->family, c->port, id, c->seed + id * 4);
-		int zero = 0;
+		for (n = 0; n < CHURN_BURST; n++) {
+			uint32_t id = MAX_IDS + atomic_fetch_add(&c->next_id, 1);
 
-		if (!ret) {
-			atomic_fetch_add(&c->ok, 1);
-			continue;
+			seeds[n] = c->seed + id * 4;
+			fds[n] = churn_open(c->family, c->port, id, seeds[n]);
 		}
-		if (ret == -ECONNREFUSED)
-			atomic_fetch_add(&c->refused, 1);
-		else if (ret == -ECONNRESET || ret == -EPIPE)
-			atomic_fetch_add(&c->reset, 1);
-		else
-			atomic_fetch_add(&c->other, 1);
-		atomic_compare_exchange_strong(&c->first_err, &zero, ret);
+		for (i = 0; i < n; i++)
+			churn_count(c, fds[i] < 0 ? fds[i] :
+				       churn_finish(fds[i], seeds[i]));
 	}
 	return NULL;
 }
@@ -555,16 +592,28 @@ static int metrics_get(int family, uint16_t port)
 	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
 	char buf[64] = "";
 	int fd = tcp_connect(family, port), ret;
+	size_t len = 0;
 	ssize_t n;
 
 	if (fd < 0)
 		return fd;
 	set_timeouts(fd, 10000 + slack_ms());
 	ret = send_all(fd, req, sizeof(req) - 1);
-	n = ret ? -1 : recv(fd, buf, sizeof(buf) - 1, MSG_WAITALL);
+	/* the status line, or what came before the end */
+	while (!ret && len < 12) {
+		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
+		else if (!n)
+			break;
+		else
+			len += n;
+	}
 	close(fd);
-	if (n < 0)
-		return ret ? ret : -errno;
+	if (ret)
+		return ret;
 	return strncmp(buf, "HTTP/1.0 200", 12) ? -EPROTO : 0;
 }
 
