@@ -180,6 +180,8 @@ struct listen_sock {
 
 struct config {
 	const char *file;		/* -c FILE, or NULL */
+	const char *takeover;		/* -x PATH: listeners from the ringlb
+					 * there (handover.c), or NULL */
 	struct listener *listeners;
 	unsigned int nlisteners;
 	struct backend *backends;

@@ -58,6 +58,7 @@ struct runtime {
 	 * so a routing daemon stops announcing this node before it drains.
 	 */
 	bool withdrawn;
+	bool retire_requested;		/* _retire: a new process took over */
 };
 
 void stats_total(struct runtime *rt, struct worker_stats *t);
@@ -99,11 +100,13 @@ void stats_log(struct runtime *rt);
 struct control;
 
 /*
- * Bind the admin socket and the metrics port of @cfg. Returns NULL
- * after logging why. Call before dropping privileges: the listening
+ * Bind the admin socket and the metrics port of @cfg, or take
+ * @metrics_fd (>= 0: inherited with -x, bound there already; it is
+ * closed on failure). Returns NULL after logging why. Call before dropping privileges: the listening
  * sockets are all the daemon needs to keep.
  */
-struct control *control_open(struct runtime *rt, const struct config *cfg);
+struct control *control_open(struct runtime *rt, const struct config *cfg,
+			     int metrics_fd);
 /* closes every client and both sockets, removes the admin socket */
 void control_close(struct control *ctl);
 /*

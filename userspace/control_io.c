@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "handover.h"
 #include "log.h"
 
 /* how long "show conns" waits for the workers, all at once */
@@ -42,6 +43,7 @@ enum cc_state {
 	CC_READ,		/* the request is arriving */
 	CC_CONNS,		/* waiting for the workers' lists */
 	CC_WRITE,		/* the reply is leaving */
+	CC_RETIRE,		/* _retire: until no accept is left */
 };
 
 struct ctl_client {
@@ -52,6 +54,8 @@ struct ctl_client {
 	bool json;		/* CC_CONNS: reply in JSON */
 	char *out;		/* the reply, malloc'd */
 	size_t out_len, out_off;
+	int *fds;		/* _getsocks: sent after the reply */
+	unsigned int nfds, fds_sent;
 	size_t req_len;
 	char req[CTL_REQUEST_MAX];	/* NUL-terminated */
 };
@@ -80,6 +84,7 @@ struct control {
 	char admin_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t admin_dev;
 	ino_t admin_ino;
+	uid_t admin_uid;	/* its owner: who may take the listeners */
 	struct ctl_client clients[CTL_NENDPOINTS][CTL_CLIENTS_MAX];
 	struct conns_query q;
 	/* what each entry of the last poll set stands for */
@@ -142,6 +147,7 @@ static int admin_listen(struct control *ctl, const char *path)
 	if (!lstat(path, &st)) {
 		ctl->admin_dev = st.st_dev;
 		ctl->admin_ino = st.st_ino;
+		ctl->admin_uid = st.st_uid;
 	}
 	snprintf(ctl->admin_path, sizeof(ctl->admin_path), "%s", path);
 	return fd;
@@ -200,7 +206,8 @@ static int metrics_listen(const struct addr *a)
 	return fd;
 }
 
-struct control *control_open(struct runtime *rt, const struct config *cfg)
+struct control *control_open(struct runtime *rt, const struct config *cfg,
+			     int metrics_fd)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	char buf[ADDR_STRLEN];
@@ -209,6 +216,8 @@ struct control *control_open(struct runtime *rt, const struct config *cfg)
 
 	if (!ctl) {
 		pr_err("control plane: %s", strerror(ENOMEM));
+		if (metrics_fd >= 0)
+			close(metrics_fd);
 		return NULL;
 	}
 	ctl->rt = rt;
@@ -225,7 +234,10 @@ struct control *control_open(struct runtime *rt, const struct config *cfg)
 		}
 		ctl->lfd[CTL_ADMIN] = fd;
 	}
-	if (cfg->metrics_on) {
+	if (cfg->metrics_on && metrics_fd >= 0) {
+		ctl->lfd[CTL_METRICS] = metrics_fd;
+		metrics_fd = -1;
+	} else if (cfg->metrics_on) {
 		fd = metrics_listen(&cfg->metrics);
 		if (fd < 0) {
 			pr_err("metrics on %s: %s",
@@ -239,6 +251,8 @@ struct control *control_open(struct runtime *rt, const struct config *cfg)
 	return ctl;
 
 out_close:
+	if (metrics_fd >= 0)
+		close(metrics_fd);
 	control_close(ctl);
 	return NULL;
 }
@@ -263,12 +277,19 @@ static void discard_input(int fd)
 
 static void client_close(struct control *ctl, struct ctl_client *c)
 {
+	unsigned int i;
+
 	if (ctl->q.c == c)
 		query_abort(ctl);
 	discard_input(c->fd);
 	close(c->fd);
 	free(c->out);
 	c->out = NULL;
+	for (i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	free(c->fds);
+	c->fds = NULL;
+	c->nfds = c->fds_sent = 0;
 	c->fd = -1;
 	c->state = CC_FREE;
 }
@@ -339,6 +360,8 @@ static void accept_clients(struct control *ctl, enum ctl_endpoint ep)
 		c->req[0] = '\0';
 		c->out = NULL;
 		c->out_len = c->out_off = 0;
+		c->fds = NULL;
+		c->nfds = c->fds_sent = 0;
 	}
 }
 
@@ -357,6 +380,10 @@ static void client_write(struct control *ctl, struct ctl_client *c)
 			break;		/* gone: nothing more to do */
 		c->out_off += n;
 	}
+	/* _getsocks: the sockets follow the text that describes them */
+	if (c->out_off == c->out_len && c->fds_sent < c->nfds &&
+	    handover_send_fds(c->fd, c->fds, c->nfds, &c->fds_sent) == -EAGAIN)
+		return;
 	client_close(ctl, c);
 }
 
@@ -369,6 +396,66 @@ static void reply_ready(struct control *ctl, struct ctl_client *c)
 }
 
 /* ---- requests ----------------------------------------------------- */
+
+/*
+ * The listening sockets are worth more than anything else the admin
+ * socket gives: whoever holds them can accept our clients. Only root
+ * and the socket's owner get them, even where an administrator opened
+ * the socket's mode to others for monitoring.
+ */
+static bool peer_may_take(struct control *ctl, struct ctl_client *c,
+			  const char *cmd, FILE *out)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		fprintf(out, "error: %s: %s\n", cmd, strerror(errno));
+		return false;
+	}
+	if (cred.uid == 0 || cred.uid == ctl->admin_uid)
+		return true;
+	pr_warn("admin: %s refused to uid %u (pid %d): only root or uid %u",
+		cmd, (unsigned int)cred.uid, (int)cred.pid,
+		(unsigned int)ctl->admin_uid);
+	fprintf(out, "error: %s: permission denied: only root or the admin socket's owner (uid %u)\n",
+		cmd, (unsigned int)ctl->admin_uid);
+	return false;
+}
+
+/* The handover commands (handover.h); false when @line is none. */
+static bool handover_request(struct control *ctl, struct ctl_client *c,
+			     const char *line, FILE *f)
+{
+	if (!strcmp(line, "_getsocks")) {
+		if (peer_may_take(ctl, c, line, f))
+			handover_getsocks(ctl->rt, ctl->lfd[CTL_METRICS], f,
+					  &c->fds, &c->nfds);
+		return true;
+	}
+	if (strcmp(line, "_retire"))
+		return false;
+	if (peer_may_take(ctl, c, line, f)) {
+		/* the main loop drains; the answer waits for its accepts */
+		ctl->rt->retire_requested = true;
+		c->state = CC_RETIRE;
+	}
+	return true;
+}
+
+/* _retire: answer once no worker waits on a listening socket */
+static void retire_step(struct control *ctl, struct ctl_client *c)
+{
+	if (ctl->rt->retire_requested || !handover_accepts_gone(ctl->rt))
+		return;
+	c->out = strdup("ok: no accept left\n");
+	if (!c->out) {
+		client_close(ctl, c);
+		return;
+	}
+	c->out_len = strlen(c->out);
+	reply_ready(ctl, c);
+}
 
 static void admin_request(struct control *ctl, struct ctl_client *c,
 			  bool too_long)
@@ -391,9 +478,15 @@ static void admin_request(struct control *ctl, struct ctl_client *c,
 		fprintf(f, "error: empty command\n");
 	else if (strlen(c->req) != len)
 		fprintf(f, "error: NUL byte in command\n");
-	else
+	else if (!handover_request(ctl, c, c->req, f))
 		ret = admin_command(ctl->rt, c->req, f);
 	fclose(f);
+	if (c->state == CC_RETIRE) {
+		free(c->out);
+		c->out = NULL;
+		c->out_len = 0;
+		return;
+	}
 	if (ret) {
 		/* the reply is written when the workers answered */
 		free(c->out);
@@ -664,7 +757,9 @@ unsigned int control_poll_fds(struct control *ctl, struct pollfd *pfd,
 				continue;
 			if (c->deadline < next)
 				next = c->deadline;
-			if (c->state == CC_CONNS)
+			if (c->state == CC_RETIRE && now + CONNS_POLL_MS < next)
+				next = now + CONNS_POLL_MS;
+			if (c->state == CC_CONNS || c->state == CC_RETIRE)
 				continue;
 			pfd[n] = (struct pollfd){
 				.fd = c->fd,
@@ -713,6 +808,9 @@ void control_serve(struct control *ctl, const struct pollfd *pfd,
 	}
 	if (ctl->q.c)
 		query_step(ctl);
+	for (i = 0; i < CTL_CLIENTS_MAX; i++)
+		if (ctl->clients[CTL_ADMIN][i].state == CC_RETIRE)
+			retire_step(ctl, &ctl->clients[CTL_ADMIN][i]);
 	now = clock_ms();
 	for (e = 0; e < CTL_NENDPOINTS; e++) {
 		for (i = 0; i < CTL_CLIENTS_MAX; i++) {

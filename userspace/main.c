@@ -30,6 +30,8 @@
 
 #include "config.h"
 #include "control.h"
+#include "handover.h"
+#include "inherit.h"
 #include "log.h"
 #include "notify.h"
 #include "resolver.h"
@@ -140,8 +142,13 @@ static void group_free(struct generation *g, unsigned int setup)
 	free(g);
 }
 
-/* Workers set up and listening, threads not started yet. */
-static struct generation *group_create(struct config *cfg, struct generation *old)
+/*
+ * Workers set up and listening, threads not started yet: on the sockets
+ * of @old (a reload) or of @inh (start-up), else bound fresh.
+ */
+static struct generation *group_create(struct config *cfg,
+				       struct generation *old,
+				       struct inherit *inh)
 {
 	struct generation *g = calloc(1, sizeof(*g));
 	unsigned int i, setup = 0;
@@ -170,7 +177,7 @@ static struct generation *group_create(struct config *cfg, struct generation *ol
 		}
 		setup++;
 		ret = worker_listen(w, old && i < old->nworkers ?
-				       &old->workers[i] : NULL);
+				       &old->workers[i] : NULL, inh);
 		if (ret)
 			goto out_free;
 	}
@@ -483,7 +490,7 @@ static void reload(void)
 	    cfg->metrics_on != old->cfg->metrics_on ||
 	    (cfg->metrics_on && !addr_equal(&cfg->metrics, &old->cfg->metrics)))
 		pr_warn("reload: admin and metrics endpoints change only on restart");
-	g = group_create(cfg, old);
+	g = group_create(cfg, old, NULL);
 	if (!g) {
 		pr_err("reload: cannot start the new configuration: keeping the running one");
 		goto out_fail;
@@ -515,6 +522,8 @@ static void reload(void)
 		pr_info("reload: previous workers close what is left after %d ms (hard-stop-after)",
 			cfg->hard_stop_after_ms);
 	sd_notify(0, "READY=1");
+	/* a listener the reload added is kept for the next start too */
+	fdstore_push(g);
 	return;
 
 out_fail:
@@ -699,6 +708,14 @@ static void serve(int sfd, struct control *ctl, int *status)
 			stop_all(rt.groups->cfg->drain_timeout_ms);
 		}
 		rt.drain_requested = false;
+		if (rt.retire_requested && !stopping) {
+			/* as a reload retires a generation: hard-stop-after */
+			pr_info("admin: _retire: a new ringlb took the listeners over: draining%s",
+				rt.groups->cfg->hard_stop_after_ms ?
+				" (hard-stop-after)" : "");
+			stop_all(hard_stop_ms(rt.groups->cfg));
+		}
+		rt.retire_requested = false;
 		read_signals(sfd);
 		/* a "show conns" in flight still holds workers of theirs */
 		if (control_busy(ctl))
@@ -711,15 +728,47 @@ static void serve(int sfd, struct control *ctl, int *status)
 			stopping = true;
 			rt.stopping = true;
 		}
-		if (stopping && group_exited(rt.groups) && !rt.groups->next)
+		if (stopping && group_exited(rt.groups) && !rt.groups->next) {
+			/* a _retire the workers answered by exiting */
+			control_serve(ctl, NULL, 0);
 			return;
+		}
 	}
+}
+
+/*
+ * Listening sockets from systemd and, with -x, from the running ringlb.
+ * Called before the admin socket is bound: with -x, it is usually the
+ * same path, and binding it cuts the old process off from that path.
+ */
+static int inherit_listeners(struct inherit *inh, const struct config *cfg)
+{
+	int ret = inherit_from_systemd(inh);
+
+	if (!ret && cfg->takeover)
+		ret = handover_fetch(inh, cfg->takeover);
+	if (ret)
+		inherit_finish(inh);
+	return ret;
+}
+
+/* A start-up that failed: the old process was not told anything. */
+static void inherit_abandon(struct inherit *inh)
+{
+	inherit_finish(inh);
+	if (inh->retire_fd >= 0)
+		close(inh->retire_fd);
+	inh->retire_fd = -1;
+	if (inh->metrics_fd >= 0)
+		close(inh->metrics_fd);
+	inh->metrics_fd = -1;
 }
 
 int main(int argc, char **argv)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct control *ctl = NULL;
+	struct inherit inh;
 	bool check_only;
 	struct generation *g;
 	int sfd, ret, status = 0;
@@ -774,24 +823,41 @@ int main(int argc, char **argv)
 		goto out_free_cfg;
 	}
 
-	g = group_create(cfg, NULL);
+	inherit_init(&inh);
+	if (inherit_listeners(&inh, cfg)) {
+		close(sfd);
+		goto out_free_cfg;
+	}
+	g = group_create(cfg, NULL, &inh);
+	/* what no worker took is closed now, not kept open unseen */
+	inherit_finish(&inh);
 	if (!g) {
+		inherit_abandon(&inh);
 		close(sfd);
 		goto out_free_cfg;
 	}
 	rt.groups = g;
-	ctl = control_open(&rt, cfg);
-	if (!ctl)
+	ctl = control_open(&rt, cfg, inherit_take_metrics(&inh,
+				cfg->metrics_on ? &cfg->metrics : NULL));
+	if (!ctl) {
+		inherit_abandon(&inh);
 		goto out_free;
-	if (cfg->user[0] && drop_privileges(cfg->user))
+	}
+	if (cfg->user[0] && drop_privileges(cfg->user)) {
+		inherit_abandon(&inh);
 		goto out_free;
+	}
 	/* from here on, workers log through the writer thread */
 	if (log_start())
 		pr_warn("no log writer thread: workers write their own lines");
 	if (group_start(g)) {
+		inherit_abandon(&inh);
 		group_stop(g, 0);
 		goto out_join;
 	}
+	/* -x: accepting once the old process has no accept left */
+	if (inh.retire_fd >= 0)
+		handover_retire(&inh);
 	group_release(g);
 	status = 0;
 	pr_info("ringlb %s: %u listener%s on %u address%s, %u backend%s, %u worker%s, engine %s, forward %s",
@@ -802,6 +868,7 @@ int main(int argc, char **argv)
 		cfg->threads == 1 ? "" : "s", rt.engine->name,
 		rt.forward == FORWARD_SPLICE ? "splice" : "buffers");
 	sd_notify(0, "READY=1");
+	fdstore_push(g);
 
 	serve(sfd, ctl, &status);
 out_join:

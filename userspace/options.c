@@ -23,6 +23,7 @@ enum {
 
 static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
+	{ "takeover", required_argument, NULL, 'x' },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "backend", required_argument, NULL, 'b' },
 	{ "balance", required_argument, NULL, 'a' },
@@ -82,6 +83,9 @@ static void usage(FILE *f)
 "  -c, --config FILE           INI config file (see ringlb.conf(5))\n"
 "      --check                 validate the configuration and exit (0 valid,\n"
 "                              78 not: EX_CONFIG, also when starting)\n"
+"  -x, --takeover PATH         binary upgrade: take the listening sockets of\n"
+"                              the ringlb whose admin socket is PATH, then\n"
+"                              tell it to drain and exit (default: none)\n"
 "  -l, --listen ADDR:PORT      listen address (repeatable; 127.0.0.1:80, [::]:80)\n"
 "  -b, --backend ADDR:PORT[@W] backend server, weight W 1..256 (repeatable;\n"
 "                              unix:/path and NAME:PORT too)\n"
@@ -206,7 +210,7 @@ static int add_cli_server(struct config *cfg, const char *s, unsigned int n)
 int config_from_args(struct config *cfg, int argc, char **argv,
 		     bool *check_only)
 {
-	const char *file = NULL;
+	const char *file = NULL, *takeover = NULL;
 	unsigned int nservers = 0;
 	bool cli_sections = false;
 	int opt, idx = 0;
@@ -216,11 +220,14 @@ int config_from_args(struct config *cfg, int argc, char **argv,
 
 	/* pass 1: -c, --check, -h, -V and syntax */
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:l:b:a:t:hV", long_opts,
+	while ((opt = getopt_long(argc, argv, "c:l:b:a:t:x:hV", long_opts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			file = optarg;
+			break;
+		case 'x':
+			takeover = optarg;
 			break;
 		case 'l':
 		case 'b':
@@ -253,10 +260,11 @@ int config_from_args(struct config *cfg, int argc, char **argv,
 	}
 	if (file)
 		config_load_file(cfg, file);
+	cfg->takeover = takeover;
 
 	/* pass 2: the command line, over the file */
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:l:b:a:t:hV", long_opts,
+	while ((opt = getopt_long(argc, argv, "c:l:b:a:t:x:hV", long_opts,
 				  &idx)) != -1) {
 		const char *key = opt == OPT_KEY ? long_opts[idx].name : NULL;
 

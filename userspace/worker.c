@@ -22,6 +22,7 @@
 #include "inspect.h"
 #include "log.h"
 #include "proxy.h"
+#include "inherit.h"
 #include "worker.h"
 
 uint64_t clock_ms(void)
@@ -973,16 +974,20 @@ int listen_socket(const struct listen_sock *ln)
  * Listening sockets for @w. On a reload, @old is the worker with the same
  * id in the previous generation: an address it already listens on is
  * taken over with dup(), so the socket (and its accept queue) survives
- * the reload and no privilege is needed to bind it again.
+ * the reload and no privilege is needed to bind it again. At start-up,
+ * @inh holds the sockets inherited from a previous process or systemd
+ * (inherit.c), taken the same way.
  */
-int worker_listen(struct worker *w, const struct worker *old)
+int worker_listen(struct worker *w, const struct worker *old,
+		  struct inherit *inh)
 {
 	unsigned int i, j;
 
 	for (i = 0; i < w->cfg->nsocks; i++) {
-		int fd = -1;
+		int fd = inh ? inherit_take(inh, &w->cfg->socks[i].addr,
+					    w->id) : -1;
 
-		for (j = 0; old && j < old->cfg->nsocks; j++) {
+		for (j = 0; fd == -1 && old && j < old->cfg->nsocks; j++) {
 			if (old->lfd[j] >= 0 &&
 			    addr_equal(&old->cfg->socks[j].addr,
 				       &w->cfg->socks[i].addr)) {

@@ -195,7 +195,9 @@ struct pipe_pair *pipe_get(struct worker *w, struct conn *c);
 void pipe_put(struct worker *w, struct pipe_pair *p);
 void pipe_pool_drain(struct worker *w);
 
-int worker_listen(struct worker *w, const struct worker *old);
+struct inherit;
+int worker_listen(struct worker *w, const struct worker *old,
+		  struct inherit *inh);
 int listen_socket(const struct listen_sock *ls);
 void worker_close_listeners(struct worker *w);
 bool worker_start_drain(struct worker *w);

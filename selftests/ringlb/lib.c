@@ -480,9 +480,17 @@ int results_wait(struct results *res, uint32_t id, int timeout_ms,
 	return ret;
 }
 
-static void sconn_free(struct backend *be, struct sconn **head,
+/*
+ * Out of the epoll set before the close: a test that forks (to start a
+ * daemon) while connections come and go has a child holding copies of
+ * our sockets until its exec, and a socket still open elsewhere stays
+ * in the set after close(), reporting events for a freed connection.
+ */
+static void sconn_free(struct backend *be, int ep, struct sconn **head,
 		       struct sconn *c)
 {
+	if (ep >= 0 && c->f.fd >= 0)
+		epoll_ctl(ep, EPOLL_CTL_DEL, c->f.fd, NULL);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -571,7 +579,7 @@ static void backend_event(struct backend *be, int ep, struct sconn **head,
 				r.err = c->f.err;
 				results_put(be->res, c->hdr.id, &r);
 			}
-			sconn_free(be, head, c);
+			sconn_free(be, ep, head, c);
 			return;
 		}
 		if (c->hlen < sizeof(c->hdr))
@@ -598,7 +606,7 @@ static void backend_event(struct backend *be, int ep, struct sconn **head,
 	r.err = c->f.err;
 	atomic_fetch_add(&be->served, 1);
 	results_put(be->res, c->hdr.id, &r);
-	sconn_free(be, head, c);
+	sconn_free(be, ep, head, c);
 }
 
 static void *backend_thread(void *arg)
@@ -630,7 +638,7 @@ static void *backend_thread(void *arg)
 	}
 out:
 	while (head)
-		sconn_free(be, &head, head);
+		sconn_free(be, -1, &head, head);
 	close(ep);
 	return NULL;
 }
