@@ -89,11 +89,8 @@ if [ "${1:-}" = __in_ns ]; then
 fi
 
 mkdir -p "$work"
-n=0 rc=0
-ok() { n=$((n + 1)); echo "ok $n $1${2:+ # $2}"; }
-fail() { n=$((n + 1)); echo "not ok $n $1${2:+ # $2}"; rc=1; }
-skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
-check() { local name=$1; shift; if "$@" >"$work/$name.log" 2>&1; then ok "$name"; else fail "$name" "see $work/$name.log"; tail -8 "$work/$name.log" | sed 's/^/# /'; fi; }
+# shellcheck source=scripts/ktap.sh
+. "$top/scripts/ktap.sh"
 
 echo "KTAP version 1"
 echo "1..9"

@@ -13,11 +13,8 @@ BUILD=${BUILD:-$top/build}
 work=$BUILD/deploy
 rm -rf "$work"
 mkdir -p "$work"
-n=0 rc=0
-ok() { n=$((n + 1)); echo "ok $n $1${2:+ # $2}"; }
-fail() { n=$((n + 1)); echo "not ok $n $1${2:+ # $2}"; rc=1; }
-skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
-check() { local name=$1; shift; if "$@" >"$work/$name.log" 2>&1; then ok "$name"; else fail "$name" "see $work/$name.log"; tail -5 "$work/$name.log" | sed 's/^/# /'; fi; }
+# shellcheck source=scripts/ktap.sh
+. "$top/scripts/ktap.sh"
 
 echo "KTAP version 1"
 echo "1..10"

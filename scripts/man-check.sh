@@ -19,10 +19,8 @@ work=$BUILD/man-check
 mandir=$BUILD/man
 rm -rf "$work"
 mkdir -p "$work"
-n=0 rc=0
-ok() { n=$((n + 1)); echo "ok $n $1${2:+ # $2}"; }
-fail() { n=$((n + 1)); echo "not ok $n $1${2:+ # $2}"; rc=1; }
-check() { local name=$1; shift; if "$@" >"$work/$name.log" 2>&1; then ok "$name"; else fail "$name" "see $work/$name.log"; tail -8 "$work/$name.log" | sed 's/^/# /'; fi; }
+# shellcheck source=scripts/ktap.sh
+. "$top/scripts/ktap.sh"
 
 pages="ringlb.8 ringlbctl.8 ringlb.conf.5 uringstat.4"
 echo "KTAP version 1"
