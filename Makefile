@@ -6,7 +6,7 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 KERNELS ?= 6.1 6.12 newest
 # ringlb's selftest binaries that `make check` also runs inside the VMs
 VM_RINGLB_TESTS ?= data failover lb startup lifecycle faults hostile_data \
-		   hostile_control metrics
+		   hostile_control metrics upgrade
 export BUILD
 
 KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
