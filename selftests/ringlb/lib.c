@@ -1057,18 +1057,26 @@ static void install_no_uring(void)
 	}
 }
 
-int rl_spawn(struct rl_proc *p, const char **argv, bool no_uring)
+int rl_log_open(struct rl_proc *p)
 {
 	const char *tmp = getenv("TMPDIR");
-	int fd, ret, i;
+	int fd;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = -1;
 	snprintf(p->logpath, sizeof(p->logpath), "%s/ringlb-log-XXXXXX",
 		 tmp && *tmp ? tmp : "/tmp");
 	fd = mkostemp(p->logpath, O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int rl_spawn(struct rl_proc *p, const char **argv, bool no_uring)
+{
+	int fd, ret, i;
+
+	fd = rl_log_open(p);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	argv[0] = ringlb_path();
 	fflush(stdout);
 	fflush(stderr);
@@ -1455,4 +1463,66 @@ char *rl_log_trouble(struct rl_proc *p)
 	}
 	free(log);
 	return line;
+}
+
+int rl_http_get(uint16_t port, const char *path, char *body, size_t size,
+		int timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	size_t len = 0, cap = 1 << 20;
+	char req[1024], *buf, *hdr, *cl;
+	int fd, status = -EPROTO;
+	long clen = -1;
+	ssize_t n;
+
+	fd = tcp_connect(AF_INET, port);
+	if (fd < 0)
+		return fd;
+	n = snprintf(req, sizeof(req),
+		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+		     path);
+	if (n >= (ssize_t)sizeof(req) || write(fd, req, n) != n) {
+		close(fd);
+		return -EIO;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = (int64_t)(end - now_ms());
+
+		if (left <= 0 || len == cap - 1) {
+			status = -ETIMEDOUT;
+			goto out;
+		}
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	buf[len] = '\0';
+	hdr = strstr(buf, "\r\n\r\n");
+	if (!hdr || sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+		status = -EPROTO;
+		goto out;
+	}
+	/* a body shorter or longer than the header says is an error */
+	cl = strcasestr(buf, "Content-Length:");
+	if (cl && cl < hdr)
+		clen = strtol(cl + 15, NULL, 10);
+	hdr += 4;
+	if (clen >= 0 && clen != (long)(len - (hdr - buf)))
+		status = -EMSGSIZE;
+	snprintf(body, size, "%s", hdr);
+out:
+	free(buf);
+	close(fd);
+	return status;
 }

@@ -193,6 +193,14 @@ int reserve_port(int family, uint16_t *port);
 int free_port(int family, uint16_t *port);
 /* blocking connect to loopback:@port, -errno on failure */
 int tcp_connect(int family, uint16_t port);
+/*
+ * GET @path from 127.0.0.1:@port, the whole exchange bounded by
+ * @timeout_ms: the HTTP status, the body (cut to @size) in @body; or
+ * -errno (-EMSGSIZE: the body is not Content-Length long; -ETIMEDOUT:
+ * no end in time or more than 1 MiB).
+ */
+int rl_http_get(uint16_t port, const char *path, char *body, size_t size,
+		int timeout_ms);
 int set_nonblock(int fd);
 uint16_t local_port(int fd);
 /* wait up to @timeout_ms for EOF; 0 on FIN, -ECONNRESET, -ETIMEDOUT... */
@@ -232,6 +240,11 @@ struct rl_proc {
  * to a temporary file. @no_uring installs a seccomp filter that fails
  * io_uring_setup() with EPERM in the child before exec.
  */
+/*
+ * Reset @p and open its log file (mode 0600, $TMPDIR or /tmp, close on
+ * exec), for a daemon about to be started: the fd, or -errno.
+ */
+int rl_log_open(struct rl_proc *p);
 int rl_spawn(struct rl_proc *p, const char **argv, bool no_uring);
 /* 0 when it exited (p->status set), -ETIMEDOUT when still running */
 int rl_wait_exit(struct rl_proc *p, int timeout_ms);

@@ -3171,49 +3171,6 @@ struct sample {
 	double value;
 };
 
-/* GET @path on 127.0.0.1:@port: the HTTP status, the body in @body */
-static int http_get(uint16_t port, const char *path, char *body, size_t size)
-{
-	char req[256], *buf, *hdr_end;
-	size_t len = 0, cap = 1 << 20;
-	int fd, status = -1;
-	long clen = -1;
-	ssize_t n;
-
-	fd = tcp_connect(AF_INET, port);
-	if (fd < 0)
-		return fd;
-	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
-		     path);
-	if (write(fd, req, n) != n) {
-		close(fd);
-		return -EIO;
-	}
-	buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
-		len += n;
-	buf[len] = '\0';
-	close(fd);
-	hdr_end = strstr(buf, "\r\n\r\n");
-	if (!hdr_end || sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
-		free(buf);
-		return -EPROTO;
-	}
-	if (strcasestr(buf, "Content-Length:") &&
-	    strcasestr(buf, "Content-Length:") < hdr_end)
-		clen = strtol(strcasestr(buf, "Content-Length:") + 15, NULL, 10);
-	hdr_end += 4;
-	if (clen >= 0 && clen != (long)(len - (hdr_end - buf)))
-		status = -EMSGSIZE;
-	snprintf(body, size, "%s", hdr_end);
-	free(buf);
-	return status;
-}
-
 static bool metric_name_ok(const char *s, size_t n)
 {
 	size_t i;
@@ -3341,7 +3298,7 @@ static int scrape(struct __test_metadata *_metadata, uint16_t port, char *buf,
 	char why[512];
 	int st, n;
 
-	st = http_get(port, "/metrics", buf, size);
+	st = rl_http_get(port, "/metrics", buf, size, 60000);
 	EXPECT_EQ(200, st);
 	if (st != 200)
 		return -1;
@@ -3451,7 +3408,7 @@ TEST_F(lb, metrics)
 	EXPECT_EQ(1, v);
 	lb_close_held(self);
 
-	EXPECT_EQ(404, http_get(mport, "/nope", body, sizeof(body)));
+	EXPECT_EQ(404, rl_http_get(mport, "/nope", body, sizeof(body), 60000));
 }
 
 /* GET /health on @port until it answers @want (bounded), its body in @body */
@@ -3461,7 +3418,7 @@ static int health_wait(uint16_t port, int want, char *body, size_t size)
 	int st;
 
 	do {
-		st = http_get(port, "/health", body, size);
+		st = rl_http_get(port, "/health", body, size, 60000);
 		if (st == want)
 			break;
 		sleep_ms(20);
@@ -3507,28 +3464,28 @@ TEST_F(lb, health_answer)
 	/* withdrawn: 503, and still serving */
 	EXPECT_EQ(0, CTL(self, out, "withdraw"));
 	EXPECT_STREQ("ok\n", out);
-	EXPECT_EQ(503, http_get(mport, "/health", body, sizeof(body)));
+	EXPECT_EQ(503, rl_http_get(mport, "/health", body, sizeof(body), 60000));
 	EXPECT_STREQ("withdrawn\n", body);
 	EXPECT_EQ(0, CTL(self, out, "--json", "show", "health"));
 	EXPECT_NE(NULL, strstr(out, "\"serving\":false")) TH_LOG("%s", out);
 	lb_pick(_metadata, self, NULL, false);
 	EXPECT_EQ(0, CTL(self, out, "rejoin"));
-	EXPECT_EQ(200, http_get(mport, "/health", body, sizeof(body)));
+	EXPECT_EQ(200, rl_http_get(mport, "/health", body, sizeof(body), 60000));
 
 	/* no usable server in the backend */
 	for (i = 0; i < 3; i++) {
 		snprintf(srv, sizeof(srv), "pool/%s", srv_name[i]);
 		EXPECT_EQ(0, CTL(self, out, "disable", "server", srv));
 	}
-	EXPECT_EQ(503, http_get(mport, "/health", body, sizeof(body)));
+	EXPECT_EQ(503, rl_http_get(mport, "/health", body, sizeof(body), 60000));
 	EXPECT_STREQ("no server up in backend pool\n", body);
 	EXPECT_EQ(0, CTL(self, out, "enable", "server", "pool/b"));
-	EXPECT_EQ(200, http_get(mport, "/health", body, sizeof(body)));
+	EXPECT_EQ(200, rl_http_get(mport, "/health", body, sizeof(body), 60000));
 
 	/* draining, while a held connection keeps the daemon up */
 	lb_pick(_metadata, self, NULL, true);
 	EXPECT_EQ(0, CTL(self, out, "drain"));
-	EXPECT_EQ(503, http_get(mport, "/health", body, sizeof(body)));
+	EXPECT_EQ(503, rl_http_get(mport, "/health", body, sizeof(body), 60000));
 	EXPECT_STREQ("draining\n", body);
 	lb_close_held(self);
 }

@@ -115,62 +115,6 @@ static char *slurp(const char *path)
 }
 
 /*
- * GET @path from 127.0.0.1:@port, the body into @body (NUL-terminated,
- * cut to @size). Returns the HTTP status or -errno; the whole exchange
- * is bounded by @timeout_ms.
- */
-static int http_get(uint16_t port, const char *path, char *body, size_t size,
-		    int timeout_ms)
-{
-	uint64_t end = now_ms() + timeout_ms;
-	size_t len = 0, cap = BODY_MAX;
-	char req[1024], *buf, *hdr;
-	int fd, status = -EPROTO;
-	ssize_t n;
-
-	fd = tcp_connect(AF_INET, port);
-	if (fd < 0)
-		return fd;
-	n = snprintf(req, sizeof(req),
-		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-		     path);
-	if (n >= (ssize_t)sizeof(req) || write(fd, req, n) != n) {
-		close(fd);
-		return -EIO;
-	}
-	buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = (int64_t)(end - now_ms());
-
-		if (left <= 0 || len == cap - 1) {
-			status = -ETIMEDOUT;
-			goto out;
-		}
-		if (poll(&p, 1, left) <= 0)
-			continue;
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += n;
-	}
-	buf[len] = '\0';
-	hdr = strstr(buf, "\r\n\r\n");
-	if (hdr && sscanf(buf, "HTTP/1.%*d %d", &status) == 1)
-		snprintf(body, size, "%s", hdr + 4);
-out:
-	free(buf);
-	close(fd);
-	return status;
-}
-
-/*
  * The value of the series written exactly @series (name and labels as
  * ringlb writes them) in exposition text @body; -1 when absent.
  */
@@ -351,7 +295,7 @@ static int scrape_until(FIXTURE_DATA(metrics) *self, const char *series,
 	uint64_t end = now_ms() + timeout_ms;
 
 	for (;;) {
-		int st = http_get(self->mport, "/metrics", self->body,
+		int st = rl_http_get(self->mport, "/metrics", self->body,
 				  BODY_MAX, 5000 + slack_ms());
 
 		if (st == 200 && (!series || sample_of(self->body, series) ==
@@ -495,7 +439,7 @@ TEST_F_TIMEOUT(metrics, prometheus_rate, 300)
 
 	/* a busy machine can take many seconds to start it */
 	end = now_ms() + 90000 + slack_ms() * 4;
-	while ((st = http_get(pport, "/-/ready", self->body, BODY_MAX,
+	while ((st = rl_http_get(pport, "/-/ready", self->body, BODY_MAX,
 			      5000 + slack_ms())) != 200 && now_ms() < end) {
 		ASSERT_EQ(0, waitpid(self->prom, &st, WNOHANG))
 			TH_LOG("prometheus exited: %s", slurp(log));
@@ -512,7 +456,7 @@ TEST_F_TIMEOUT(metrics, prometheus_rate, 300)
 		traffic(_metadata, self, self->e.lport, &id, 1, 512);
 		if (now_ms() >= next_query) {
 			next_query = now_ms() + 500;
-			st = http_get(pport, query, self->body, BODY_MAX,
+			st = rl_http_get(pport, query, self->body, BODY_MAX,
 				      5000 + slack_ms());
 			rate = st == 200 ? query_value(self->body) : -1;
 			if (rate > 0)
@@ -524,7 +468,7 @@ TEST_F_TIMEOUT(metrics, prometheus_rate, 300)
 				  self->body);
 	TH_LOG("rate of pool's sessions: %.2f/s after %u clients", rate, id);
 	/* and the target was scraped without errors throughout */
-	st = http_get(pport, "/api/v1/query?query=up%7Bjob%3D%22ringlb%22%7D",
+	st = rl_http_get(pport, "/api/v1/query?query=up%7Bjob%3D%22ringlb%22%7D",
 		      self->body, BODY_MAX, 5000 + slack_ms());
 	EXPECT_EQ(200, st);
 	EXPECT_EQ(1, query_value(self->body)) TH_LOG("%s", self->body);

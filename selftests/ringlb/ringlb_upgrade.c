@@ -286,17 +286,12 @@ struct spawn_opts {
 static int spawn_with(struct rl_proc *p, const char **argv,
 		      const struct spawn_opts *o)
 {
-	const char *tmp = getenv("TMPDIR");
 	int fd, i;
 	pid_t pid;
 
-	memset(p, 0, sizeof(*p));
-	p->pid = -1;
-	snprintf(p->logpath, sizeof(p->logpath), "%s/ringlb-log-XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	fd = mkostemp(p->logpath, O_CLOEXEC);
+	fd = rl_log_open(p);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* a user we switch to must be able to write its log */
 	if (o->uid)
 		fchown(fd, o->uid, o->uid);
