@@ -31,7 +31,6 @@ static void us_op_sum(unsigned int op, struct us_opstat *sum)
 		sum->failed += s->failed;
 		sum->poll_armed += s->poll_armed;
 		sum->async += s->async;
-		sum->lat_unmatched += s->lat_unmatched;
 		for (i = 0; i < US_LAT_BUCKETS; i++)
 			sum->lat[i] += s->lat[i];
 	}
@@ -255,7 +254,7 @@ static void us_print_bucket(struct seq_file *m, int i, u64 n)
 
 /*
  * One block per opcode that completed something: a line
- * "opcode N NAME count C unmatched U", then the buckets from the first to
+ * "opcode N NAME count C untimed U", then the buckets from the first to
  * the last non-empty one, "  [LO, HI) COUNT", in microseconds.
  */
 static int us_latency_show(struct seq_file *m, void *v)
@@ -263,7 +262,7 @@ static int us_latency_show(struct seq_file *m, void *v)
 	struct us_opstat s;
 	unsigned int op;
 	int i, first, last;
-	u64 total;
+	u64 total, untimed;
 
 	for (op = 0; op < US_MAX_OPS; op++) {
 		us_op_sum(op, &s);
@@ -278,12 +277,17 @@ static int us_latency_show(struct seq_file *m, void *v)
 				last = i;
 			}
 		}
-		if (!total && !s.lat_unmatched)
+		/*
+		 * Every CQE filed under the opcode is either a sample or
+		 * untimed; CQEs racing with this read may make the two sums
+		 * disagree for a moment.
+		 */
+		untimed = s.completed > total ? s.completed - total : 0;
+		if (!total && !untimed)
 			continue;
 		seq_printf(m, "opcode %u ", op);
 		us_print_opname(m, op);
-		seq_printf(m, " count %llu unmatched %llu\n", total,
-			   s.lat_unmatched);
+		seq_printf(m, " count %llu untimed %llu\n", total, untimed);
 		for (i = first; first >= 0 && i <= last; i++)
 			us_print_bucket(m, i, s.lat[i]);
 	}
@@ -300,6 +304,7 @@ static int us_version_show(struct seq_file *m, void *v)
 		   us_rings_tracked(), us_rings_evicted());
 	seq_printf(m, "max_inflight %u evicted %llu\n", us_max_inflight,
 		   us_inflight_evicted());
+	seq_printf(m, "latency_sample %u\n", READ_ONCE(us_latency_sample));
 	us_probes_show(m);
 	return 0;
 }

@@ -15,13 +15,14 @@
 #include <linux/poll.h>
 #include <uapi/linux/io_uring.h>
 #include "uringstat.h"
+#include "inflight.h"
 
 struct us_cpustat __percpu *us_stats;
 
 /*
- * The request whose submit event this CPU saw last: on some kernels a
- * request that fails after its submit event also fires req_failed, and
- * must not count twice.
+ * The request whose submit event this CPU saw last, until its CQE posts
+ * here: on 6.1 a linked request whose async prep fails fires req_failed
+ * right after its own submit event, and must not count twice.
  */
 static DEFINE_PER_CPU(const void *, us_last_submit);
 
@@ -75,8 +76,9 @@ static bool us_reqless_cqes(int opcode)
 	return false;
 }
 
-static void us_count_submit(const void *ctx, const void *req, u64 user_data,
-			    u8 opcode)
+static __always_inline void us_count_submit(const void *ctx,
+					    const void *req, u64 user_data,
+					    u8 opcode, unsigned int how)
 {
 	struct us_ring *r = us_counted(us_ring_first_sight(ctx));
 
@@ -84,32 +86,39 @@ static void us_count_submit(const void *ctx, const void *req, u64 user_data,
 		return;
 	us_ring_inc(r, US_SUBMITTED);
 	this_cpu_inc(us_stats->op[us_op_slot(opcode)].submitted);
-	us_inflight_submit(ctx, req, user_data, opcode,
-			   us_reqless_cqes(opcode));
+	if (us_reqless_cqes(opcode))
+		how |= US_IF_REQLESS;
+	if (!us_complete_has_opcode)
+		how |= US_IF_RECORD;
+	us_inflight_submit(ctx, req, user_data, opcode, how);
 }
 
 void us_ev_submit(const void *ctx, const void *req, u64 user_data, u8 opcode)
 {
 	this_cpu_write(us_last_submit, req);
-	us_count_submit(ctx, req, user_data, opcode);
+	us_count_submit(ctx, req, user_data, opcode, 0);
 }
 
 /*
  * An SQE rejected at submission (bad opcode, bad flags, prep failure):
  * the kernel took it, so it counts as submitted, and it completes with a
- * negative result like any other. A request that fails after its own
- * submit event (a linked request whose async prep fails) was counted
- * already: it is the last one this CPU saw submitted and it is still in
- * flight. Request structs are reused, so the address alone proves
- * nothing.
+ * negative result like any other; its request is recorded, as the
+ * kernel may have reset the opcode in it. A request that fails after its
+ * own submit event was counted already: it is the last one this CPU saw
+ * submitted, and its CQE has not posted here since. (Request structs are
+ * reused: one whose CQE posted on another CPU, reused at once for an SQE
+ * rejected here, would be taken for such a request and go uncounted;
+ * that needs its earlier use to have completed elsewhere with nothing
+ * submitted here in between.)
  */
 void us_ev_submit_failed(const void *ctx, const void *req, u64 user_data,
 			 u8 opcode)
 {
-	if (req && this_cpu_read(us_last_submit) == req &&
-	    us_inflight_has(ctx, req))
+	if (req && this_cpu_read(us_last_submit) == req) {
+		this_cpu_write(us_last_submit, NULL);
 		return;
-	us_count_submit(ctx, req, user_data, opcode);
+	}
+	us_count_submit(ctx, req, user_data, opcode, US_IF_RECORD);
 }
 
 static unsigned int us_lat_bucket(s64 ns)
@@ -125,40 +134,40 @@ static unsigned int us_lat_bucket(s64 ns)
  * The per-opcode side of a CQE, posted or overflowed; returns the opcode
  * it was filed under, -1 if none.
  */
-static int us_count_cqe(const void *ctx, const void *req, int opcode,
-			u64 user_data, s32 res, u32 cflags)
+static __always_inline int us_count_cqe(const void *ctx, const void *req,
+					int opcode, u64 user_data, s32 res,
+					u32 cflags)
 {
-	int seen_op = -1;
+	struct us_if_hit hit;
 	unsigned int slot;
-	s64 lat;
 
-	lat = us_inflight_complete(ctx, req, user_data,
+	hit = us_inflight_complete(ctx, req, user_data,
 				   cflags & IORING_CQE_F_MORE,
-				   us_reqless_cqes(opcode), &seen_op);
+				   us_reqless_cqes(opcode));
 	/*
-	 * The opcode as submitted, when the submission was seen: kernels
-	 * before 6.0 do not say which opcode completed, request-less CQEs
-	 * cannot, and a rejected SQE's request no longer carries its
-	 * (invalid) opcode.
+	 * The opcode as submitted, when the submission was recorded:
+	 * kernels before 6.0 do not say which opcode completed,
+	 * request-less CQEs cannot, and a rejected SQE's request no longer
+	 * carries its (invalid) opcode.
 	 */
-	if (seen_op >= 0)
-		opcode = seen_op;
+	if (hit.opcode >= 0)
+		opcode = hit.opcode;
 	if (opcode < 0)
 		return -1;	/* a CQE of no request we know (e.g. MSG_RING's) */
 	slot = us_op_slot(opcode);
 	this_cpu_inc(us_stats->op[slot].completed);
 	if (res < 0)
 		this_cpu_inc(us_stats->op[slot].failed);
-	if (lat < 0)
-		this_cpu_inc(us_stats->op[slot].lat_unmatched);
-	else
-		this_cpu_inc(us_stats->op[slot].lat[us_lat_bucket(lat)]);
+	/* untimed CQEs are completed minus samples, when read */
+	if (hit.lat >= 0)
+		this_cpu_inc(us_stats->op[slot].lat[us_lat_bucket(hit.lat)]);
 	return opcode;
 }
 
 /* a CQE of the ring: its counters, and its errno when it failed */
-static void us_ring_cqe(struct us_ring *r, const void *ctx, const void *req,
-			int opcode, u64 user_data, s32 res, u32 cflags)
+static __always_inline void us_ring_cqe(struct us_ring *r, const void *ctx,
+					const void *req, int opcode,
+					u64 user_data, s32 res, u32 cflags)
 {
 	us_ring_inc(r, US_COMPLETED);
 	opcode = us_count_cqe(ctx, req, opcode, user_data, res, cflags);
@@ -171,8 +180,11 @@ static void us_ring_cqe(struct us_ring *r, const void *ctx, const void *req,
 void us_ev_complete(const void *ctx, const void *req, int opcode,
 		    u64 user_data, s32 res, u32 cflags)
 {
-	struct us_ring *r = us_counted(us_ring_find(ctx));
+	struct us_ring *r;
 
+	if (req && this_cpu_read(us_last_submit) == req)
+		this_cpu_write(us_last_submit, NULL);
+	r = us_counted(us_ring_find(ctx));
 	if (!r)
 		return;
 	us_ring_cqe(r, ctx, req, opcode, user_data, res, cflags);

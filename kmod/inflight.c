@@ -1,59 +1,59 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Requests in flight, for the latency histogram and for the opcode of
- * completions that do not name their request.
+ * Requests in flight: the opcode of completions that do not name their
+ * request, and the submission time of the requests sampled for the
+ * latency histogram.
  *
- * Two tables of the same shape. The first is keyed by (ring, request):
- * exact for every CQE posted with its request. The second is keyed by
- * (ring, user_data), for the CQEs that come without one: the
- * intermediate CQEs of multishot requests (posted as auxiliary CQEs),
- * overflowed CQEs, and every completion on kernels whose complete event
- * has no request (5.15). Only requests that can post such CQEs go into
- * the second table; several in flight with one user_data share a key,
- * and each such CQE takes the oldest.
+ * Two tables of the same shape. The first is keyed by (ring, request)
+ * and holds only what a CQE naming its request cannot tell by itself:
+ * the requests sampled for latency (latency_sample), SQEs rejected at
+ * submission (their request no longer carries the opcode they were
+ * submitted with), and, before 6.0, every request (the complete event
+ * has no opcode). Any other CQE that names its request takes its opcode
+ * from the request and never looks here beyond one bit (below). The
+ * second table is keyed by (ring, user_data), for the CQEs that come
+ * without their request: the intermediate CQEs of multishot requests
+ * (posted as auxiliary CQEs), overflowed CQEs, and every completion on
+ * kernels whose complete event has no request (5.15). Only requests that
+ * can post such CQEs go into it, sampled or not; several in flight with
+ * one user_data share a key, and each such CQE takes the oldest.
  *
  * Each table is fixed, allocated at load time, in buckets of US_IF_WAYS
  * entries; locks are striped (one per group of buckets), never global.
+ * The hot path takes no lock:
+ *   - each bucket keeps a tag byte per entry (from the key's hash, 0 when
+ *     free) in one word, so one load and a few ALU operations tell which
+ *     entries may hold a key, and a request that is not in the table is
+ *     known absent without touching an entry. A request is inserted
+ *     before its CQE can be posted, and the kernel orders the two, so a
+ *     missing tag is never stale.
+ *   - an untimed entry of the second table is read under the stripe's
+ *     seqcount; the lock is taken only to change the table: a sampled
+ *     CQE, or the last CQE of a multishot request.
  * A request that never posts a CQE we see (CQE_SKIP_SUCCESS, a ring torn
- * down, an overflowed CQE) leaves a stale entry behind: replaced when its
+ * down, an overflowed CQE) leaves a stale entry behind: dropped when its
  * struct is submitted again, else evicted (oldest first in its bucket,
  * and counted) when the bucket fills.
  *
  * Multishot requests post several CQEs (IORING_CQE_F_MORE on all but the
- * last): each CQE's latency is measured from the previous one, so the
- * histogram holds one sample per CQE and its counts add up to the
- * completions.
+ * last): a sampled one's CQEs are each timed from the previous one, so
+ * the histogram holds one sample per timed CQE.
  */
 #include <linux/kernel.h>
 #include <linux/hash.h>
 #include <linux/log2.h>
+#include <linux/percpu.h>
 #include <linux/sched/clock.h>
+#include <linux/seqlock.h>
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
 #include "uringstat.h"
+#include "inflight.h"
 
-#define US_IF_WAYS		8
-#define US_IF_LOCK_BITS		6
-
-struct us_inflight {
-	const void	*ctx;		/* NULL: free */
-	u64		key;		/* the request's address, or user_data */
-	u64		ts;
-	u8		opcode;
-};
-
-struct us_if_bucket {
-	struct us_inflight e[US_IF_WAYS];
-};
-
-struct us_if_table {
-	struct us_if_bucket	*b;
-	unsigned int		bits;
-	spinlock_t		locks[1 << US_IF_LOCK_BITS];
-};
-
-static struct us_if_table us_by_req, us_by_ud;
+struct us_if_table us_by_req, us_by_ud;
 static atomic64_t us_if_evicted = ATOMIC64_INIT(0);
+
+DEFINE_PER_CPU(int, us_lat_left);
 
 static int us_if_table_init(struct us_if_table *t)
 {
@@ -64,8 +64,10 @@ static int us_if_table_init(struct us_if_table *t)
 	t->b = vzalloc(array_size(nb, sizeof(*t->b)));
 	if (!t->b)
 		return -ENOMEM;
-	for (i = 0; i < ARRAY_SIZE(t->locks); i++)
+	for (i = 0; i < ARRAY_SIZE(t->locks); i++) {
 		spin_lock_init(&t->locks[i]);
+		seqcount_spinlock_init(&t->seq[i], &t->locks[i]);
+	}
 	return 0;
 }
 
@@ -91,14 +93,26 @@ void us_inflight_exit(void)
 	us_by_ud.b = NULL;
 }
 
-static struct us_if_bucket *us_if_bucket(struct us_if_table *t,
-					 const void *ctx, u64 key,
-					 spinlock_t **lock)
+static u64 us_if_set_tag(u64 tags, int i, u8 tag)
 {
-	u32 h = hash_64((u64)(unsigned long)ctx ^ hash_64(key, 64), t->bits);
+	return (tags & ~(0xffULL << (i * 8))) | (u64)tag << (i * 8);
+}
 
-	*lock = &t->locks[h & (ARRAY_SIZE(t->locks) - 1)];
-	return &t->b[h];
+/* the oldest entry with this key among the candidates */
+static struct us_inflight *us_if_match(struct us_if_bucket *b, u64 cand,
+				       const void *ctx, u64 key)
+{
+	struct us_inflight *match = NULL;
+
+	while (cand) {
+		struct us_inflight *e = &b->e[__ffs64(cand) / 8];
+
+		cand &= cand - 1;
+		if (READ_ONCE(e->ctx) == ctx && READ_ONCE(e->key) == key &&
+		    (!match || READ_ONCE(e->ts) < READ_ONCE(match->ts)))
+			match = e;
+	}
+	return match;
 }
 
 /*
@@ -108,119 +122,129 @@ static struct us_if_bucket *us_if_bucket(struct us_if_table *t,
  * by design and never replace.
  */
 static void us_if_insert(struct us_if_table *t, const void *ctx, u64 key,
-			 u8 opcode, u64 now, bool replace)
+			 u8 opcode, bool timed, u64 now, bool replace)
 {
-	struct us_inflight *slot = NULL, *oldest = NULL;
-	struct us_if_bucket *b;
-	spinlock_t *lock;	/* the bucket's stripe */
+	struct us_if_slot s = us_if_locate(t, ctx, key);
+	struct us_inflight *e;
 	unsigned long flags;
-	int i;
+	int i, slot = -1, oldest = -1;
+	u64 tags;
 
-	b = us_if_bucket(t, ctx, key, &lock);
-	spin_lock_irqsave(lock, flags);
+	spin_lock_irqsave(&t->locks[s.stripe], flags);
+	tags = s.b->tags;
 	for (i = 0; i < US_IF_WAYS; i++) {
-		struct us_inflight *e = &b->e[i];
-
-		if (replace && e->ctx == ctx && e->key == key) {
-			slot = e;
+		e = &s.b->e[i];
+		if (!(tags >> (i * 8) & 0xff)) {
+			if (slot < 0)
+				slot = i;
+		} else if (replace && e->ctx == ctx && e->key == key) {
+			slot = i;
 			break;
-		}
-		if (!e->ctx) {
-			if (!slot)
-				slot = e;
-		} else if (!oldest || e->ts < oldest->ts) {
-			oldest = e;
+		} else if (oldest < 0 || e->ts < s.b->e[oldest].ts) {
+			oldest = i;
 		}
 	}
-	if (!slot) {
+	if (slot < 0) {
 		slot = oldest;
 		atomic64_inc(&us_if_evicted);
 	}
-	slot->ctx = ctx;
-	slot->key = key;
-	slot->ts = now;
-	slot->opcode = opcode;
-	spin_unlock_irqrestore(lock, flags);
+	e = &s.b->e[slot];
+	write_seqcount_begin(&t->seq[s.stripe]);
+	WRITE_ONCE(e->ctx, ctx);
+	WRITE_ONCE(e->key, key);
+	WRITE_ONCE(e->ts, now);
+	WRITE_ONCE(e->opcode, opcode);
+	WRITE_ONCE(e->timed, timed);
+	WRITE_ONCE(s.b->tags, us_if_set_tag(tags, slot, s.tag));
+	write_seqcount_end(&t->seq[s.stripe]);
+	spin_unlock_irqrestore(&t->locks[s.stripe], flags);
 }
 
-/* the oldest entry with this key: its age in ns (or -1) and its opcode */
-static s64 us_if_take(struct us_if_table *t, const void *ctx, u64 key,
-		      bool more, u64 now, int *opcode)
+/*
+ * The oldest entry with this key, under the lock: its opcode (-1: none)
+ * and its age in ns if it was timed (else -1); kept with a new start
+ * when more CQEs follow, else removed.
+ */
+struct us_if_hit us_inflight_take(struct us_if_table *t, struct us_if_slot s,
+				  const void *ctx, u64 key, bool more)
 {
-	struct us_inflight *match = NULL;
-	struct us_if_bucket *b;
-	spinlock_t *lock;	/* the bucket's stripe */
+	struct us_if_hit hit = { .lat = -1, .opcode = -1 };
+	struct us_inflight *match;
 	unsigned long flags;
-	s64 lat = -1;
-	int i;
 
-	b = us_if_bucket(t, ctx, key, &lock);
-	spin_lock_irqsave(lock, flags);
-	for (i = 0; i < US_IF_WAYS; i++) {
-		struct us_inflight *e = &b->e[i];
-
-		if (e->ctx == ctx && e->key == key &&
-		    (!match || e->ts < match->ts))
-			match = e;
-	}
+	spin_lock_irqsave(&t->locks[s.stripe], flags);
+	match = us_if_match(s.b, us_if_candidates(s), ctx, key);
 	if (match) {
+		u64 now = match->timed ? local_clock() : 0;
+
+		hit.opcode = match->opcode;
 		/* local_clock() may step back a little across CPUs */
-		lat = now > match->ts ? now - match->ts : 0;
-		*opcode = match->opcode;
-		if (more)
-			match->ts = now;
-		else
-			match->ctx = NULL;
+		if (match->timed)
+			hit.lat = now > match->ts ? now - match->ts : 0;
+		write_seqcount_begin(&t->seq[s.stripe]);
+		if (!more)
+			WRITE_ONCE(s.b->tags,
+				   us_if_set_tag(s.b->tags, match - s.b->e, 0));
+		else if (match->timed)
+			WRITE_ONCE(match->ts, now);
+		write_seqcount_end(&t->seq[s.stripe]);
 	}
-	spin_unlock_irqrestore(lock, flags);
-	return lat;
+	spin_unlock_irqrestore(&t->locks[s.stripe], flags);
+	return hit;
 }
 
-void us_inflight_submit(const void *ctx, const void *req, u64 user_data,
-			u8 opcode, bool reqless_cqes)
+/*
+ * A submission that goes in a table: timed, or with US_IF_RECORD or
+ * US_IF_REQLESS in @how (us_inflight_submit() in inflight.h).
+ */
+void us_inflight_record(const void *ctx, const void *req, u64 user_data,
+			u8 opcode, unsigned int how, bool timed)
 {
 	u64 now = local_clock();
 
-	if (req)
+	if (req && (timed || (how & US_IF_RECORD)))
 		us_if_insert(&us_by_req, ctx, (u64)(unsigned long)req, opcode,
-			     now, true);
-	if (reqless_cqes || !req)
-		us_if_insert(&us_by_ud, ctx, user_data, opcode, now, false);
+			     timed, now, true);
+	if ((how & US_IF_REQLESS) || !req)
+		us_if_insert(&us_by_ud, ctx, user_data, opcode, timed, now,
+			     false);
 }
 
-bool us_inflight_has(const void *ctx, const void *req)
+void us_inflight_sample_restart(void)
 {
-	u64 key = (u64)(unsigned long)req;
-	struct us_if_bucket *b;
-	spinlock_t *lock;	/* the bucket's stripe */
-	unsigned long flags;
-	bool found = false;
-	int i;
+	int cpu;
 
-	b = us_if_bucket(&us_by_req, ctx, key, &lock);
-	spin_lock_irqsave(lock, flags);
-	for (i = 0; i < US_IF_WAYS; i++)
-		if (b->e[i].ctx == ctx && b->e[i].key == key)
-			found = true;
-	spin_unlock_irqrestore(lock, flags);
-	return found;
+	for_each_possible_cpu(cpu)
+		per_cpu(us_lat_left, cpu) = 0;
 }
 
-s64 us_inflight_complete(const void *ctx, const void *req, u64 user_data,
-			 bool more, bool reqless_cqes, int *opcode)
+/*
+ * A CQE without its request: the oldest entry with its user_data, read
+ * without the lock when that entry is untimed and more CQEs follow (the
+ * intermediate CQEs of a multishot request).
+ */
+struct us_if_hit us_inflight_take_ud(const void *ctx, u64 user_data, bool more)
 {
-	u64 now = local_clock();
-	int ignored;
-	s64 lat;
+	struct us_if_hit hit = { .lat = -1, .opcode = -1 };
+	struct us_if_table *t = &us_by_ud;
+	struct us_if_slot s = us_if_locate(t, ctx, user_data);
+	struct us_inflight *match;
+	unsigned int seq;
 
-	if (!req)
-		return us_if_take(&us_by_ud, ctx, user_data, more, now, opcode);
-	lat = us_if_take(&us_by_req, ctx, (u64)(unsigned long)req, more, now,
-			 opcode);
-	/* the last CQE of a multishot request ends its other entry too */
-	if (reqless_cqes && !more)
-		us_if_take(&us_by_ud, ctx, user_data, false, now, &ignored);
-	return lat;
+	if (!us_if_candidates(s))
+		return hit;
+	if (more) {
+		do {
+			seq = read_seqcount_begin(&t->seq[s.stripe]);
+			match = us_if_match(s.b, us_if_candidates(s), ctx,
+					    user_data);
+			hit.opcode = match && !READ_ONCE(match->timed) ?
+				     READ_ONCE(match->opcode) : -1;
+		} while (read_seqcount_retry(&t->seq[s.stripe], seq));
+		if (hit.opcode >= 0)
+			return hit;
+	}
+	return us_inflight_take(t, s, ctx, user_data, more);
 }
 
 u64 us_inflight_evicted(void)
@@ -231,4 +255,5 @@ u64 us_inflight_evicted(void)
 void us_inflight_reset(void)
 {
 	atomic64_set(&us_if_evicted, 0);
+	us_inflight_sample_restart();
 }

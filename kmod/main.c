@@ -18,7 +18,37 @@ MODULE_PARM_DESC(max_rings, "rings tracked at most; beyond, the user holding the
 
 unsigned int us_max_inflight = 16384;
 module_param_named(max_inflight, us_max_inflight, uint, 0444);
-MODULE_PARM_DESC(max_inflight, "requests timed at once for the latency histogram (default 16384)");
+MODULE_PARM_DESC(max_inflight, "entries in each in-flight table, by request and by user_data (default 16384)");
+
+/*
+ * Timing every request costs a clock read and a locked table entry at
+ * both ends, more than everything else the module does per request put
+ * together: by default one request in 64 per CPU is timed.
+ */
+unsigned int us_latency_sample = 64;
+
+static int us_set_latency_sample(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 10, &n);
+	if (ret)
+		return ret;
+	if (n > US_LAT_SAMPLE_MAX)
+		return -EINVAL;
+	WRITE_ONCE(us_latency_sample, n);
+	us_inflight_sample_restart();
+	return 0;
+}
+
+static const struct kernel_param_ops us_latency_sample_ops = {
+	.set	= us_set_latency_sample,
+	.get	= param_get_uint,
+};
+module_param_cb(latency_sample, &us_latency_sample_ops, &us_latency_sample,
+		0644);
+MODULE_PARM_DESC(latency_sample, "time one request in N per CPU for the latency histogram; 1: every request, 0: none (default 64)");
 
 static int __init uringstat_init(void)
 {

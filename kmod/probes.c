@@ -238,6 +238,12 @@ static void us_tp_overflow(void *data, void *ctx, unsigned long long user_data,
 #define US_NO_OVERFLOW_PROBE	/* io_uring_cqe_overflow came in 5.19 */
 #endif
 
+#ifdef US_HAVE_KIOCB
+const bool us_complete_has_opcode = true;
+#else
+const bool us_complete_has_opcode;
+#endif
+
 #if US_KV_GE(5, 16)
 const bool us_complete_has_req = true;
 #else

@@ -42,10 +42,11 @@
 /* slack beyond the cap: evicted structs wait out an RCU grace period */
 #define US_RING_SLACK		64
 
-static struct hlist_head *us_ring_hash;
+/* by ctx; read by us_ring_find() in uringstat.h, on every event */
+struct hlist_head *us_ring_hash;
 /* the same rings by creating thread, for the io-wq worker events */
 static struct hlist_head *us_tid_hash;
-static unsigned int us_ring_hash_bits;
+unsigned int us_ring_hash_bits;
 static LIST_HEAD(us_ring_list);
 static DEFINE_SPINLOCK(us_ring_lock);
 
@@ -108,11 +109,6 @@ void us_rings_exit(void)
 	us_ring_hash = NULL;
 }
 
-static u32 us_ctx_hash(const void *ctx)
-{
-	return hash_ptr((void *)ctx, us_ring_hash_bits);
-}
-
 static u32 us_tid_hashfn(pid_t tid)
 {
 	return hash_32(tid, us_ring_hash_bits);
@@ -128,18 +124,6 @@ void us_rings_for_tid(pid_t tid, pid_t tgid,
 		if (r->tid == tid && r->pid == tgid)
 			fn(r, arg);
 	}
-}
-
-struct us_ring *us_ring_find(const void *ctx)
-{
-	struct us_ring *r;
-
-	hlist_for_each_entry_rcu(r, &us_ring_hash[us_ctx_hash(ctx)], hnode,
-				 true) {
-		if (r->ctx == ctx)
-			return r;
-	}
-	return NULL;
 }
 
 static void us_ring_free_rcu(struct rcu_head *head)
@@ -246,7 +230,7 @@ static struct us_ring *us_ring_insert(const void *ctx, int fd, u32 sq, u32 cq,
 	/* id and all before listed, as us_rings_seek() reads them */
 	smp_store_release(&r->listed, true);
 	list_add_tail_rcu(&r->lnode, &us_ring_list);
-	hlist_add_head_rcu(&r->hnode, &us_ring_hash[us_ctx_hash(ctx)]);
+	hlist_add_head_rcu(&r->hnode, &us_ring_hash[us_ring_hashfn(ctx)]);
 	hlist_add_head_rcu(&r->tnode, &us_tid_hash[us_tid_hashfn(r->tid)]);
 	us_nr_tracked++;
 out:
@@ -274,13 +258,10 @@ void us_ring_created(const void *ctx, int fd, u32 sq, u32 cq, u32 flags)
  * context (submission, waiting). Events from other contexts (completions
  * from interrupts, task work) never create rings.
  */
-struct us_ring *us_ring_first_sight(const void *ctx)
+struct us_ring *us_ring_adopt(const void *ctx)
 {
-	struct us_ring *r = us_ring_find(ctx);
 	u32 sq, cq, flags;
 
-	if (r)
-		return r;
 	if (in_interrupt() || !us_filter_allows_current())
 		return NULL;
 	us_ctx_info(ctx, &sq, &cq, &flags);

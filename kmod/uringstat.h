@@ -14,13 +14,14 @@
 
 #include <linux/types.h>
 #include <linux/atomic.h>
+#include <linux/hash.h>
 #include <linux/rculist.h>
 #include <linux/sched.h>
 #include <linux/uidgid.h>
 
 struct seq_file;
 
-#define US_VERSION		"1.1.0"
+#define US_VERSION		"1.2.0"
 
 /* opcodes at or above US_MAX_OPS are counted together as the last slot */
 #define US_MAX_OPS		64
@@ -91,7 +92,6 @@ struct us_opstat {
 	u64	failed;
 	u64	poll_armed;
 	u64	async;
-	u64	lat_unmatched;	/* completions whose submission we did not see */
 	u64	lat[US_LAT_BUCKETS];
 };
 
@@ -107,6 +107,9 @@ extern struct us_cpustat __percpu *us_stats;
 extern int us_filter_pid;
 extern unsigned int us_max_rings;
 extern unsigned int us_max_inflight;
+/* time one request in this many per CPU; 0: none (main.c, latency_sample) */
+extern unsigned int us_latency_sample;
+#define US_LAT_SAMPLE_MAX	BIT(20)
 
 /* where a walk of the rings stopped: a ring and its id, or one past the end */
 struct us_ring_cursor {
@@ -117,8 +120,38 @@ struct us_ring_cursor {
 /* rings.c */
 int us_rings_init(void);
 void us_rings_exit(void);
-struct us_ring *us_ring_find(const void *ctx);
-struct us_ring *us_ring_first_sight(const void *ctx);
+/* the ring table's hash by ctx: here, as every event looks a ring up */
+extern struct hlist_head *us_ring_hash;
+extern unsigned int us_ring_hash_bits;
+
+static inline u32 us_ring_hashfn(const void *ctx)
+{
+	return hash_ptr((void *)ctx, us_ring_hash_bits);
+}
+
+/* under RCU (a tracepoint probe, or rcu_read_lock()), or us_ring_lock */
+static inline struct us_ring *us_ring_find(const void *ctx)
+{
+	struct us_ring *r;
+
+	hlist_for_each_entry_rcu(r, &us_ring_hash[us_ring_hashfn(ctx)], hnode,
+				 true) {
+		if (r->ctx == ctx)
+			return r;
+	}
+	return NULL;
+}
+
+/* a ring not in the table, seen in its owner's context: adopt it */
+struct us_ring *us_ring_adopt(const void *ctx);
+
+static inline struct us_ring *us_ring_first_sight(const void *ctx)
+{
+	struct us_ring *r = us_ring_find(ctx);
+
+	return likely(r) ? r : us_ring_adopt(ctx);
+}
+
 void us_ring_created(const void *ctx, int fd, u32 sq, u32 cq, u32 flags);
 void us_ring_gone(const void *ctx);
 void us_rings_reset(void);
@@ -143,29 +176,31 @@ int us_user_link(struct us_ring *r, kuid_t uid);
 void us_user_unlink(struct us_ring *r);
 struct us_ring *us_evict_victim(kuid_t uid);
 
-/* inflight.c */
+/* inflight.c; the hot path is inline in inflight.h */
 int us_inflight_init(void);
 void us_inflight_exit(void);
-/*
- * reqless_cqes: the request may post CQEs that do not name it (multishot
- * opcodes), or the kernel's complete event never names requests.
- */
-void us_inflight_submit(const void *ctx, const void *req, u64 user_data,
-			u8 opcode, bool reqless_cqes);
-bool us_inflight_has(const void *ctx, const void *req);
-/*
- * The latency in ns of this CQE's request (by req when given, else the
- * oldest with this user_data), or -1 when its submission was not seen;
- * *opcode is set to its opcode as submitted when it was.
- */
-s64 us_inflight_complete(const void *ctx, const void *req, u64 user_data,
-			 bool more, bool reqless_cqes, int *opcode);
+/* how a submission is recorded (us_inflight_submit) */
+/* its CQEs may not name it (multishot opcodes; 5.15: every request) */
+#define US_IF_REQLESS		BIT(0)
+/* its CQEs cannot tell its opcode (rejected SQEs; before 6.0: all) */
+#define US_IF_RECORD		BIT(1)
+
+/* what the in-flight tables knew of a CQE's request */
+struct us_if_hit {
+	s64	lat;	/* ns since submission or the last CQE; -1: not timed */
+	int	opcode;	/* as submitted; -1: submission not recorded */
+};
+
+/* every CPU samples its next request (the parameter changed, a reset) */
+void us_inflight_sample_restart(void);
 u64 us_inflight_evicted(void);
 void us_inflight_reset(void);
 
 /* probes.c */
 /* false where the complete event does not name the request (5.15) */
 extern const bool us_complete_has_req;
+/* false where it does not give the request's opcode (before 6.0) */
+extern const bool us_complete_has_opcode;
 int us_probes_init(void);
 void us_probes_exit(void);
 /* the ring's sizes and flags from the kernel's ctx, where the types are visible */

@@ -157,7 +157,7 @@ uringstat_files() {
 	local f bad=0
 	grep -ho 'debugfs_create_file("[a-z_]*"' "$top"/kmod/*.c |
 		sed 's/.*("\(.*\)"/\1/' | sort -u > "$work/kmod-files.txt"
-	grep -ho 'module_param_named([a-z_]*' "$top"/kmod/*.c |
+	grep -hoE 'module_param_(named|cb)\([a-z_]*' "$top"/kmod/*.c |
 		sed 's/.*(//' | sort -u > "$work/kmod-params.txt"
 	[ -s "$work/kmod-files.txt" ] && [ -s "$work/kmod-params.txt" ] ||
 		{ echo "no files or parameters found in kmod/"; return 1; }

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include "kselftest_harness.h"
 
 #define US_DIR "/sys/kernel/debug/uringstat"
+#define US_SAMPLE "/sys/module/uringstat/parameters/latency_sample"
 
 enum { C_SUB, C_COMP, C_FAIL, C_OVF, C_WAIT, C_POLL, C_TW, C_ASYNC, C_NR };
 
@@ -159,14 +161,14 @@ static int find_op(const char *name, struct op_row *out)
 	return found;
 }
 
-/* latency block of one opcode: its count, unmatched, and the bucket sum */
+/* latency block of one opcode: its count, untimed, and the bucket sum */
 static int find_lat(const char *name, unsigned long long *count,
-		    unsigned long long *unmatched, unsigned long long *sum)
+		    unsigned long long *untimed, unsigned long long *sum)
 {
 	char *buf = us_read("latency"), *line, *save = NULL;
 	int in = 0, found = 0;
 
-	*count = *unmatched = *sum = 0;
+	*count = *untimed = *sum = 0;
 	if (!buf)
 		return -1;
 	for (line = strtok_r(buf, "\n", &save); line;
@@ -175,12 +177,12 @@ static int find_lat(const char *name, unsigned long long *count,
 		unsigned int op;
 		unsigned long long c, u, v;
 
-		if (sscanf(line, "opcode %u %31s count %llu unmatched %llu", &op,
+		if (sscanf(line, "opcode %u %31s count %llu untimed %llu", &op,
 			   n, &c, &u) == 4) {
 			in = !strcmp(n, name);
 			if (in) {
 				*count = c;
-				*unmatched = u;
+				*untimed = u;
 				found = 1;
 			}
 		} else if (in && strchr(line, ')') &&
@@ -389,15 +391,52 @@ static const char *pidstr(int pid)
 	return us_pidbuf;
 }
 
+/* latency_sample: write @s, 0 or -errno */
+static int sample_set(const char *s)
+{
+	int fd = open(US_SAMPLE, O_WRONLY);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* latency_sample as the parameter reads, -1 if it cannot be read */
+static long sample_get(void)
+{
+	char buf[32] = "";
+	int fd = open(US_SAMPLE, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
 FIXTURE(us) {
 	struct io_uring ring;
 	int ring_ok;
+	long sample;	/* latency_sample before the test */
 };
 
+/*
+ * Every request timed (latency_sample=1), so that the histograms hold
+ * exact counts; the tests of sampling itself set their own.
+ */
 FIXTURE_SETUP(us)
 {
+	self->sample = -1;
 	if (!have_module())
 		SKIP(return, "uringstat is not loaded (no " US_DIR ")");
+	self->sample = sample_get();
+	ASSERT_LE(0, self->sample);
+	ASSERT_EQ(0, sample_set("1"));
 	ASSERT_EQ(0, us_writes("filter_pid", pidstr(getpid())));
 	ASSERT_EQ(0, us_writes("reset", "1"));
 	self->ring_ok = 0;
@@ -409,6 +448,12 @@ FIXTURE_TEARDOWN(us)
 		io_uring_queue_exit(&self->ring);
 	if (have_module())
 		us_writes("filter_pid", "0");
+	if (self->sample >= 0) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%ld", self->sample);
+		sample_set(v);
+	}
 }
 
 /* The files exist with the SPEC's modes, and version names the kernel. */
@@ -1258,6 +1303,157 @@ TEST_F(us, latency_sums_to_completions)
 		       inflight_evicted());
 	close(p[0]);
 	close(p[1]);
+}
+
+/* keep this thread on one CPU: sampling counts down per CPU */
+static int pin_self(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return -errno;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (CPU_ISSET(cpu, &set)) {
+			CPU_ZERO(&set);
+			CPU_SET(cpu, &set);
+			return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+		}
+	}
+	return -ESRCH;
+}
+
+/*
+ * latency_sample=4 on one CPU: the 1st, 5th, ... 97th of 100 NOPs are
+ * timed (a write of the parameter restarts the count), the other 75
+ * count as untimed; every NOP still counts in opcodes.
+ */
+TEST_F(us, latency_sampled_one_in_n)
+{
+	unsigned long long cnt, unt, sum;
+	struct op_row op;
+	char *v;
+
+	ASSERT_EQ(0, pin_self());
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	ASSERT_EQ(0, sample_set("4"));
+	ASSERT_EQ(0, us_writes("reset", "1"));
+	submit_nops(&self->ring, 100, 0);
+	ASSERT_EQ(1, find_op("NOP", &op));
+	EXPECT_EQ(100, op.submitted);
+	EXPECT_EQ(100, op.completed);
+	ASSERT_EQ(1, find_lat("NOP", &cnt, &unt, &sum));
+	EXPECT_EQ(25, cnt);
+	EXPECT_EQ(25, sum);
+	EXPECT_EQ(75, unt);
+	v = us_read("version");
+	ASSERT_NE(NULL, v);
+	EXPECT_NE(NULL, strstr(v, "\nlatency_sample 4\n")) TH_LOG("%s", v);
+	free(v);
+}
+
+/*
+ * latency_sample=0: nothing is timed, yet the intermediate CQEs of a
+ * multishot accept, which do not name their request, still count under
+ * ACCEPT (their opcode is read from the user_data table without a lock).
+ */
+TEST_F(us, latency_off_still_counts_opcodes)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	unsigned long long cnt, unt, sum;
+	socklen_t alen = sizeof(a);
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct op_row op;
+	int lfd, c[3], i;
+
+	ASSERT_EQ(0, sample_set("0"));
+	EXPECT_EQ(0, sample_get());
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_GE(lfd, 0);
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&a, sizeof(a)));
+	ASSERT_EQ(0, listen(lfd, 8));
+	ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&a, &alen));
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	submit_nops(&self->ring, 10, 0);
+	sqe = io_uring_get_sqe(&self->ring);
+	io_uring_prep_multishot_accept(sqe, lfd, NULL, NULL, 0);
+	/*
+	 * A user_data of our own: an earlier test's torn-down ring at the
+	 * same address may have left a timed ACCEPT entry with user_data 0,
+	 * and CQEs without their request take the oldest entry of their
+	 * (ring, user_data).
+	 */
+	sqe->user_data = (__u64)getpid() << 32 | 0xacc;
+	ASSERT_EQ(1, io_uring_submit(&self->ring));
+	for (i = 0; i < 3; i++) {
+		c[i] = socket(AF_INET, SOCK_STREAM, 0);
+		ASSERT_EQ(0, connect(c[i], (struct sockaddr *)&a, sizeof(a)));
+		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+		EXPECT_GE(cqe->res, 0);
+		EXPECT_TRUE(cqe->flags & IORING_CQE_F_MORE);
+		close(cqe->res);
+		io_uring_cqe_seen(&self->ring, cqe);
+	}
+	ASSERT_EQ(1, find_op("ACCEPT", &op));
+	EXPECT_EQ(1, op.submitted);
+	EXPECT_EQ(3, op.completed);
+	ASSERT_EQ(1, find_lat("ACCEPT", &cnt, &unt, &sum));
+	EXPECT_EQ(0, cnt);
+	EXPECT_EQ(3, unt);
+	ASSERT_EQ(1, find_lat("NOP", &cnt, &unt, &sum));
+	EXPECT_EQ(0, cnt);
+	EXPECT_EQ(10, unt);
+	for (i = 0; i < 3; i++)
+		close(c[i]);
+	close(lfd);
+}
+
+/*
+ * A timed NOP that posts no CQE (IOSQE_CQE_SKIP_SUCCESS) leaves its
+ * entry behind. Its request struct, reused at once by an untimed NOP,
+ * must not be taken for it: that CQE stays untimed.
+ */
+TEST_F(us, latency_stale_entry_dropped)
+{
+	unsigned long long cnt, unt, sum;
+	int i;
+
+	ASSERT_EQ(0, pin_self());
+	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
+	self->ring_ok = 1;
+	for (i = 0; i < 8; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&self->ring);
+
+		ASSERT_EQ(0, sample_set("1"));
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+		ASSERT_EQ(1, io_uring_submit(&self->ring));
+		ASSERT_EQ(0, sample_set("0"));
+		submit_nops(&self->ring, 1, 0);
+	}
+	ASSERT_EQ(1, find_lat("NOP", &cnt, &unt, &sum));
+	EXPECT_EQ(0, cnt);
+	EXPECT_EQ(8, unt);
+}
+
+/* the parameter takes 0 to 1048576, in decimal, and nothing else */
+TEST_F(us, latency_sample_parameter)
+{
+	static const char *bad[] = { "-1", "1048577", "abc", "4x", "0x10" };
+	unsigned int i;
+
+	ASSERT_EQ(0, sample_set("1048576"));
+	EXPECT_EQ(1048576, sample_get());
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_NE(0, sample_set(bad[i])) TH_LOG("'%s'", bad[i]);
+		EXPECT_EQ(1048576, sample_get()) TH_LOG("'%s'", bad[i]);
+	}
+	ASSERT_EQ(0, sample_set("64\n"));
+	EXPECT_EQ(64, sample_get());
 }
 
 /* the module's figures agree with the kernel's own ring indexes */
