@@ -6,7 +6,7 @@ usage: vmbench-report.py OUT.rst VER=DIR...
 
 DIR is a VM's output directory (build/vm/VER-bench). Its console.log holds
 one line per vmbench run, from selftests/vm/init.sh:
-  # vmbench-result round=R state=loaded|unloaded vmbench nop=R rr=R
+  # vmbench-result round=R state=unloaded|loaded|timed vmbench nop=R rr=R
     bulk=R nops=N reqs=N bytes=N sqes_seen=N     (or "vmbench failed")
 and its plugin.log, from the icount QEMU plugin (bench/icount-plugin.c),
 the guest's instruction count at each of vmbench's markers:
@@ -15,8 +15,8 @@ ID 0 starts a run, then (PHASE << 1 | END) with PHASE 1 nop, 2 rr, 3 bulk;
 the k-th run in the plugin's log is the k-th result line of the console.
 The page gives, per kernel, guest instructions per io_uring NOP, per
 request/response through ringlb and per MiB of bulk through ringlb, with
-the module unloaded and loaded (medians over the rounds, and their
-spread), and the wall-clock rates (from the host's clock at the markers),
+the module unloaded, loaded at its defaults and loaded with every request
+timed (latency_sample=1) (medians over the rounds, and their spread), and the wall-clock rates (from the host's clock at the markers),
 labelled as the noisy figures they are.
 """
 import datetime
@@ -166,8 +166,11 @@ def main():
         "",
         "Measured inside the QEMU test VMs (``-accel tcg,thread=single``, one",
         "vCPU, ``-icount shift=0,sleep=off``: the guest's clock follows its",
-        "instruction count), one boot per kernel, with uringstat unloaded and loaded (at its",
-        "defaults, counters reset) in turn, the order alternating between",
+        "instruction count), one boot per kernel, with uringstat unloaded,",
+        "loaded at its defaults (one request in 64 timed for the latency",
+        "histogram) and loaded with every request timed",
+        "(``latency_sample=1``, what 1.1.0 did), in turn, the module",
+        "loaded afresh for each run and the order rotating between",
         "rounds. In each run ``bench/vmbench`` does a fixed amount of work:",
         "200,000 io_uring NOPs on a ring of its own (64 per",
         "``io_uring_enter``), 2,000 64-byte request/responses in turn on",
@@ -201,8 +204,9 @@ def main():
         "     - unloaded",
         "     - loaded",
         "     - cost of the module",
-        "     - spread unloaded",
-        "     - spread loaded",
+        "     - every request timed",
+        "     - cost, every request timed",
+        "     - spread (unloaded, loaded, timed)",
     ]
     summary = []
     for ver, kernel, rows, counted in kernels:
@@ -212,20 +216,29 @@ def main():
                       "     -", "     -", "     -", "     -", "     -"]
             continue
         for phase in ("nop", "rr", "bulk"):
-            u = [per_unit(r, phase) for r in rows if r["state"] == "unloaded"]
-            lo = [per_unit(r, phase) for r in rows if r["state"] == "loaded"]
-            mu, ml = med(u), med(lo)
-            cost = None if mu is None or ml is None else (ml / mu - 1) * 100
-            su, sl = spread(u), spread(lo)
+            per = {st: [per_unit(r, phase) for r in rows if r["state"] == st]
+                   for st in ("unloaded", "loaded", "timed")}
+            mu, ml, mt = (med(per[st]) for st in ("unloaded", "loaded", "timed"))
+
+            def cost(m):
+                return None if mu is None or m is None else (m / mu - 1) * 100
+
+            def pct(v, sign=""):
+                return "n/a" if v is None else f"{v:{sign}.1f} %"
+
+            spreads = ", ".join(pct(spread(per[st]))
+                                for st in ("unloaded", "loaded", "timed"))
             lines += [f"   * - {kernel}",
                       f"     - per {UNIT[phase][0]} ({phase})",
                       f"     - {fmt(mu)}", f"     - {fmt(ml)}",
-                      f"     - {'n/a' if cost is None else f'{cost:+.1f} %'}",
-                      f"     - {'n/a' if su is None else f'{su:.1f} %'}",
-                      f"     - {'n/a' if sl is None else f'{sl:.1f} %'}"]
-            if cost is not None:
-                summary.append(f"{kernel} {phase}: {cost:+.1f} % instructions "
-                               f"per {UNIT[phase][0]} loaded")
+                      f"     - {pct(cost(ml), '+')}",
+                      f"     - {fmt(mt)}",
+                      f"     - {pct(cost(mt), '+')}",
+                      f"     - {spreads}"]
+            if cost(ml) is not None:
+                summary.append(f"{kernel} {phase}: {cost(ml):+.1f} % instructions "
+                               f"per {UNIT[phase][0]} loaded, "
+                               f"{pct(cost(mt), '+')} with every request timed")
 
     lines += ["", "Rates (noisy)", "-------------", "",
               "Wall-clock rates of the same runs, timed by the host's clock",
@@ -237,8 +250,10 @@ def main():
               ".. list-table::", "   :header-rows: 1", "",
               "   * - kernel", "     - rounds",
               "     - NOPs/s unloaded", "     - NOPs/s loaded",
-              "     - rr/s unloaded", "     - rr/s loaded",
+              "     - NOPs/s timed",
+              "     - rr/s unloaded", "     - rr/s loaded", "     - rr/s timed",
               "     - bulk MB/s unloaded", "     - bulk MB/s loaded",
+              "     - bulk MB/s timed",
               "     - SQEs seen (median, loaded)"]
     for ver, kernel, rows, counted in kernels:
         def m(state, key):
@@ -248,10 +263,13 @@ def main():
                   f"     - {max(r['round'] for r in rows)}",
                   f"     - {fmt(m('unloaded', 'nop'))}",
                   f"     - {fmt(m('loaded', 'nop'))}",
+                  f"     - {fmt(m('timed', 'nop'))}",
                   f"     - {fmt(m('unloaded', 'rr'))}",
                   f"     - {fmt(m('loaded', 'rr'))}",
+                  f"     - {fmt(m('timed', 'rr'))}",
                   f"     - {fmt(m('unloaded', 'bulk'), 1)}",
                   f"     - {fmt(m('loaded', 'bulk'), 1)}",
+                  f"     - {fmt(m('timed', 'bulk'), 1)}",
                   f"     - {fmt(m('loaded', 'sqes_seen'))}"]
 
     lines += ["", "Every run, as measured (instructions per unit of work, and",

@@ -56,22 +56,26 @@ esac
 
 case " $what " in
 *" bench "*)
-	# the module's cost: the same boot, unloaded and loaded in turn (the
-	# order alternates), vmbench's fixed amounts of work (NOPs, and
+	# the module's cost: the same boot, unloaded, loaded at its defaults
+	# and loaded with every request timed (latency_sample=1), in turn
+	# (the order rotates), vmbench's fixed amounts of work (NOPs, and
 	# request/response and bulk through ringlb). Under `make vmbench`
 	# QEMU's icount plugin logs the instruction count at vmbench's
 	# markers: the k-th run's markers belong to the k-th result line, so
 	# every run prints one, failed or not.
-	for r in 1 2 3 4 5; do
-		order="unloaded loaded"
-		[ $((r % 2)) = 0 ] && order="loaded unloaded"
+	for r in 1 2 3; do
+		case $r in
+		1) order="unloaded loaded timed" ;;
+		2) order="loaded timed unloaded" ;;
+		*) order="timed unloaded loaded" ;;
+		esac
 		for state in $order; do
-			if [ $state = loaded ]; then
-				lsmod | grep -q '^uringstat' || insmod /uringstat.ko
-				echo 1 >/sys/kernel/debug/uringstat/reset
-			else
-				lsmod | grep -q '^uringstat' && rmmod uringstat
-			fi
+			# loaded afresh each time: its defaults, or every request timed
+			lsmod | grep -q '^uringstat' && rmmod uringstat
+			case $state in
+			loaded) insmod /uringstat.ko ;;
+			timed) insmod /uringstat.ko latency_sample=1 ;;
+			esac
 			out=$(/tests/vmbench -c 1 -n 2000 -m 64 -o 200000 \
 				/tests/ringlb/ringlb --engine uring) || out="vmbench failed"
 			seen=$(sed -n '2,$p' /sys/kernel/debug/uringstat/opcodes 2>/dev/null |
