@@ -632,39 +632,67 @@ TEST_F(us, failures_exact)
 }
 
 /*
+ * A loopback listener in *lfd, a multishot accept on it with @user_data,
+ * and three clients in c[] that it accepts, each CQE flagged MORE (the
+ * accepted sockets are closed): 0, or -1 after logging what failed.
+ */
+static int accept_three(struct io_uring *ring, __u64 user_data, int *lfd,
+			int c[3])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int i, ok;
+
+	*lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (*lfd < 0 || bind(*lfd, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(*lfd, 8) ||
+	    getsockname(*lfd, (struct sockaddr *)&a, &alen)) {
+		perror("accept_three: listener");
+		return -1;
+	}
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_multishot_accept(sqe, *lfd, NULL, NULL, 0);
+	sqe->user_data = user_data;
+	if (io_uring_submit(ring) != 1)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		c[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (c[i] < 0 ||
+		    connect(c[i], (struct sockaddr *)&a, sizeof(a)) ||
+		    io_uring_wait_cqe(ring, &cqe)) {
+			perror("accept_three: client");
+			return -1;
+		}
+		ok = cqe->res >= 0 && (cqe->flags & IORING_CQE_F_MORE);
+		if (!ok)
+			fprintf(stderr, "accept_three: CQE res %d flags 0x%x\n",
+				cqe->res, cqe->flags);
+		if (cqe->res >= 0)
+			close(cqe->res);
+		io_uring_cqe_seen(ring, cqe);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * A multishot accept posts one CQE per client, without its request: each
  * still counts under ACCEPT, with a latency sample.
  */
 TEST_F(us, multishot_accept)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	unsigned long long cnt, unm, sum;
-	socklen_t alen = sizeof(a);
-	struct io_uring_cqe *cqe;
 	struct ring_row r;
 	struct op_row op;
 	int lfd, c[3], i;
 
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_GE(lfd, 0);
-	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&a, sizeof(a)));
-	ASSERT_EQ(0, listen(lfd, 8));
-	ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&a, &alen));
 	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
 	self->ring_ok = 1;
-	io_uring_prep_multishot_accept(io_uring_get_sqe(&self->ring), lfd,
-				       NULL, NULL, 0);
-	ASSERT_EQ(1, io_uring_submit(&self->ring));
-	for (i = 0; i < 3; i++) {
-		c[i] = socket(AF_INET, SOCK_STREAM, 0);
-		ASSERT_EQ(0, connect(c[i], (struct sockaddr *)&a, sizeof(a)));
-		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
-		EXPECT_GE(cqe->res, 0);
-		EXPECT_TRUE(cqe->flags & IORING_CQE_F_MORE);
-		close(cqe->res);
-		io_uring_cqe_seen(&self->ring, cqe);
-	}
+	ASSERT_EQ(0, accept_three(&self->ring, 0, &lfd, c));
 	ASSERT_EQ(1, find_ring(getpid(), self->ring.ring_fd, &r));
 	EXPECT_EQ(1, r.c[C_SUB]);
 	EXPECT_EQ(3, r.c[C_COMP]);
@@ -1360,44 +1388,23 @@ TEST_F(us, latency_sampled_one_in_n)
  */
 TEST_F(us, latency_off_still_counts_opcodes)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	unsigned long long cnt, unt, sum;
-	socklen_t alen = sizeof(a);
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
 	struct op_row op;
 	int lfd, c[3], i;
 
 	ASSERT_EQ(0, sample_set("0"));
 	EXPECT_EQ(0, sample_get());
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_GE(lfd, 0);
-	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&a, sizeof(a)));
-	ASSERT_EQ(0, listen(lfd, 8));
-	ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&a, &alen));
 	ASSERT_EQ(0, io_uring_queue_init(8, &self->ring, 0));
 	self->ring_ok = 1;
 	submit_nops(&self->ring, 10, 0);
-	sqe = io_uring_get_sqe(&self->ring);
-	io_uring_prep_multishot_accept(sqe, lfd, NULL, NULL, 0);
 	/*
 	 * A user_data of our own: an earlier test's torn-down ring at the
 	 * same address may have left a timed ACCEPT entry with user_data 0,
 	 * and CQEs without their request take the oldest entry of their
 	 * (ring, user_data).
 	 */
-	sqe->user_data = (__u64)getpid() << 32 | 0xacc;
-	ASSERT_EQ(1, io_uring_submit(&self->ring));
-	for (i = 0; i < 3; i++) {
-		c[i] = socket(AF_INET, SOCK_STREAM, 0);
-		ASSERT_EQ(0, connect(c[i], (struct sockaddr *)&a, sizeof(a)));
-		ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
-		EXPECT_GE(cqe->res, 0);
-		EXPECT_TRUE(cqe->flags & IORING_CQE_F_MORE);
-		close(cqe->res);
-		io_uring_cqe_seen(&self->ring, cqe);
-	}
+	ASSERT_EQ(0, accept_three(&self->ring, (__u64)getpid() << 32 | 0xacc,
+				  &lfd, c));
 	ASSERT_EQ(1, find_op("ACCEPT", &op));
 	EXPECT_EQ(1, op.submitted);
 	EXPECT_EQ(3, op.completed);
