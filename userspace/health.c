@@ -71,10 +71,10 @@ static void passive_down(struct worker *w, struct backend *be,
 /*
  * Passive health, from live traffic on any worker: passive-fall connects
  * in a row that failed (a connect that works resets the run), or
- * passive-fall connections in a row that the server reset (one that
- * ended otherwise resets that run), take the server out for
- * passive-down ms. Then, without active checks it is simply tried again;
- * with them it needs rise good checks, counted meanwhile.
+ * passive-fall connections in a row that the server reset before it was
+ * sent a byte (one that ended otherwise resets that run), take the server
+ * out for passive-down ms. Then, without active checks it is simply
+ * tried again; with them it needs rise good checks, counted meanwhile.
  */
 void server_connect_result(struct worker *w, struct backend *be,
 			   struct server *srv, bool ok)
@@ -96,17 +96,28 @@ void server_connect_result(struct worker *w, struct backend *be,
 }
 
 void server_conn_ended(struct worker *w, struct backend *be,
-		       struct server *srv, bool reset)
+		       struct server *srv, bool reset, bool fed)
 {
 	unsigned int run;
 	char msg[96];
 
-	if (!reset) {
+	if (reset)
+		atomic_fetch_add_explicit(&srv->resets, 1,
+					  memory_order_relaxed);
+	/*
+	 * A reset after client bytes may be the client's doing: a server
+	 * closes with unread input on a request it refuses, or on the data
+	 * streams of an iperf3 test that ended. Counted, it would let any
+	 * client take a server out for everyone with three bad requests.
+	 * A server that resets what it was never sent (a dead application
+	 * behind a live listener, an overflowing accept queue with
+	 * tcp_abort_on_overflow) is failing on its own.
+	 */
+	if (!reset || fed) {
 		if (atomic_load_explicit(&srv->reset_run, memory_order_relaxed))
 			atomic_store(&srv->reset_run, 0);
 		return;
 	}
-	atomic_fetch_add_explicit(&srv->resets, 1, memory_order_relaxed);
 	run = atomic_fetch_add(&srv->reset_run, 1) + 1;
 	if (be->passive_fall && run >= (unsigned int)be->passive_fall) {
 		snprintf(msg, sizeof(msg),

@@ -33,9 +33,12 @@ void server_connect_result(struct worker *w, struct backend *be,
 			   struct server *srv, bool ok);
 /* a server given by name resolved for the first time */
 void server_found(struct backend *be, struct server *srv);
-/* an established connection ended; @reset: the server reset it */
+/*
+ * An established connection ended; @reset: the server reset it; @fed:
+ * the server had been sent client bytes by then.
+ */
 void server_conn_ended(struct worker *w, struct backend *be,
-		       struct server *srv, bool reset);
+		       struct server *srv, bool reset, bool fed);
 void server_set_admin(struct backend *be, struct server *srv, bool disabled);
 void server_set_weight(struct backend *be, struct server *srv,
 		       unsigned int weight);

@@ -831,7 +831,8 @@ void conn_server_released(struct worker *w, struct conn *c)
 	/* how it ended is passive health's, once it was established */
 	if (c->established)
 		server_conn_ended(w, be, srv, c->end &&
-				  !strcmp(c->end, conn_reset_reason(SIDE_SERVER)));
+				  !strcmp(c->end, conn_reset_reason(SIDE_SERVER)),
+				  c->dir[DIR_UP].bytes > 0);
 	c->established = false;
 	atomic_fetch_sub_explicit(&srv->active, 1, memory_order_relaxed);
 }
