@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/un.h>
 
@@ -411,6 +412,66 @@ TEST_F_TIMEOUT(hostile, slow_download_is_progress, 120)
 	EXPECT_EQ(stream_hash(hdr.seed, len), h);
 	ASSERT_EQ(0, rl_access(&e->rl, cport, 5000 + slack_ms(), &a));
 	EXPECT_STREQ("done", a.end);
+}
+
+/*
+ * A download through a one-page pipe: most splices from the server's
+ * socket stop at a page boundary, short of the pipe's room, with bytes
+ * still queued. The client reads slowly at first, so the proxy stops
+ * reading and the server's window closes: from then on the server sends
+ * nothing, and a direction that took a short splice for a dry socket
+ * waited for a POLL_IN that never came. Every byte must arrive, with no
+ * gap longer than the deadline, and no timeout configured to hide one.
+ */
+TEST_F_TIMEOUT(hostile, one_page_pipe_window_closed, 120)
+{
+	struct rl_env *e = &self->e;
+	struct rl_opts o = {
+		.threads = 1,
+		.extra = { "--pipe-size", "4096" },
+	};
+	uint64_t len = 16 * MIB, got = 0, h = FNV_OFFSET;
+	struct wire_hdr hdr = {
+		.magic = WIRE_MAGIC, .mode = BE_DUPLEX, .id = 1,
+	};
+	static uint8_t buf[64 * 1024];
+	struct pollfd p;
+	ssize_t n = -1;
+	int fd, r;
+
+	CHECK_SKIP(e);
+	env_backends(_metadata, e, 1);
+	o.servers[o.nservers++] = e->be[0].addr;
+	env_spawn(_metadata, e, &o);
+	env_settle(_metadata, e);
+
+	hdr.seed = flow_seed(e, 1, 1);
+	hdr.len = len;
+	fd = env_connect(_metadata, e);
+	env_keep_fd(e, fd);
+	ASSERT_EQ((ssize_t)sizeof(hdr), write(fd, &hdr, sizeof(hdr)));
+	shutdown(fd, SHUT_WR);
+	/* 4 MiB slowly: the proxy's queues and the server's window fill */
+	while (got < len) {
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		r = poll(&p, 1, 5000 + slack_ms());
+		ASSERT_EQ(1, r) TH_LOG("no byte for %d ms after %llu of %llu",
+				       5000 + slack_ms(),
+				       (unsigned long long)got,
+				       (unsigned long long)len);
+		n = read(fd, buf, got < 4 * MIB ? 4096 : sizeof(buf));
+		if (n <= 0)
+			break;
+		h = fnv1a(h, buf, n);
+		got += n;
+		if (got < 4 * MIB)
+			sleep_ms(2);	/* the pace of the reader, not a wait */
+	}
+	EXPECT_LT(0, n) TH_LOG("read: %s after %llu bytes",
+			       n ? strerror(errno) : "EOF",
+			       (unsigned long long)got);
+	EXPECT_EQ(len, got);
+	EXPECT_EQ(stream_hash(hdr.seed, len), h);
 }
 
 /* A client that stops reading is closed by the write timeout. */
