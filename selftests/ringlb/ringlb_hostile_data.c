@@ -366,6 +366,34 @@ TEST_F_TIMEOUT(hostile, no_fd_for_pipes, 180)
 /* ---- timeouts ------------------------------------------------------- */
 
 /*
+ * Start ringlb with @o in front of one duplex backend and ask it for a
+ * download of @hdr->len bytes (seeded into @hdr): the client's socket,
+ * its sending side already shut, or -EIO.
+ */
+static int download_start(struct __test_metadata *_metadata,
+			  struct rl_env *e, struct rl_opts *o,
+			  struct wire_hdr *hdr)
+{
+	int fd;
+
+	env_backends(_metadata, e, 1);
+	o->servers[o->nservers++] = e->be[0].addr;
+	env_spawn(_metadata, e, o);
+	env_settle(_metadata, e);
+
+	hdr->magic = WIRE_MAGIC;
+	hdr->mode = BE_DUPLEX;
+	hdr->id = 1;
+	hdr->seed = flow_seed(e, 1, 1);
+	fd = env_connect(_metadata, e);
+	env_keep_fd(e, fd);
+	if (write(fd, hdr, sizeof(*hdr)) != (ssize_t)sizeof(*hdr))
+		return -EIO;
+	shutdown(fd, SHUT_WR);
+	return fd;
+}
+
+/*
  * A 4 MiB download read steadily at about 1 MB/s, under an idle timeout
  * of 400 ms: the proxy has the whole stream early and then only sends,
  * which is progress. It must not be cut.
@@ -379,9 +407,7 @@ TEST_F_TIMEOUT(hostile, slow_download_is_progress, 120)
 			   "--server-timeout", "400" },
 	};
 	uint64_t len = 4 * MIB, got = 0, h = FNV_OFFSET;
-	struct wire_hdr hdr = {
-		.magic = WIRE_MAGIC, .mode = BE_DUPLEX, .id = 1,
-	};
+	struct wire_hdr hdr = { .len = len };
 	static uint8_t buf[32 * 1024];
 	struct access_line a;
 	uint16_t cport;
@@ -389,18 +415,9 @@ TEST_F_TIMEOUT(hostile, slow_download_is_progress, 120)
 	int fd;
 
 	CHECK_SKIP(e);
-	env_backends(_metadata, e, 1);
-	o.servers[o.nservers++] = e->be[0].addr;
-	env_spawn(_metadata, e, &o);
-	env_settle(_metadata, e);
-
-	hdr.seed = flow_seed(e, 1, 1);
-	hdr.len = len;
-	fd = env_connect(_metadata, e);
-	env_keep_fd(e, fd);
+	fd = download_start(_metadata, e, &o, &hdr);
+	ASSERT_LE(0, fd);
 	cport = local_port(fd);
-	ASSERT_EQ((ssize_t)sizeof(hdr), write(fd, &hdr, sizeof(hdr)));
-	shutdown(fd, SHUT_WR);
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		h = fnv1a(h, buf, n);
 		got += n;
@@ -431,26 +448,15 @@ TEST_F_TIMEOUT(hostile, one_page_pipe_window_closed, 120)
 		.extra = { "--pipe-size", "4096" },
 	};
 	uint64_t len = 16 * MIB, got = 0, h = FNV_OFFSET;
-	struct wire_hdr hdr = {
-		.magic = WIRE_MAGIC, .mode = BE_DUPLEX, .id = 1,
-	};
+	struct wire_hdr hdr = { .len = len };
 	static uint8_t buf[64 * 1024];
 	struct pollfd p;
 	ssize_t n = -1;
 	int fd, r;
 
 	CHECK_SKIP(e);
-	env_backends(_metadata, e, 1);
-	o.servers[o.nservers++] = e->be[0].addr;
-	env_spawn(_metadata, e, &o);
-	env_settle(_metadata, e);
-
-	hdr.seed = flow_seed(e, 1, 1);
-	hdr.len = len;
-	fd = env_connect(_metadata, e);
-	env_keep_fd(e, fd);
-	ASSERT_EQ((ssize_t)sizeof(hdr), write(fd, &hdr, sizeof(hdr)));
-	shutdown(fd, SHUT_WR);
+	fd = download_start(_metadata, e, &o, &hdr);
+	ASSERT_LE(0, fd);
 	/* 4 MiB slowly: the proxy's queues and the server's window fill */
 	while (got < len) {
 		p = (struct pollfd){ .fd = fd, .events = POLLIN };
