@@ -129,22 +129,24 @@ static void pump_later(struct uring_worker *u, struct conn *c, int d)
 /*
  * Is the source socket dry after a splice of @n bytes that did not fill
  * the pipe's @room? Not always: the pipe holds room / PAGE_SIZE buffers,
- * and a socket's data in partly filled pages uses them up before the
- * bytes. Taken for dry then, the direction would wait for a POLL_IN that
- * comes only with new data, and a sender whose window the waiting bytes
- * closed sends none: the stream stalled until a timeout cut it. So ask
- * the socket, unless @n is too small for the buffers to have run out:
- * each would hold under 64 bytes on average, where a socket's bytes sit
- * in page fragments far larger (a request or a response that small is
- * one or two buffers). Asked
- * after every short splice, keep-alive through --forward splice cost
- * 0.6-4.2 us more per request (4 rounds at 10,000 req/s).
+ * one run of bytes within one page each, and a socket's data in many
+ * small pieces (a page's tail, packets from a NIC, pipelined requests)
+ * uses them up before the bytes. Taken for dry then, the direction waits
+ * for a POLL_IN that comes only with new data, and a sender that waits
+ * for answers, or whose window the queued bytes closed, sends none: the
+ * stream stalled until a timeout cut it. Fewer bytes than buffers cannot
+ * have used them all up; after more, the socket is asked. That costs
+ * --forward splice an ioctl per message, as the epoll engine pays a
+ * splice that returns EAGAIN.
  */
 static bool src_dry(int fd, unsigned int n, unsigned int room)
 {
+	static unsigned int page;
 	int q;
 
-	if (n < room / 64)
+	if (!page)
+		page = (unsigned int)sysconf(_SC_PAGESIZE);
+	if (n < room / page)
 		return true;
 	return !ioctl(fd, FIONREAD, &q) && !q;
 }
