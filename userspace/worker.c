@@ -335,6 +335,16 @@ void conn_tx(struct worker *w, struct conn *c, int d, size_t n, bool more)
 	else
 		STAT_ADD(w, bytes_down, n);
 	c->t_side[dir_dst(d)] = w->now_ms;
+	/*
+	 * The destination took the last of it: from now the proxy waits
+	 * on the source again. It read nothing from it while the bytes
+	 * waited (a slow reader's queue, drained before --forward auto
+	 * moves a direction to splice, can take longer than the source's
+	 * timeout), so the source's silence counts from here, not from
+	 * its last bytes: those would time it out at once.
+	 */
+	if (!more && c->t_wait[d])
+		c->t_side[dir_src(d)] = w->now_ms;
 	c->t_wait[d] = more ? w->now_ms : 0;
 	conn_touch(w, c);
 }
