@@ -1703,7 +1703,7 @@ TEST_F(lb, client_provoked_resets_keep_server_in)
 				   sizeof(out)));
 		if (json_server_field(out, "a", "resets") >= 6)
 			break;
-		usleep(20 * 1000);
+		sleep_ms(20);
 	} while (now_ms() < end);
 	EXPECT_EQ(6, json_server_field(out, "a", "resets")) TH_LOG("%s", out);
 	EXPECT_EQ(0, json_server_field(out, "a", "passive_downs"));
