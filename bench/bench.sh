@@ -9,6 +9,9 @@
 #   rate-close     RATE_CLOSE conn/s, one request each (Connection: close)
 #   pipeline       PIPE_CONNS connections with PIPE_DEPTH requests in
 #                  flight each (closed loop): req/s against direct's
+#   floor (bench/floor.c, FLOOR=1) runs beside the proxies here only: the
+#   kernel operations ringlb's default mode uses for this traffic, with no
+#   proxy around them, so the least a proxy built this way can cost
 #   each in two placements (PLACEMENTS): unpinned, and pinned (the proxy
 #   on CPU PIN_PROXY, load generator and backend on CPU PIN_LOAD). Per
 #   run: the proxy's CPU time per request (utime+stime of its processes
@@ -59,7 +62,7 @@
 #   FR_DURATION [5] s measured  FR_WARMUP [1] s  RATE_KA [10000]
 #   RATE_KA_CONNS [20]  RATE_CLOSE [2000]  PIPE_CONNS [50]  PIPE_DEPTH
 #   [16]  FR_CONTENDERS [all but socat]  PIN_PROXY [0]  PIN_LOAD [1]
-#   BUSY_MAX [10] %  BUSY_TRIES [3]  BUSY_WAIT [5] s  COUNT [1] (0: no
+#   FLOOR [1] (0: no floor contender)  BUSY_MAX [10] %  BUSY_TRIES [3]  BUSY_WAIT [5] s  COUNT [1] (0: no
 #   counting pass)  MEMORY [1] (0: no idle-connection memory pass)
 #   QUICK [0]: 1 = smoke run in about a minute and a half (direct,
 #   ringlb uring-splice and auto, HAProxy; bulk1 and keepalive 1 round
@@ -126,6 +129,7 @@ RATE_KA_CONNS=${RATE_KA_CONNS:-20}
 RATE_CLOSE=${RATE_CLOSE:-2000}
 PIPE_CONNS=${PIPE_CONNS:-50}
 PIPE_DEPTH=${PIPE_DEPTH:-16}
+FLOOR=${FLOOR:-1}
 PIN_PROXY=${PIN_PROXY:-0}
 PIN_LOAD=${PIN_LOAD:-1}
 BUSY_MAX=${BUSY_MAX:-10}
@@ -161,6 +165,13 @@ PACE=$OUT/pace
 if [ ! -x "$PACE" ] || [ "$top/bench/pace.c" -nt "$PACE" ]; then
 	${CC:-cc} -O2 -g -Wall -Wextra -o "$PACE" "$top/bench/pace.c" \
 		-lpthread -lm || die "cannot build bench/pace.c"
+fi
+FLOORBIN=$OUT/floor
+if [ "$FLOOR" = 1 ] && { [ ! -x "$FLOORBIN" ] ||
+	[ "$top/bench/floor.c" -nt "$FLOORBIN" ]; }; then
+	${CC:-cc} -O2 -g -Wall -Wextra -Wno-missing-field-initializers \
+		-o "$FLOORBIN" "$top/bench/floor.c" -luring ||
+		die "cannot build bench/floor.c"
 fi
 rm -rf "$OUT/logs" "$OUT/profiles" "$OUT/smaps"
 mkdir -p "$OUT/logs" "$OUT/profiles" "$OUT/smaps"
@@ -422,6 +433,17 @@ start_contender()
 	[ "$c" = direct ] && { PIDS[$c]=""; return 0; }
 	write_configs "$c"
 	case $c in
+	floor)
+		# HTTP only: it has no place in the closed-loop workloads
+		"$FLOORBIN" "127.0.0.1:${PORT_HTTP[$c]}" "127.0.0.1:$P_HTTP" \
+			2>>"$work/floor.log" &
+		pids+=($!)
+		bg_pids+=("${pids[@]}")
+		PIDS[$c]="${pids[*]}"
+		wait_listen "${PORT_HTTP[$c]}" ||
+			{ say "floor did not start"; return 1; }
+		return 0
+		;;
 	ringlb-*)
 		"$RINGLB" -c "$work/$c.ini" 2>>"$work/$c.log" &
 		pids+=($!)
@@ -826,8 +848,19 @@ with open(sys.argv[3], "a") as f:
 PY
 }
 
+# the floor joins the fixed-rate workloads only
+fr_all=${FR_CONTENDERS:-$live}
+if [ "$FLOOR" = 1 ] && [ -n "$FR_WORKLOADS" ]; then
+	read -r PORT_HTTP[floor] < <(free_ports 1)
+	if start_contender floor && probe_http floor; then
+		[ -z "${FR_CONTENDERS:-}" ] && fr_all="$fr_all floor"
+	else
+		say "floor: not answering: left out"
+		BROKEN[floor]=1
+	fi
+fi
 fr_live=""
-for c in ${FR_CONTENDERS:-$live}; do
+for c in $fr_all; do
 	[ "$c" = socat ] && [ -z "${FR_CONTENDERS:-}" ] && continue
 	[ -n "${PORT_HTTP[$c]:-}" ] && [ -z "${BROKEN[$c]:-}" ] && fr_live="$fr_live $c"
 done
@@ -872,6 +905,8 @@ if [ -n "$blocks" ] && [ "$n_fr" -gt 0 ]; then
 			record "$r" "$b" all idle_before_pct "$busy"
 			for ((i = 0; i < n_fr; i++)); do
 				c=${fr_arr[$(((i + r - 1) % n_fr))]}
+				# the floor keeps one message per direction in flight
+				[ "$c" = floor ] && [ "${b%@*}" = pipeline ] && continue
 				measure_fr "$r" "$b" "$c"
 			done
 			FR_DONE[$b]=$((${FR_DONE[$b]:-0} + 1))

@@ -31,10 +31,11 @@ import statistics
 import subprocess
 import sys
 
-CONTENDER_ORDER = ["direct", "ringlb-uring-splice", "ringlb-uring-buffers",
+CONTENDER_ORDER = ["direct", "floor", "ringlb-uring-splice", "ringlb-uring-buffers",
                    "ringlb-epoll-splice", "ringlb-epoll-buffers",
                    "ringlb-auto", "haproxy", "nginx", "socat"]
 DEFAULT = "ringlb-auto"         # ringlb as shipped: --engine/--forward auto
+FLOOR = "floor"                 # bench/floor.c: the kernel operations alone
 RINGLB = [c for c in CONTENDER_ORDER if c.startswith("ringlb-")]
 WORKLOADS = ["bulk1", "bulk8", "keepalive", "close"]
 MAIN_METRIC = {"bulk1": "gbps", "bulk8": "gbps", "keepalive": "rate",
@@ -312,6 +313,26 @@ class Results:
                     DEFAULT, best, "gbps", 1 / AUTO_SLACK, False, ""))
         return t
 
+    def floor_refs(self):
+        """per CPU block: the floor against HAProxy, ringlb-auto against
+        the floor, and the target that block is judged by"""
+        rows = []
+        for p in PLACEMENTS:
+            for w in ("rate-ka", "rate-close"):
+                b = w + "@" + p
+                if b not in self.blocks or not self.values(b, FLOOR,
+                                                           "cpu_us"):
+                    continue
+                rows.append({
+                    "block": b, "goal": FR_CPU_TARGET[w],
+                    "us": {c: self.med(b, c, "cpu_us")
+                           for c in (FLOOR, DEFAULT, "haproxy")},
+                    "floor_vs_haproxy": self.paired(b, FLOOR, "haproxy",
+                                                    "cpu_us"),
+                    "default_vs_floor": self.paired(b, DEFAULT, FLOOR,
+                                                    "cpu_us")})
+        return rows
+
     # ---- targets ----------------------------------------------------
     def targets(self):
         """list of dicts: name, value text, goal text, met (True/False/None),
@@ -409,7 +430,9 @@ class Results:
     def table_rows(self):
         cols = self.columns()
         head = ["contender"] + [h for h, _ in cols]
-        rows = [[c] + [f(c) for _, f in cols] for c in self.contenders]
+        # the floor runs in the fixed-rate workloads only
+        rows = [[c] + [f(c) for _, f in cols] for c in self.contenders
+                if c != FLOOR]
         return head, rows
 
     def text_table(self):
@@ -427,6 +450,7 @@ class Results:
         s = {"machine": self.machine, "medians": {}, "syscalls": {},
              "memory": self.mem, "targets": self.targets(), "best": {},
              "fr_targets": self.fr_targets(),
+             "floor": self.floor_refs(),
              "fr_counts": {"%s %s" % k: v for k, v in self.counts.items()},
              "fr_skipped": self.skipped, "fr_dropped": self.dropped}
         for (w, c, m), v in self.raw.items():
@@ -684,6 +708,7 @@ def write_doc(R, path):
         missed = [x["name"] for x in R.fr_targets() if x["met"] is False]
         t.append(("Not met in this run: %s.\n" % "; ".join(missed))
                  if missed else "All of them are met in this run.\n")
+        t.append(floor_text(R))
         t.append(fr_section(R, plots))
 
     if not R.workloads:
@@ -730,7 +755,7 @@ def write_doc(R, path):
              "sensitive to a noisy machine than the rates):\n")
     rows = []
     for c in R.contenders:
-        if c == "direct":
+        if c in ("direct", FLOOR):
             continue
         r = [c]
         for w in R.workloads:
@@ -985,6 +1010,43 @@ def fr_targets_table(R):
                       "result"], rows)
 
 
+def floor_text(R):
+    """the floor beside the CPU targets: what no trimming of ringlb beats"""
+    refs = R.floor_refs()
+    if not refs:
+        return ""
+    t = [hline("The floor under the CPU targets", "~")]
+    t.append(
+        "``floor`` (bench/floor.c) runs in the same rounds as the proxies: "
+        "the kernel operations ringlb's default mode issues for this "
+        "traffic (a SINGLE_ISSUER and DEFER_TASKRUN ring, multishot "
+        "accept, multishot recv from a provided buffer ring, one send per "
+        "buffer, one ``io_uring_enter`` per loop that waits for one "
+        "completion more than the sends it queued, a blocking connect on "
+        "loopback) with no proxy around them: no configuration, "
+        "balancing, health, timeouts, limits, logs or metrics. Its CPU per "
+        "request is what the kernel charges for those bytes and wake-ups. "
+        "*floor vs HAProxy* is the least ratio a proxy built this way can "
+        "reach here; *%s vs floor* is what ringlb costs on top of it. A "
+        "target below the first is out of reach of any trimming of "
+        "ringlb's own code: only a way to ask the kernel for less (fewer "
+        "wake-ups, fewer or cheaper sends) could reach it.\n" % DEFAULT)
+    rows = []
+    for x in refs:
+        fh, df = x["floor_vs_haproxy"], x["default_vs_floor"]
+        rows.append([block_title(R, x["block"]),
+                     fmt(x["us"][FLOOR]), fmt(x["us"][DEFAULT]),
+                     fmt(x["us"]["haproxy"]),
+                     "-" if not fh else "%.2fx (%.2f-%.2f)" % fh[:3],
+                     "-" if not df else "%.2fx (%.2f-%.2f)" % df[:3],
+                     "<= %.2fx" % x["goal"]])
+    t.append(rst_table(["block", "floor us", "%s us" % DEFAULT,
+                        "HAProxy us", "floor vs HAProxy (range)",
+                        "%s vs floor (range)" % DEFAULT,
+                        "target vs HAProxy"], rows))
+    return "\n".join(t)
+
+
 def fr_findings(R):
     """what the fixed-rate figures show, in words, from this run"""
     out = []
@@ -1051,7 +1113,8 @@ def fr_findings(R):
                if R.med(b, c, "p50_us") is not None]
         if lat:
             txt.append("Latency p50/p99 from the due time: %s "
-                       "(direct is the floor: no proxy)." % ", ".join(lat))
+                       "(direct has no proxy: the least latency)."
+                       % ", ".join(lat))
         lag = R.med(b, "direct", "lag_p50_us")
         if lag is not None:
             txt.append("The load generator sent %.0f us late at the median "
@@ -1552,6 +1615,12 @@ def main():
                 "" if not x["range"] else "%.2f-%.2f" % x["range"],
                 x["rounds"] or "", x["goal"],
                 {True: "met", False: "NOT MET", None: "no data"}[x["met"]]))
+        for x in R.floor_refs():
+            fh, df = x["floor_vs_haproxy"], x["default_vs_floor"]
+            print("  floor %-22s %s us; vs HAProxy %s; %s vs floor %s" % (
+                x["block"], fmt(x["us"][FLOOR]),
+                "-" if not fh else "%.2fx (%.2f-%.2f)" % fh[:3], DEFAULT,
+                "-" if not df else "%.2fx (%.2f-%.2f)" % df[:3]))
         print()
     if not R.workloads:
         if a.doc:
