@@ -13,7 +13,7 @@ KSFT_HDRS := $(BUILD)/kselftest/kselftest_harness.h
 
 .PHONY: all userspace selftests modules deps check vmcheck run bench \
 	install uninstall clean asan vm-payload fuzz fuzz-build soak vmbench \
-	cluster-demo man deb
+	cluster-demo man deb bench-tools
 
 all: userspace selftests modules-if-possible
 
@@ -72,6 +72,16 @@ fuzz-build:
 fuzz: fuzz-build
 	$(MAKE) -s -C userspace/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
+# make bench's own programs (the paced load generator, the floor), built
+# with -Werror by `make check` so they cannot rot between bench runs;
+# bench.sh builds its own copies.
+bench-tools:
+	@mkdir -p $(BUILD)/bench-tools
+	$(CC) -O2 -g -Wall -Wextra -Werror -o $(BUILD)/bench-tools/pace \
+		bench/pace.c -lpthread -lm
+	$(CC) -O2 -g -Wall -Wextra -Wno-missing-field-initializers -Werror \
+		-o $(BUILD)/bench-tools/floor bench/floor.c -luring
+
 # Mixed load through ringlb for SOAK_SECONDS (default 600): RSS and fds
 # sampled every second into $(BUILD)/soak (CSV and a plot), must stay flat.
 SOAK_SECONDS ?= 600
@@ -106,6 +116,7 @@ check: deps
 	$(MAKE) CFLAGS_EXTRA=-Werror userspace selftests asan
 	$(MAKE) -C selftests/ringlb OUT=$(BUILD)/asan/selftests RINGLB_OUT=$(BUILD)/asan SAN=1
 	$(MAKE) fuzz-build
+	$(MAKE) bench-tools
 	scripts/check.sh \
 		"unit=$(MAKE) -s -C userspace CFLAGS_EXTRA=-Werror test" \
 		"unit-asan=$(MAKE) -s -C userspace SAN=1 OUT=$(BUILD)/asan CFLAGS_EXTRA=-Werror test" \
