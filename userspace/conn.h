@@ -61,6 +61,7 @@ static inline int dir_dst(int d) { return d == DIR_UP ? SIDE_SERVER : SIDE_CLIEN
 #define DIR_SRC_HUP	0x800	/* uring splice: the source's poll saw its end */
 #define DIR_SPLICE	0x1000	/* uring auto: this direction went to splice */
 #define DIR_TO_SPLICE	0x2000	/* uring auto: going there, once drained */
+#define DIR_SEND_SLOW	0x4000	/* uring buffers: a send outlived its enter: not in u->expect */
 
 struct pipe_pair;
 struct pp_state;
@@ -84,6 +85,7 @@ struct dir {
 	uint32_t buf_len, buf_off;
 	uint8_t d;			/* DIR_UP or DIR_DOWN: index in conn */
 	uint8_t full_run;		/* uring auto: full buffers in a row */
+	uint8_t send_iter;		/* uring buffers: loop turn its send was queued in */
 };
 
 struct conn {

@@ -95,7 +95,10 @@ static void send_head(struct uring_worker *u, struct conn *c, int d)
 	uring_sqe_fd(u, sqe, c, dst);
 	uring_sqe_ud(sqe, c, UD_SEND, d, (uint16_t)dir->qhead);
 	dir->flags |= DIR_SEND_BUSY;
-	u->expect++;	/* a send to a socket with room completes at once */
+	/* a send to a socket with room completes at once (loop_wait()) */
+	dir->send_iter = u->turn;
+	if (!(dir->flags & DIR_SEND_SLOW))
+		u->expect++;
 }
 
 static void chunk_put(struct uring_worker *u, unsigned int bid)
@@ -317,6 +320,12 @@ static void send_done(struct uring_worker *u, struct conn *c, int d,
 		return;
 	}
 	dir->flags &= ~DIR_SEND_BUSY;
+	/*
+	 * Queued while turn T's CQEs were handled, submitted by the next
+	 * wait: at once means handled in turn T + 1, with a full batch.
+	 */
+	if (u->short_wait || (uint8_t)(dir->send_iter + 1) != u->turn)
+		dir->flags |= DIR_SEND_SLOW;
 	if (cqe->flags & IORING_CQE_F_MORE)
 		ch->zc_refs++;	/* a notification will follow */
 	if (c->state != CONN_FORWARDING)
