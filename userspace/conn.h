@@ -85,7 +85,7 @@ struct dir {
 	uint32_t buf_len, buf_off;
 	uint8_t d;			/* DIR_UP or DIR_DOWN: index in conn */
 	uint8_t full_run;		/* uring auto: full buffers in a row */
-	uint8_t send_iter;		/* uring buffers: loop turn its send was queued in */
+	uint8_t send_turn;		/* uring buffers: loop turn its send was queued in */
 };
 
 struct conn {

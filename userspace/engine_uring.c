@@ -818,13 +818,17 @@ static void uring_worker_fini(struct uring_worker *u)
 static int loop_wait(struct uring_worker *u)
 {
 	unsigned int expect = u->expect;
+	int ret;
 
 	u->expect = 0;
 	/* without a bound (before 5.11), never wait past the first CQE */
 	if (!(u->ring.features & IORING_FEAT_EXT_ARG))
 		expect = 0;
-	u->asked = 1 + expect;
-	return uring_submit_wait(u, 1 + expect, expect ? EXPECT_WAIT_US : 0);
+	ret = uring_submit_wait(u, 1 + expect, expect ? EXPECT_WAIT_US : 0);
+	u->turn++;
+	/* fewer CQEs than asked for: the bound ended it (or a signal) */
+	u->short_wait = expect && io_uring_cq_ready(&u->ring) < 1 + expect;
+	return ret;
 }
 
 /* wait up to 10 ms for completions, submitting nothing */
@@ -881,9 +885,6 @@ static int uring_run(struct worker *w)
 			STAT_ADD(w, uring_sqes, ret);
 
 		w->now_ms = clock_ms();
-		u.turn++;
-		u.short_wait = u.asked > 1 &&
-			       io_uring_cq_ready(&u.ring) < u.asked;
 		io_uring_for_each_cqe(&u.ring, head, cqe) {
 			handle_cqe(&u, cqe);
 			n++;

@@ -96,7 +96,7 @@ static void send_head(struct uring_worker *u, struct conn *c, int d)
 	uring_sqe_ud(sqe, c, UD_SEND, d, (uint16_t)dir->qhead);
 	dir->flags |= DIR_SEND_BUSY;
 	/* a send to a socket with room completes at once (loop_wait()) */
-	dir->send_iter = u->turn;
+	dir->send_turn = u->turn;
 	if (!(dir->flags & DIR_SEND_SLOW))
 		u->expect++;
 }
@@ -324,7 +324,7 @@ static void send_done(struct uring_worker *u, struct conn *c, int d,
 	 * Queued while turn T's CQEs were handled, submitted by the next
 	 * wait: at once means handled in turn T + 1, with a full batch.
 	 */
-	if (u->short_wait || (uint8_t)(dir->send_iter + 1) != u->turn)
+	if (u->short_wait || (uint8_t)(dir->send_turn + 1) != u->turn)
 		dir->flags |= DIR_SEND_SLOW;
 	if (cqe->flags & IORING_CQE_F_MORE)
 		ch->zc_refs++;	/* a notification will follow */

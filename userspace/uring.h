@@ -71,7 +71,6 @@ struct uring_worker {
 	bool ring_fd_registered;	/* io_uring_register_ring_fd() */
 	unsigned int expect;		/* CQEs the next submit will post at
 					 * once (sends), see loop_wait() */
-	unsigned int asked;		/* CQEs the last wait asked for */
 	uint8_t turn;			/* loop turns, counted at each wait */
 	bool short_wait;		/* the last wait ended on its bound */
 	unsigned int nfiles;
